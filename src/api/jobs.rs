@@ -1,0 +1,185 @@
+//! The job routes users and admins call: submit, list, show, cancel.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+
+use super::AppState;
+use super::error::ApiError;
+use super::extract::{ApiJson, ApiQuery, job_id};
+use crate::auth::Caller;
+use crate::domain::{JobId, JobSpec, Role};
+use crate::protocol::{ErrorBody, Job, JobList, ListQuery, SubmitJob, WhoAmI};
+use crate::store::JobFilter;
+
+/// Jobs listed when the caller does not say how many.
+const DEFAULT_LIST_LIMIT: u32 = 100;
+/// The most jobs one list returns.
+const MAX_LIST_LIMIT: u32 = 1000;
+
+/// The job, if it exists and the caller may see it; 404 either way otherwise,
+/// so a user cannot probe for other users' job ids.
+pub(super) async fn visible_job(
+    state: &AppState,
+    caller: &Caller,
+    id: JobId,
+) -> Result<Job, ApiError> {
+    match state.store.get_job(id).await? {
+        Some(job) if caller.can_see(&job.owner) => Ok(job),
+        _ => Err(ApiError::NotFound(format!("job {id} not found"))),
+    }
+}
+
+/// Submit a job.
+#[utoipa::path(
+    post, path = "/jobs", tag = "jobs",
+    request_body = SubmitJob,
+    responses(
+        (status = 201, description = "The job, now pending", body = Job),
+        (status = 400, description = "Malformed or invalid job", body = ErrorBody),
+        (status = 401, description = "Missing, unknown or revoked token", body = ErrorBody),
+        (status = 403, description = "A worker token", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn submit_job(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<SubmitJob>,
+) -> Result<(StatusCode, Json<Job>), ApiError> {
+    caller.require_client()?;
+    let spec = JobSpec::parse(
+        body.command,
+        body.name,
+        body.cwd,
+        body.env,
+        body.timeout_seconds,
+    )
+    .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let job = state.store.insert_job(&caller.name, &spec).await?;
+    tracing::info!(job = %job.id, owner = %job.owner, "job submitted");
+    Ok((StatusCode::CREATED, Json(job)))
+}
+
+/// List jobs, newest first. Users see their own; admins see all.
+#[utoipa::path(
+    get, path = "/jobs", tag = "jobs",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "Jobs, newest first", body = JobList),
+        (status = 400, description = "Bad query", body = ErrorBody),
+        (status = 401, description = "Missing, unknown or revoked token", body = ErrorBody),
+        (status = 403, description = "A worker token", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn list_jobs(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(query): ApiQuery<ListQuery>,
+) -> Result<Json<JobList>, ApiError> {
+    caller.require_client()?;
+    let limit = query.limit.unwrap_or(DEFAULT_LIST_LIMIT);
+    if limit == 0 || limit > MAX_LIST_LIMIT {
+        return Err(ApiError::BadRequest(format!(
+            "limit must be between 1 and {MAX_LIST_LIMIT}, got {limit}"
+        )));
+    }
+    let id_prefix = query
+        .id_prefix
+        .map(|p| {
+            let p = p.to_ascii_lowercase();
+            if p.is_empty() || p.len() > 36 || !p.chars().all(|c| c.is_ascii_hexdigit() || c == '-')
+            {
+                Err(ApiError::BadRequest(format!(
+                    "id_prefix must be 1 to 36 hex digits or hyphens, got {p:?}"
+                )))
+            } else {
+                Ok(p)
+            }
+        })
+        .transpose()?;
+    let owner = match caller.role {
+        Role::Admin => query.owner,
+        // A user asking for someone else's jobs sees none, as if they did not exist.
+        _ => match query.owner {
+            Some(o) if o != caller.name => return Ok(Json(JobList { jobs: Vec::new() })),
+            _ => Some(caller.name.clone()),
+        },
+    };
+    let filter = JobFilter {
+        status: query.status,
+        owner,
+        id_prefix,
+        limit,
+    };
+    let jobs = state.store.list_jobs(&filter).await?;
+    Ok(Json(JobList { jobs }))
+}
+
+/// Show one job.
+#[utoipa::path(
+    get, path = "/jobs/{id}", tag = "jobs",
+    params(("id" = String, Path, description = "Job id (UUID)")),
+    responses(
+        (status = 200, description = "The job", body = Job),
+        (status = 400, description = "Not a UUID", body = ErrorBody),
+        (status = 401, description = "Missing, unknown or revoked token", body = ErrorBody),
+        (status = 403, description = "A worker token", body = ErrorBody),
+        (status = 404, description = "No such job, or not the caller's", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn get_job(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Job>, ApiError> {
+    caller.require_client()?;
+    let id = job_id(&id)?;
+    Ok(Json(visible_job(&state, &caller, id).await?))
+}
+
+/// Cancel a job: a pending one at once, a running one through its worker.
+#[utoipa::path(
+    post, path = "/jobs/{id}/cancel", tag = "jobs",
+    params(("id" = String, Path, description = "Job id (UUID)")),
+    responses(
+        (status = 200, description = "The job: cancelled, or running with cancel_requested", body = Job),
+        (status = 400, description = "Not a UUID", body = ErrorBody),
+        (status = 401, description = "Missing, unknown or revoked token", body = ErrorBody),
+        (status = 403, description = "A worker token", body = ErrorBody),
+        (status = 404, description = "No such job, or not the caller's", body = ErrorBody),
+        (status = 409, description = "The job has already ended", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn cancel_job(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Job>, ApiError> {
+    caller.require_client()?;
+    let id = job_id(&id)?;
+    visible_job(&state, &caller, id).await?;
+    let job = state.store.request_cancel(id).await?;
+    tracing::info!(job = %id, by = %caller.name, status = %job.status, "cancel requested");
+    Ok(Json(job))
+}
+
+/// Who the token belongs to: its name (the owner of its jobs) and role.
+#[utoipa::path(
+    get, path = "/whoami", tag = "service",
+    responses(
+        (status = 200, description = "The caller", body = WhoAmI),
+        (status = 401, description = "Missing, unknown or revoked token", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn whoami(caller: Caller) -> Json<WhoAmI> {
+    Json(WhoAmI {
+        name: caller.name,
+        role: caller.role,
+    })
+}

@@ -1,0 +1,274 @@
+//! `jobctl api`: the REST API, the only owner of job state.
+//!
+//! [`ApiServer::build`] opens the store and binds the listener (port 0 works,
+//! which is how the tests run it); [`ApiServer::run_until_stopped`] serves
+//! until the shutdown token fires, with the lease reaper and the retention
+//! sweep running beside it. Nothing here keeps state between requests apart
+//! from the store, so replicas can share one PostgreSQL.
+
+mod error;
+mod extract;
+mod jobs;
+mod logs;
+mod maintenance;
+mod workers;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::Json;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{Method, Uri};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use utoipa::OpenApi;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub use error::ApiError;
+
+use crate::store::{self, JobStore};
+
+/// Largest request body accepted (a job spec is far smaller).
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// How the api runs.
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    /// `sqlite://PATH` or `postgres://…`.
+    pub database_url: String,
+    /// Where job logs live; the same path on every worker.
+    pub logs_dir: PathBuf,
+    /// Finished jobs and their logs are deleted after this long.
+    pub retention: Duration,
+    /// How often the retention sweep runs.
+    pub sweep_interval: Duration,
+    /// A running job whose worker has not heartbeated for this long is failed.
+    pub lease_timeout: Duration,
+    /// How often expired leases are looked for.
+    pub reap_interval: Duration,
+}
+
+impl ApiConfig {
+    /// Production defaults for everything but the locations.
+    pub fn new(database_url: String, logs_dir: PathBuf) -> Self {
+        let lease_timeout = Duration::from_secs(60);
+        ApiConfig {
+            database_url,
+            logs_dir,
+            retention: Duration::from_secs(90 * 24 * 3600),
+            sweep_interval: Duration::from_secs(3600),
+            lease_timeout,
+            reap_interval: default_reap_interval(lease_timeout),
+        }
+    }
+}
+
+/// Looks for expired leases several times per lease, so a lost worker's jobs
+/// end within a little more than one lease.
+pub fn default_reap_interval(lease_timeout: Duration) -> Duration {
+    (lease_timeout / 6).clamp(Duration::from_millis(100), Duration::from_secs(10))
+}
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn JobStore>,
+    pub logs_dir: PathBuf,
+    pub lease_timeout: Duration,
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "jobctl",
+        description = "Run long jobs on worker machines and read their logs while they run."
+    ),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "jobs", description = "Submit, list, show and cancel jobs"),
+        (name = "logs", description = "Read job logs, live"),
+        (name = "workers", description = "Worker tokens only: claim, heartbeat, status"),
+        (name = "service", description = "Health and this description")
+    )
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        openapi
+            .components
+            .get_or_insert_default()
+            .add_security_scheme(
+                "bearer",
+                SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+            );
+    }
+}
+
+/// Health check for load balancers and `jobctl up`.
+#[utoipa::path(get, path = "/healthz", tag = "service",
+    responses((status = 200, description = "The api is up", body = String)))]
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+/// The routes and the OpenAPI description built from the same list, so the
+/// description cannot miss a route.
+fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(jobs::submit_job, jobs::list_jobs))
+        .routes(routes!(jobs::get_job))
+        .routes(routes!(jobs::cancel_job))
+        .routes(routes!(logs::job_logs))
+        .routes(routes!(logs::download_logs))
+        .routes(routes!(workers::claim_job))
+        .routes(routes!(workers::heartbeat))
+        .routes(routes!(workers::report_status))
+        .routes(routes!(jobs::whoami))
+        .routes(routes!(healthz))
+        .split_for_parts()
+}
+
+/// The OpenAPI 3 description of every route, as served at `/openapi.json`.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let (_, mut doc) = routes();
+    let serve_doc = utoipa::openapi::path::OperationBuilder::new()
+        .tag("service")
+        .summary(Some("This OpenAPI description"))
+        .response(
+            "200",
+            utoipa::openapi::ResponseBuilder::new().description("OpenAPI 3 document"),
+        )
+        .build();
+    doc.paths.add_path_operation(
+        "/openapi.json",
+        vec![utoipa::openapi::HttpMethod::Get],
+        serve_doc,
+    );
+    doc
+}
+
+/// The whole HTTP surface: testable with `tower::ServiceExt::oneshot`.
+pub fn router(state: AppState) -> Router {
+    let (api, _) = routes();
+    let doc = Arc::new(openapi());
+    api.route(
+        "/openapi.json",
+        get(move || {
+            let doc = doc.clone();
+            async move { Json(doc.as_ref().clone()) }
+        }),
+    )
+    .fallback(no_route)
+    .method_not_allowed_fallback(wrong_method)
+    .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+    .layer(tower_http::trace::TraceLayer::new_for_http())
+    .with_state(state)
+}
+
+/// Unknown paths answer 404, except a malformed job id, which is a 400 like
+/// on every routed path: `/jobs/../x` never looks like "not found".
+async fn no_route(method: Method, uri: Uri) -> ApiError {
+    let path = uri.path();
+    if let Some(rest) = path.strip_prefix("/jobs/") {
+        let id = rest.split('/').next().unwrap_or_default();
+        if let Err(e) = extract::job_id(id) {
+            return e;
+        }
+    }
+    ApiError::NotFound(format!("no route for {method} {path}"))
+}
+
+async fn wrong_method(method: Method, uri: Uri) -> impl IntoResponse {
+    ApiError::MethodNotAllowed(format!("{method} is not allowed on {}", uri.path()))
+}
+
+/// A bound, ready-to-serve api.
+pub struct ApiServer {
+    listener: TcpListener,
+    state: AppState,
+    config: ApiConfig,
+}
+
+impl ApiServer {
+    /// Opens the store (migrating it), makes the logs dir, binds `listen`.
+    pub async fn build(config: ApiConfig, listen: SocketAddr) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(&config.logs_dir)
+            .with_context(|| format!("cannot create logs dir {}", config.logs_dir.display()))?;
+        let store = store::open(&config.database_url).await.with_context(|| {
+            format!("cannot open the database {}", redact(&config.database_url))
+        })?;
+        let listener = TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("cannot listen on {listen}"))?;
+        Ok(ApiServer {
+            listener,
+            state: AppState {
+                store,
+                logs_dir: config.logs_dir.clone(),
+                lease_timeout: config.lease_timeout,
+            },
+            config,
+        })
+    }
+
+    /// The address actually bound (the port when asked for port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    /// The store, e.g. for `jobctl up` to create its first tokens.
+    pub fn store(&self) -> Arc<dyn JobStore> {
+        self.state.store.clone()
+    }
+
+    /// Serves until `shutdown` fires, then finishes in-flight requests and
+    /// stops the background tasks.
+    pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let tasks = TaskTracker::new();
+        tasks.spawn(maintenance::reap_leases(
+            self.state.clone(),
+            self.config.reap_interval,
+            shutdown.clone(),
+        ));
+        tasks.spawn(maintenance::sweep_retention(
+            self.state.clone(),
+            self.config.retention,
+            self.config.sweep_interval,
+            shutdown.clone(),
+        ));
+        tasks.close();
+        tracing::info!(addr = %self.local_addr(), "api listening");
+        let served = axum::serve(self.listener, router(self.state))
+            .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+            .await
+            .context("the api server failed");
+        shutdown.cancel();
+        tasks.wait().await;
+        served
+    }
+}
+
+/// A database URL fit for logs: no password.
+pub fn redact(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => url.to_string(),
+    }
+}

@@ -1,0 +1,149 @@
+//! The routes only worker tokens may call: claim, heartbeat, status.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+use super::AppState;
+use super::error::ApiError;
+use super::extract::{ApiJson, job_id};
+use crate::auth::Caller;
+use crate::domain::JobStatus;
+use crate::protocol::{
+    ClaimRequest, ClaimedJob, ErrorBody, Heartbeat, HeartbeatAck, Job, StatusReport,
+};
+use crate::store::JobEnd;
+
+/// Longest worker name or failure reason accepted.
+const MAX_TEXT: usize = 1024;
+
+/// Claim the oldest pending job.
+#[utoipa::path(
+    post, path = "/workers/claim", tag = "workers",
+    request_body = ClaimRequest,
+    responses(
+        (status = 200, description = "A job, now running, with its lease", body = ClaimedJob),
+        (status = 204, description = "No job is pending"),
+        (status = 400, description = "Malformed body", body = ErrorBody),
+        (status = 401, description = "Missing, unknown or revoked token", body = ErrorBody),
+        (status = 403, description = "Not a worker token", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn claim_job(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<ClaimRequest>,
+) -> Result<Response, ApiError> {
+    caller.require_worker()?;
+    let worker = body.worker.trim();
+    if worker.is_empty() || worker.len() > MAX_TEXT || worker.chars().any(char::is_control) {
+        return Err(ApiError::BadRequest(
+            "worker must be a non-empty name without control characters".into(),
+        ));
+    }
+    match state.store.claim_job(worker, state.lease_timeout).await? {
+        Some((job, lease_token)) => {
+            tracing::info!(job = %job.id, worker, "job claimed");
+            Ok(Json(ClaimedJob {
+                job,
+                lease_token,
+                lease_timeout_seconds: state.lease_timeout.as_secs().max(1),
+            })
+            .into_response())
+        }
+        None => Ok(StatusCode::NO_CONTENT.into_response()),
+    }
+}
+
+/// Extend a running job's lease; learn whether it should be cancelled.
+#[utoipa::path(
+    post, path = "/jobs/{id}/heartbeat", tag = "workers",
+    params(("id" = String, Path, description = "Job id (UUID)")),
+    request_body = Heartbeat,
+    responses(
+        (status = 200, description = "Lease extended", body = HeartbeatAck),
+        (status = 400, description = "Not a UUID, or a malformed body", body = ErrorBody),
+        (status = 401, description = "Missing, unknown or revoked token", body = ErrorBody),
+        (status = 403, description = "Not a worker token", body = ErrorBody),
+        (status = 404, description = "No such job", body = ErrorBody),
+        (status = 409, description = "The lease is no longer this worker's", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn heartbeat(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<Heartbeat>,
+) -> Result<Json<HeartbeatAck>, ApiError> {
+    caller.require_worker()?;
+    let id = job_id(&id)?;
+    let cancel_requested = state
+        .store
+        .heartbeat(id, &body.lease_token, state.lease_timeout)
+        .await?;
+    Ok(Json(HeartbeatAck { cancel_requested }))
+}
+
+/// Report how a running job ended.
+#[utoipa::path(
+    post, path = "/jobs/{id}/status", tag = "workers",
+    params(("id" = String, Path, description = "Job id (UUID)")),
+    request_body = StatusReport,
+    responses(
+        (status = 200, description = "The job, ended", body = Job),
+        (status = 400, description = "Not a UUID, or a malformed or inconsistent report", body = ErrorBody),
+        (status = 401, description = "Missing, unknown or revoked token", body = ErrorBody),
+        (status = 403, description = "Not a worker token", body = ErrorBody),
+        (status = 404, description = "No such job", body = ErrorBody),
+        (status = 409, description = "Illegal transition, or a stale lease", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn report_status(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<StatusReport>,
+) -> Result<Json<Job>, ApiError> {
+    caller.require_worker()?;
+    let id = job_id(&id)?;
+    let end = job_end(body.status, body.exit_code, body.failure_reason)?;
+    let job = state.store.finish_job(id, &body.lease_token, &end).await?;
+    tracing::info!(job = %id, status = %job.status, reason = ?job.failure_reason, "job ended");
+    Ok(Json(job))
+}
+
+/// Checks that a report is self-consistent. Whether the move is legal from
+/// the job's current state is the store's call (409).
+fn job_end(
+    status: JobStatus,
+    exit_code: Option<i32>,
+    failure_reason: Option<String>,
+) -> Result<JobEnd, ApiError> {
+    if let Some(reason) = &failure_reason
+        && (reason.len() > MAX_TEXT || reason.is_empty())
+    {
+        return Err(ApiError::BadRequest(format!(
+            "failure_reason must be 1 to {MAX_TEXT} bytes"
+        )));
+    }
+    match status {
+        JobStatus::Completed if exit_code.is_some_and(|c| c != 0) => Err(ApiError::BadRequest(
+            "completed means exit code 0; report a non-zero exit as failed".into(),
+        )),
+        JobStatus::Completed if failure_reason.is_some() => Err(ApiError::BadRequest(
+            "a completed job has no failure_reason".into(),
+        )),
+        JobStatus::Failed if failure_reason.is_none() => Err(ApiError::BadRequest(
+            "a failed job needs a failure_reason, e.g. \"exit code 3\"".into(),
+        )),
+        _ => Ok(JobEnd {
+            status,
+            exit_code,
+            failure_reason,
+        }),
+    }
+}

@@ -1,0 +1,83 @@
+//! The command line: every subcommand and flag, defined once with clap.
+//!
+//! The man pages in `man/` and the completions in `completions/` are
+//! generated from these definitions (see `tests/generated.rs`).
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::cmd;
+
+/// Run long jobs on worker machines and watch their output live.
+#[derive(Debug, Parser)]
+#[command(
+    name = "jobctl",
+    version,
+    about = "Run long jobs on worker machines and watch their output while they run",
+    long_about = "Run long jobs on worker machines and watch their output while they run.\n\n\
+        Start everything on one machine with `jobctl up`, then submit with \
+        `jobctl submit -- CMD ARGS…` and watch with `jobctl logs ID --follow`.",
+    after_help = "Exit status: 0 success (a followed job completed), 1 a followed job failed, \
+        2 usage or API error, 3 a followed job was cancelled, 130 interrupted.",
+    propagate_version = true
+)]
+pub struct Cli {
+    /// Config file [default: ~/.config/jobctl/config.toml]
+    #[arg(long, global = true, env = "JOBCTL_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Every subcommand.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the REST API (job state, logs, auth)
+    Api(cmd::api::Args),
+    /// Run a worker: claim jobs and run them with live logs
+    Worker(cmd::worker::Args),
+    /// Run the browser UI
+    Web(cmd::web::Args),
+    /// Run api, worker and web UI in one process, for one machine
+    Up(cmd::up::Args),
+    /// Submit a job; prints its id
+    Submit(cmd::submit::Args),
+    /// List jobs, newest first
+    List(cmd::list::Args),
+    /// Show every field of a job
+    Show(cmd::show::Args),
+    /// Cancel a pending or running job
+    Cancel(cmd::cancel::Args),
+    /// Print a job's log, or follow it while it runs
+    Logs(cmd::logs::Args),
+    /// Create, list and revoke API tokens (works on the database directly)
+    Token(cmd::token::Args),
+    /// Print shell completions
+    Completions(cmd::completions::Args),
+    /// Internal: the per-job supervisor a worker starts
+    #[command(hide = true, name = "__run-job")]
+    RunJob(RunJobArgs),
+}
+
+/// Arguments of the internal job supervisor.
+#[derive(Debug, clap::Args)]
+pub struct RunJobArgs {
+    /// The supervisor's end of the worker's control socket
+    #[arg(long)]
+    pub control_fd: i32,
+    /// The job's argv
+    #[arg(last = true, required = true)]
+    pub command: Vec<std::ffi::OsString>,
+}
+
+impl Command {
+    /// Long-running services log at `info`; client commands stay quiet.
+    pub fn is_service(&self) -> bool {
+        matches!(
+            self,
+            Command::Api(_) | Command::Worker(_) | Command::Web(_) | Command::Up(_)
+        )
+    }
+}

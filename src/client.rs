@@ -1,0 +1,283 @@
+//! The HTTP client for the REST API, shared by the CLI, the worker and the
+//! web UI. It speaks the very types of [`crate::protocol`], so client and
+//! server cannot disagree, and turns failures into messages that say what to
+//! do.
+
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode, Url};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::domain::JobId;
+use crate::protocol::{
+    ClaimRequest, ClaimedJob, ErrorBody, Heartbeat, HeartbeatAck, Job, JobList, ListQuery,
+    LogChunk, StatusReport, SubmitJob, WhoAmI,
+};
+
+/// Why a call to the api failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// No answer at all: refused, reset, timed out, DNS.
+    #[error("cannot reach the API at {url}: {reason} — is `jobctl api` running?")]
+    Unreachable { url: String, reason: String },
+    /// An error answer from the api.
+    #[error("{message} (HTTP {status})")]
+    Api { status: StatusCode, message: String },
+    /// An answer that is not what the protocol says.
+    #[error("unexpected answer from the API at {url}: {reason}")]
+    Protocol { url: String, reason: String },
+}
+
+impl ClientError {
+    /// Worth retrying: the api may be restarting or overloaded.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            ClientError::Unreachable { .. } => true,
+            ClientError::Api { status, .. } => {
+                status.is_server_error() || *status == StatusCode::TOO_MANY_REQUESTS
+            }
+            ClientError::Protocol { .. } => false,
+        }
+    }
+
+    /// The HTTP status of an error answer.
+    pub fn status(&self) -> Option<StatusCode> {
+        match self {
+            ClientError::Api { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+}
+
+/// A client bound to one api and one token.
+#[derive(Clone)]
+pub struct ApiClient {
+    base: Url,
+    token: String,
+    http: reqwest::Client,
+}
+
+impl ApiClient {
+    /// A client for the api at `base_url` (e.g. `http://127.0.0.1:8765`).
+    pub fn new(base_url: &str, token: &str) -> anyhow::Result<Self> {
+        let mut base = Url::parse(base_url.trim()).map_err(|e| {
+            anyhow::anyhow!(
+                "invalid API URL {base_url:?}: {e}; expected e.g. http://127.0.0.1:8765"
+            )
+        })?;
+        if !matches!(base.scheme(), "http" | "https") {
+            anyhow::bail!("invalid API URL {base_url:?}: use http:// or https://");
+        }
+        if !base.path().ends_with('/') {
+            let path = format!("{}/", base.path());
+            base.set_path(&path);
+        }
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(Duration::from_secs(30))
+            .user_agent(concat!("jobctl/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(ApiClient {
+            base,
+            token: token.trim().to_string(),
+            http,
+        })
+    }
+
+    /// The api's base URL.
+    pub fn base_url(&self) -> &Url {
+        &self.base
+    }
+
+    fn url(&self, path: &str) -> Url {
+        self.base
+            .join(path.trim_start_matches('/'))
+            .expect("relative API paths always join")
+    }
+
+    async fn send<B: Serialize + ?Sized, Q: Serialize + ?Sized>(
+        &self,
+        method: Method,
+        path: &str,
+        query: Option<&Q>,
+        body: Option<&B>,
+    ) -> Result<reqwest::Response, ClientError> {
+        let url = self.url(path);
+        let mut req = self
+            .http
+            .request(method, url.clone())
+            .bearer_auth(&self.token);
+        if let Some(q) = query {
+            req = req.query(q);
+        }
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        let resp = req.send().await.map_err(|e| unreachable(&self.base, &e))?;
+        if resp.status().is_success() {
+            return Ok(resp);
+        }
+        let status = resp.status();
+        let message = match resp.json::<ErrorBody>().await {
+            Ok(body) => body.error,
+            Err(_) => status.canonical_reason().unwrap_or("error").to_lowercase(),
+        };
+        let message = match status {
+            StatusCode::UNAUTHORIZED => format!(
+                "the API at {} refused the token: {message}; check --token / JOBCTL_TOKEN",
+                self.base
+            ),
+            _ => message,
+        };
+        Err(ClientError::Api { status, message })
+    }
+
+    async fn call<T: DeserializeOwned, B: Serialize + ?Sized>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&B>,
+    ) -> Result<T, ClientError> {
+        let resp = self.send::<B, ()>(method, path, None, body).await?;
+        self.decode(resp).await
+    }
+
+    async fn decode<T: DeserializeOwned>(&self, resp: reqwest::Response) -> Result<T, ClientError> {
+        let url = resp.url().to_string();
+        resp.json::<T>().await.map_err(|e| {
+            if e.is_decode() {
+                ClientError::Protocol {
+                    url,
+                    reason: e.to_string(),
+                }
+            } else {
+                unreachable(&self.base, &e)
+            }
+        })
+    }
+
+    /// `GET /healthz`.
+    pub async fn healthz(&self) -> Result<(), ClientError> {
+        self.send::<(), ()>(Method::GET, "healthz", None, None)
+            .await
+            .map(drop)
+    }
+
+    /// `GET /whoami`.
+    pub async fn whoami(&self) -> Result<WhoAmI, ClientError> {
+        self.call::<_, ()>(Method::GET, "whoami", None).await
+    }
+
+    /// `POST /jobs`.
+    pub async fn submit(&self, job: &SubmitJob) -> Result<Job, ClientError> {
+        self.call(Method::POST, "jobs", Some(job)).await
+    }
+
+    /// `GET /jobs`.
+    pub async fn list(&self, query: &ListQuery) -> Result<Vec<Job>, ClientError> {
+        let resp = self
+            .send::<(), _>(Method::GET, "jobs", Some(query), None)
+            .await?;
+        Ok(self.decode::<JobList>(resp).await?.jobs)
+    }
+
+    /// `GET /jobs/{id}`.
+    pub async fn job(&self, id: JobId) -> Result<Job, ClientError> {
+        self.call::<_, ()>(Method::GET, &format!("jobs/{id}"), None)
+            .await
+    }
+
+    /// `POST /jobs/{id}/cancel`.
+    pub async fn cancel(&self, id: JobId) -> Result<Job, ClientError> {
+        self.call::<_, ()>(Method::POST, &format!("jobs/{id}/cancel"), None)
+            .await
+    }
+
+    /// `GET /jobs/{id}/logs?tail=N`.
+    pub async fn logs_tail(&self, id: JobId, lines: u32) -> Result<LogChunk, ClientError> {
+        let resp = self
+            .send::<(), _>(
+                Method::GET,
+                &format!("jobs/{id}/logs"),
+                Some(&[("tail", lines as u64)]),
+                None,
+            )
+            .await?;
+        self.decode(resp).await
+    }
+
+    /// `GET /jobs/{id}/logs?offset=N`.
+    pub async fn logs_from(&self, id: JobId, offset: u64) -> Result<LogChunk, ClientError> {
+        let resp = self
+            .send::<(), _>(
+                Method::GET,
+                &format!("jobs/{id}/logs"),
+                Some(&[("offset", offset)]),
+                None,
+            )
+            .await?;
+        self.decode(resp).await
+    }
+
+    /// `GET /jobs/{id}/logs/download`, the raw response to stream from.
+    pub async fn logs_download(&self, id: JobId) -> Result<reqwest::Response, ClientError> {
+        self.send::<(), ()>(Method::GET, &format!("jobs/{id}/logs/download"), None, None)
+            .await
+    }
+
+    /// `POST /workers/claim`: `None` when nothing is pending.
+    pub async fn claim(&self, worker: &str) -> Result<Option<ClaimedJob>, ClientError> {
+        let body = ClaimRequest {
+            worker: worker.to_string(),
+        };
+        let resp = self
+            .send::<_, ()>(Method::POST, "workers/claim", None, Some(&body))
+            .await?;
+        if resp.status() == StatusCode::NO_CONTENT {
+            return Ok(None);
+        }
+        self.decode(resp).await.map(Some)
+    }
+
+    /// `POST /jobs/{id}/heartbeat`.
+    pub async fn heartbeat(
+        &self,
+        id: JobId,
+        lease_token: &str,
+    ) -> Result<HeartbeatAck, ClientError> {
+        let body = Heartbeat {
+            lease_token: lease_token.to_string(),
+        };
+        self.call(Method::POST, &format!("jobs/{id}/heartbeat"), Some(&body))
+            .await
+    }
+
+    /// `POST /jobs/{id}/status`.
+    pub async fn report(&self, id: JobId, report: &StatusReport) -> Result<Job, ClientError> {
+        self.call(Method::POST, &format!("jobs/{id}/status"), Some(report))
+            .await
+    }
+}
+
+/// Names the root cause of a transport failure in a few words.
+fn unreachable(base: &Url, e: &reqwest::Error) -> ClientError {
+    let reason = if e.is_timeout() {
+        "timed out".to_string()
+    } else {
+        let mut cause: &dyn std::error::Error = e;
+        while let Some(next) = cause.source() {
+            cause = next;
+        }
+        let text = cause.to_string();
+        // "Connection refused (os error 111)" reads better without the number.
+        match text.find(" (os error") {
+            Some(i) => text[..i].to_lowercase(),
+            None => text,
+        }
+    };
+    ClientError::Unreachable {
+        url: base.as_str().trim_end_matches('/').to_string(),
+        reason,
+    }
+}

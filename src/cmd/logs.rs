@@ -1,0 +1,241 @@
+//! `jobctl logs ID [--tail N] [--follow]`: print a job's log, or follow it.
+//!
+//! Following prints the tail, then polls with the byte offset the api gave,
+//! so each byte is written exactly once, raw — `\r` progress bars redraw in
+//! a terminal. It stops after the api reports the job ended *and* the log has
+//! been read to its end: the status is read before the file on the server, so
+//! that last read holds every byte. Transient failures are retried; Ctrl-C
+//! stops following and leaves the job alone.
+
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressStyle};
+use tokio_util::sync::CancellationToken;
+
+use super::{ClientArgs, resolve_job};
+use crate::client::ApiClient;
+use crate::config::ConfigFile;
+use crate::domain::{JobId, JobStatus, format_duration, parse_duration};
+use crate::exit;
+use crate::logs::{DEFAULT_TAIL_LINES, MAX_TAIL_LINES};
+use crate::protocol::LogChunk;
+
+/// Flags of `jobctl logs`.
+#[derive(Debug, Clone, clap::Args)]
+#[command(
+    after_help = "Exit status with --follow: 0 the job completed, 1 it failed, \
+    3 it was cancelled, 2 usage or API error, 130 interrupted.\n\
+    Ctrl-C stops following; it never cancels the job (use `jobctl cancel`)."
+)]
+pub struct Args {
+    /// Job id, or a unique prefix of at least 4 hex digits
+    pub id: String,
+    /// Start with the last N lines
+    #[arg(long, short = 'n', default_value_t = DEFAULT_TAIL_LINES as u32,
+          value_parser = clap::value_parser!(u32).range(0..=MAX_TAIL_LINES as i64))]
+    pub tail: u32,
+    /// Keep printing new output until the job ends (Ctrl-C stops following, not the job)
+    #[arg(long, short = 'f')]
+    pub follow: bool,
+    /// How often to poll for new output while following
+    #[arg(long, default_value = "5s", value_parser = parse_interval)]
+    pub interval: Duration,
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+/// Between 50 ms and 10 min.
+pub fn parse_interval(s: &str) -> Result<Duration, String> {
+    let d = parse_duration(s)?;
+    if d < Duration::from_millis(50) || d > Duration::from_secs(600) {
+        return Err("interval must be between 50ms and 10m".into());
+    }
+    Ok(d)
+}
+
+/// Where following starts.
+#[derive(Debug, Clone, Copy)]
+pub enum Start {
+    /// The last N lines.
+    Tail(u32),
+    /// The very first byte (a job just submitted: nothing may be missed).
+    Beginning,
+}
+
+/// Prints the log once, or follows it.
+pub async fn run(
+    args: Args,
+    file: &ConfigFile,
+    interrupt: CancellationToken,
+) -> anyhow::Result<ExitCode> {
+    let client = args.client.client(file)?;
+    let job = resolve_job(&client, &args.id).await?;
+    if !args.follow {
+        let chunk = client.logs_tail(job.id, args.tail).await?;
+        write_raw(&chunk.logs)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    follow(
+        &client,
+        job.id,
+        Start::Tail(args.tail),
+        args.interval,
+        interrupt,
+    )
+    .await
+}
+
+/// Follows job `id` until it ends; the exit status says how it ended.
+pub async fn follow(
+    client: &ApiClient,
+    id: JobId,
+    start: Start,
+    interval: Duration,
+    interrupt: CancellationToken,
+) -> anyhow::Result<ExitCode> {
+    let mut spinner = PendingSpinner::new();
+    let mut outage: Option<Instant> = None;
+    let mut offset: Option<u64> = match start {
+        Start::Tail(_) => None,
+        Start::Beginning => Some(0),
+    };
+    loop {
+        let fetched = match offset {
+            None => {
+                client
+                    .logs_tail(
+                        id,
+                        match start {
+                            Start::Tail(n) => n,
+                            Start::Beginning => 0,
+                        },
+                    )
+                    .await
+            }
+            Some(at) => client.logs_from(id, at).await,
+        };
+        let caught_up = match fetched {
+            Ok(chunk) => {
+                if let Some(since) = outage.take() {
+                    spinner.suspend(|| {
+                        eprintln!(
+                            "jobctl: the API answers again (after {})",
+                            format_duration(since.elapsed())
+                        )
+                    });
+                }
+                spinner.update(chunk.status);
+                if !chunk.logs.is_empty() {
+                    spinner.suspend(|| write_raw(&chunk.logs))?;
+                }
+                offset = Some(chunk.next_offset);
+                if done(&chunk) {
+                    spinner.clear();
+                    return Ok(exit::for_job(chunk.status));
+                }
+                // A capped chunk: more is already there, read it at once.
+                chunk.next_offset >= chunk.size
+            }
+            Err(e) if e.is_transient() => {
+                if outage.is_none() {
+                    outage = Some(Instant::now());
+                    spinner.suspend(|| {
+                        eprintln!("jobctl: {e}; retrying every {}", format_duration(interval))
+                    });
+                }
+                true
+            }
+            Err(e) => {
+                spinner.clear();
+                return Err(match e.status() {
+                    Some(reqwest::StatusCode::NOT_FOUND) => {
+                        anyhow::anyhow!("job {id} no longer exists (deleted by retention?)")
+                    }
+                    _ => e.into(),
+                });
+            }
+        };
+        if caught_up {
+            tokio::select! {
+                _ = interrupt.cancelled() => {
+                    spinner.clear();
+                    eprintln!("jobctl: stopped following; job {id} goes on (`jobctl cancel` stops it)");
+                    return Ok(ExitCode::from(exit::INTERRUPTED));
+                }
+                _ = tokio::time::sleep(interval) => {}
+            }
+        }
+    }
+}
+
+/// The job has ended and everything it wrote has been read.
+fn done(chunk: &LogChunk) -> bool {
+    chunk.status.is_terminal() && chunk.next_offset >= chunk.size
+}
+
+/// Writes job output to stdout as it came, and flushes it.
+fn write_raw(text: &str) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    out.flush()
+}
+
+/// "pending 12s…" on stderr while the job waits for a worker, only when
+/// stderr is a terminal.
+struct PendingSpinner {
+    bar: Option<ProgressBar>,
+    since: Instant,
+    enabled: bool,
+}
+
+impl PendingSpinner {
+    fn new() -> Self {
+        PendingSpinner {
+            bar: None,
+            since: Instant::now(),
+            enabled: std::io::stderr().is_terminal(),
+        }
+    }
+
+    fn update(&mut self, status: JobStatus) {
+        if status != JobStatus::Pending {
+            self.clear();
+            return;
+        }
+        if !self.enabled {
+            return;
+        }
+        let since = self.since;
+        let bar = self.bar.get_or_insert_with(|| {
+            let bar = ProgressBar::new_spinner();
+            bar.set_style(ProgressStyle::with_template("{spinner} {msg}").expect("valid template"));
+            bar.enable_steady_tick(Duration::from_millis(120));
+            bar
+        });
+        bar.set_message(format!(
+            "pending {}… waiting for a worker",
+            format_duration(Duration::from_secs(since.elapsed().as_secs()))
+        ));
+    }
+
+    fn suspend<T>(&self, f: impl FnOnce() -> T) -> T {
+        match &self.bar {
+            Some(bar) => bar.suspend(f),
+            None => f(),
+        }
+    }
+
+    fn clear(&mut self) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+impl Drop for PendingSpinner {
+    fn drop(&mut self) {
+        self.clear();
+    }
+}

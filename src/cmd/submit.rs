@@ -1,0 +1,124 @@
+//! `jobctl submit [flags] -- CMD ARGS…`: submit a job, print its id.
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio_util::sync::CancellationToken;
+
+use super::logs::{Start, follow, parse_interval};
+use super::{ClientArgs, output};
+use crate::config::ConfigFile;
+use crate::domain::parse_duration;
+use crate::protocol::SubmitJob;
+
+/// Flags of `jobctl submit`.
+#[derive(Debug, Clone, clap::Args)]
+#[command(
+    after_help = "The command runs without a shell; for pipes or globs use \
+    `jobctl submit -- sh -c 'CMD | CMD'`.\n\
+    With --follow the exit status says how the job ended: 0 completed, 1 failed, 3 cancelled."
+)]
+pub struct Args {
+    /// A name to recognise the job by
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Stop the job after this long, e.g. 90s, 30m, 2h
+    #[arg(long, value_parser = parse_duration)]
+    pub timeout: Option<Duration>,
+    /// Set a variable for the job (K=V), or pass this shell's value (K); repeatable
+    #[arg(long = "env", short = 'e', value_name = "K=V")]
+    pub env: Vec<String>,
+    /// Working directory on the worker [default: the current directory]
+    #[arg(long, value_name = "DIR")]
+    pub cwd: Option<PathBuf>,
+    /// Follow the job's output until it ends (Ctrl-C stops following, not the job)
+    #[arg(long, short = 'f')]
+    pub follow: bool,
+    /// Poll interval when following
+    #[arg(long, default_value = "5s", value_parser = parse_interval, requires = "follow")]
+    pub interval: Duration,
+    /// Print the whole job as JSON instead of its id
+    #[arg(long, conflicts_with = "follow")]
+    pub json: bool,
+    /// The command and its arguments, after `--`
+    #[arg(required = true, num_args = 1.., last = true, value_name = "CMD")]
+    pub command: Vec<OsString>,
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+impl Args {
+    /// The request body, validated as far as the client can.
+    pub fn job(&self) -> anyhow::Result<SubmitJob> {
+        let command = self
+            .command
+            .iter()
+            .map(|a| {
+                a.clone()
+                    .into_string()
+                    .map_err(|a| anyhow::anyhow!("command argument {a:?} is not valid UTF-8"))
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let mut env = BTreeMap::new();
+        for pair in &self.env {
+            let (k, v) = match pair.split_once('=') {
+                Some((k, v)) => (k.to_string(), v.to_string()),
+                None => (
+                    pair.clone(),
+                    std::env::var(pair).with_context(|| {
+                        format!("--env {pair}: no such variable here; write --env {pair}=VALUE")
+                    })?,
+                ),
+            };
+            env.insert(k, v);
+        }
+        let cwd = match &self.cwd {
+            Some(dir) => std::path::absolute(dir)
+                .with_context(|| format!("invalid --cwd {}", dir.display()))?,
+            None => std::env::current_dir().context("cannot read the current directory")?,
+        };
+        let cwd = cwd
+            .into_os_string()
+            .into_string()
+            .map_err(|d| anyhow::anyhow!("working directory {d:?} is not valid UTF-8"))?;
+        let timeout_seconds = match self.timeout {
+            Some(t) if t.is_zero() => anyhow::bail!("--timeout must be longer than 0s"),
+            // Round up: a timeout of 1.5s must not become 1s.
+            Some(t) => Some(t.as_secs() + u64::from(t.subsec_nanos() > 0)),
+            None => None,
+        };
+        Ok(SubmitJob {
+            command,
+            name: self.name.clone(),
+            cwd: Some(cwd),
+            env,
+            timeout_seconds,
+        })
+    }
+}
+
+/// Submits, prints the id (or JSON), and follows when asked.
+pub async fn run(
+    args: Args,
+    file: &ConfigFile,
+    interrupt: CancellationToken,
+) -> anyhow::Result<ExitCode> {
+    let body = args.job()?;
+    let client = args.client.client(file)?;
+    let job = client.submit(&body).await?;
+    if args.json {
+        output::print_json(&job)?;
+    } else if args.follow {
+        eprintln!("jobctl: submitted job {}", job.id);
+    } else {
+        output::print_line(&job.id.to_string())?;
+    }
+    if args.follow {
+        return follow(&client, job.id, Start::Beginning, args.interval, interrupt).await;
+    }
+    Ok(ExitCode::SUCCESS)
+}

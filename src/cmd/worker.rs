@@ -1,0 +1,80 @@
+//! `jobctl worker`: run jobs from the api until SIGINT or SIGTERM.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+
+use crate::config::{self, ConfigFile};
+use crate::domain::parse_duration;
+use crate::shutdown::Shutdown;
+use crate::worker::{self, WorkerConfig};
+
+/// Flags of `jobctl worker`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Args {
+    /// The API's URL
+    #[arg(long, env = "JOBCTL_API_URL", value_name = "URL")]
+    pub api_url: Option<String>,
+    /// A worker token (`jobctl token create --role worker`)
+    #[arg(
+        long,
+        env = "JOBCTL_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    pub token: Option<String>,
+    /// Directory of job logs: the same path the api reads [default: DATA_DIR/logs]
+    #[arg(long, env = "JOBCTL_LOGS_DIR", value_name = "DIR")]
+    pub logs_dir: Option<PathBuf>,
+    /// Data dir, for the default logs dir and the token of `jobctl up`
+    #[arg(long, env = "JOBCTL_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Jobs to run at once
+    #[arg(long, env = "JOBCTL_SLOTS", default_value_t = 1,
+          value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub slots: u32,
+    /// This worker's name in job records [default: the host name]
+    #[arg(long, env = "JOBCTL_WORKER_NAME", value_name = "NAME")]
+    pub name: Option<String>,
+    /// Time between SIGTERM and SIGKILL when a job is stopped
+    #[arg(long, env = "JOBCTL_KILL_GRACE", default_value = "10s", value_parser = parse_duration)]
+    pub kill_grace: Duration,
+    /// On SIGTERM/SIGINT, how long running jobs may finish before they are stopped
+    #[arg(long, env = "JOBCTL_DRAIN_TIMEOUT", default_value = "60s", value_parser = parse_duration)]
+    pub drain_timeout: Duration,
+}
+
+impl Args {
+    /// The worker's configuration after flags, variables, config file and defaults.
+    pub fn worker_config(&self, file: &ConfigFile) -> anyhow::Result<WorkerConfig> {
+        let data_dir = config::data_dir(self.data_dir.as_deref(), file)?;
+        let api_url = config::api_url(self.api_url.as_deref(), file, Some(&data_dir));
+        let token = config::token(
+            self.token.as_deref(),
+            file,
+            Some(&data_dir.join(config::WORKER_TOKEN_FILE)),
+        )?
+        .context(
+            "no worker token: create one with `jobctl token create --name NAME --role worker` \
+             and pass it with --token or JOBCTL_TOKEN",
+        )?;
+        let logs_dir = config::logs_dir(self.logs_dir.as_deref(), file, &data_dir);
+        let mut worker = WorkerConfig::new(api_url, token, logs_dir)?;
+        worker.slots = self.slots as usize;
+        if let Some(name) = &self.name {
+            worker.name = name.clone();
+        }
+        worker.kill_grace = self.kill_grace;
+        worker.drain_timeout = self.drain_timeout;
+        Ok(worker)
+    }
+}
+
+/// Runs until the first signal, drains, and exits 0.
+pub async fn run(args: Args, file: &ConfigFile, shutdown: Shutdown) -> anyhow::Result<ExitCode> {
+    let config = args.worker_config(file)?;
+    worker::run(config, shutdown).await?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,576 @@
+//! Domain types shared by the api, the worker, the web UI and the CLI.
+//!
+//! Everything that crosses a trust boundary (a request body, a flag, a path
+//! segment) is turned into one of these validated types before any logic sees
+//! it, so the rest of the code never re-checks an id or a job spec.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+/// A job's identity: a UUID in its canonical hyphenated form, and nothing else.
+///
+/// Because an id can only ever be 36 characters of hex digits and hyphens, it is
+/// also what keeps log paths (`LOGS_DIR/{id}.log`) safe from traversal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct JobId(Uuid);
+
+/// Why a string is not a [`JobId`].
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+#[error("invalid job id {shown:?}: expected a UUID such as 67e55044-10b1-426f-9247-bb680e5fe0c8")]
+pub struct InvalidJobId {
+    shown: String,
+}
+
+impl JobId {
+    /// A fresh random id.
+    pub fn new() -> Self {
+        JobId(Uuid::new_v4())
+    }
+
+    /// Accepts only the canonical hyphenated form (36 characters, either case).
+    pub fn parse(s: &str) -> Result<Self, InvalidJobId> {
+        let invalid = || InvalidJobId {
+            shown: s.chars().take(60).collect(),
+        };
+        if s.len() != 36 {
+            return Err(invalid());
+        }
+        Uuid::try_parse(s).map(JobId).map_err(|_| invalid())
+    }
+
+    /// The underlying UUID.
+    pub fn as_uuid(&self) -> Uuid {
+        self.0
+    }
+}
+
+impl Default for JobId {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl From<Uuid> for JobId {
+    fn from(u: Uuid) -> Self {
+        JobId(u)
+    }
+}
+
+impl fmt::Display for JobId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.hyphenated().fmt(f)
+    }
+}
+
+impl FromStr for JobId {
+    type Err = InvalidJobId;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        JobId::parse(s)
+    }
+}
+
+impl Serialize for JobId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for JobId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        JobId::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+impl utoipa::PartialSchema for JobId {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
+                utoipa::openapi::KnownFormat::Uuid,
+            )))
+            .description(Some("Job id (UUID)"))
+            .into()
+    }
+}
+
+impl ToSchema for JobId {}
+
+/// Where a job is in its life. Transitions are decided by
+/// [`JobStatus::can_become`] and nowhere else.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum JobStatus {
+    /// Waiting for a worker.
+    Pending,
+    /// Claimed by a worker; its process is (about to be) running.
+    Running,
+    /// Exited with code 0.
+    Completed,
+    /// Ended any other way; `failure_reason` says how.
+    Failed,
+    /// Cancelled by a user, before or while it ran.
+    Cancelled,
+}
+
+impl JobStatus {
+    /// Every status, in life order.
+    pub const ALL: [JobStatus; 5] = [
+        JobStatus::Pending,
+        JobStatus::Running,
+        JobStatus::Completed,
+        JobStatus::Failed,
+        JobStatus::Cancelled,
+    ];
+
+    /// The one place where legal transitions are defined:
+    /// `pending → running | cancelled`, `running → completed | failed | cancelled`.
+    pub fn can_become(self, next: JobStatus) -> bool {
+        use JobStatus::*;
+        matches!(
+            (self, next),
+            (Pending, Running) | (Pending, Cancelled) | (Running, Completed | Failed | Cancelled)
+        )
+    }
+
+    /// Pending or running: the job may still write output.
+    pub fn is_active(self) -> bool {
+        matches!(self, JobStatus::Pending | JobStatus::Running)
+    }
+
+    /// Completed, failed or cancelled: nothing will change any more.
+    pub fn is_terminal(self) -> bool {
+        !self.is_active()
+    }
+
+    /// The lowercase name used in JSON, the database and the CLI.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobStatus::Pending => "pending",
+            JobStatus::Running => "running",
+            JobStatus::Completed => "completed",
+            JobStatus::Failed => "failed",
+            JobStatus::Cancelled => "cancelled",
+        }
+    }
+}
+
+impl fmt::Display for JobStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why a string is not a [`JobStatus`].
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("unknown status {0:?}: expected pending, running, completed, failed or cancelled")]
+pub struct InvalidStatus(String);
+
+impl FromStr for JobStatus {
+    type Err = InvalidStatus;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        JobStatus::ALL
+            .into_iter()
+            .find(|st| st.as_str() == s)
+            .ok_or_else(|| InvalidStatus(s.to_string()))
+    }
+}
+
+/// What a token may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Submits jobs and sees only its own.
+    User,
+    /// Sees and cancels every job.
+    Admin,
+    /// Claims jobs, heartbeats them and reports their status; nothing else.
+    Worker,
+}
+
+impl Role {
+    /// The lowercase name used in the database and the CLI.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::User => "user",
+            Role::Admin => "admin",
+            Role::Worker => "worker",
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Role {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "user" => Ok(Role::User),
+            "admin" => Ok(Role::Admin),
+            "worker" => Ok(Role::Worker),
+            other => Err(format!(
+                "unknown role {other:?}: expected user, admin or worker"
+            )),
+        }
+    }
+}
+
+/// Upper bounds on a job spec, so one request cannot fill the database.
+pub mod limits {
+    /// Arguments in a command.
+    pub const MAX_ARGS: usize = 4096;
+    /// Bytes across all arguments.
+    pub const MAX_COMMAND_BYTES: usize = 256 * 1024;
+    /// Characters in a job name.
+    pub const MAX_NAME_CHARS: usize = 256;
+    /// Bytes in a working directory path.
+    pub const MAX_CWD_BYTES: usize = 4096;
+    /// Environment variables.
+    pub const MAX_ENV_VARS: usize = 256;
+    /// Bytes across all environment names and values.
+    pub const MAX_ENV_BYTES: usize = 128 * 1024;
+    /// The longest timeout accepted: 366 days.
+    pub const MAX_TIMEOUT_SECONDS: u64 = 366 * 24 * 3600;
+}
+
+/// Why a job spec was refused.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum SpecError {
+    #[error("command must not be empty")]
+    EmptyCommand,
+    #[error("command argument {0} is empty: the program name must not be empty")]
+    EmptyProgram(usize),
+    #[error("command argument {0} contains a NUL byte")]
+    NulInArgument(usize),
+    #[error(
+        "command has too many arguments (at most {} allowed)",
+        limits::MAX_ARGS
+    )]
+    TooManyArguments,
+    #[error(
+        "command is too long (at most {} bytes allowed)",
+        limits::MAX_COMMAND_BYTES
+    )]
+    CommandTooLong,
+    #[error(
+        "name is too long (at most {} characters allowed)",
+        limits::MAX_NAME_CHARS
+    )]
+    NameTooLong,
+    #[error("cwd must be an absolute path without NUL bytes, got {0:?}")]
+    InvalidCwd(String),
+    #[error("cwd is too long (at most {} bytes allowed)", limits::MAX_CWD_BYTES)]
+    CwdTooLong,
+    #[error(
+        "invalid environment variable name {0:?}: use letters, digits and underscores, not starting with a digit"
+    )]
+    InvalidEnvName(String),
+    #[error("environment variable {0} contains a NUL byte")]
+    NulInEnvValue(String),
+    #[error(
+        "too many environment variables (at most {} allowed)",
+        limits::MAX_ENV_VARS
+    )]
+    TooManyEnvVars,
+    #[error(
+        "environment is too large (at most {} bytes allowed)",
+        limits::MAX_ENV_BYTES
+    )]
+    EnvTooLarge,
+    #[error("timeout_seconds must be greater than 0")]
+    ZeroTimeout,
+    #[error(
+        "timeout_seconds is too large (at most {} allowed)",
+        limits::MAX_TIMEOUT_SECONDS
+    )]
+    TimeoutTooLarge,
+}
+
+/// A job as a user asks for it, validated: what a worker needs to run it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobSpec {
+    command: Vec<String>,
+    name: Option<String>,
+    cwd: Option<String>,
+    env: BTreeMap<String, String>,
+    timeout_seconds: Option<u64>,
+}
+
+impl JobSpec {
+    /// Validates every field; the only way to build a `JobSpec`.
+    pub fn parse(
+        command: Vec<String>,
+        name: Option<String>,
+        cwd: Option<String>,
+        env: BTreeMap<String, String>,
+        timeout_seconds: Option<u64>,
+    ) -> Result<Self, SpecError> {
+        if command.is_empty() {
+            return Err(SpecError::EmptyCommand);
+        }
+        if command.len() > limits::MAX_ARGS {
+            return Err(SpecError::TooManyArguments);
+        }
+        if command[0].is_empty() {
+            return Err(SpecError::EmptyProgram(0));
+        }
+        let mut total = 0;
+        for (i, arg) in command.iter().enumerate() {
+            if arg.contains('\0') {
+                return Err(SpecError::NulInArgument(i));
+            }
+            total += arg.len();
+        }
+        if total > limits::MAX_COMMAND_BYTES {
+            return Err(SpecError::CommandTooLong);
+        }
+        // An empty name is the same as no name.
+        let name = name.filter(|n| !n.is_empty());
+        if let Some(n) = &name
+            && n.chars().count() > limits::MAX_NAME_CHARS
+        {
+            return Err(SpecError::NameTooLong);
+        }
+        let cwd = cwd.filter(|c| !c.is_empty());
+        if let Some(c) = &cwd {
+            if c.len() > limits::MAX_CWD_BYTES {
+                return Err(SpecError::CwdTooLong);
+            }
+            if !c.starts_with('/') || c.contains('\0') {
+                return Err(SpecError::InvalidCwd(c.chars().take(80).collect()));
+            }
+        }
+        if env.len() > limits::MAX_ENV_VARS {
+            return Err(SpecError::TooManyEnvVars);
+        }
+        let mut env_bytes = 0;
+        for (k, v) in &env {
+            if !is_env_name(k) {
+                return Err(SpecError::InvalidEnvName(k.chars().take(80).collect()));
+            }
+            if v.contains('\0') {
+                return Err(SpecError::NulInEnvValue(k.clone()));
+            }
+            env_bytes += k.len() + v.len();
+        }
+        if env_bytes > limits::MAX_ENV_BYTES {
+            return Err(SpecError::EnvTooLarge);
+        }
+        match timeout_seconds {
+            Some(0) => return Err(SpecError::ZeroTimeout),
+            Some(t) if t > limits::MAX_TIMEOUT_SECONDS => return Err(SpecError::TimeoutTooLarge),
+            _ => {}
+        }
+        Ok(JobSpec {
+            command,
+            name,
+            cwd,
+            env,
+            timeout_seconds,
+        })
+    }
+
+    /// The argv, program first; run without a shell.
+    pub fn command(&self) -> &[String] {
+        &self.command
+    }
+    /// A human label, if one was given.
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+    /// The absolute working directory, if one was given.
+    pub fn cwd(&self) -> Option<&str> {
+        self.cwd.as_deref()
+    }
+    /// Variables added to the worker's environment.
+    pub fn env(&self) -> &BTreeMap<String, String> {
+        &self.env
+    }
+    /// How long the job may run.
+    pub fn timeout_seconds(&self) -> Option<u64> {
+        self.timeout_seconds
+    }
+}
+
+/// `[A-Za-z_][A-Za-z0-9_]*`, the portable shell variable name.
+fn is_env_name(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && s.len() <= 1024
+}
+
+/// Parses a human duration: `90s`, `30m`, `2h`, `1h30m`, `1d`, or bare seconds (`45`).
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    if let Ok(secs) = s.parse::<u64>() {
+        return Ok(Duration::from_secs(secs));
+    }
+    humantime::parse_duration(s)
+        .map_err(|e| format!("invalid duration {s:?} ({e}); use e.g. 90s, 30m, 2h or 1h30m"))
+}
+
+/// Formats a duration the way people write it: `1h 2m 3s`, `850ms`.
+pub fn format_duration(d: Duration) -> String {
+    if d < Duration::from_secs(1) {
+        return format!("{}ms", d.as_millis());
+    }
+    let secs = d.as_secs();
+    let (h, m, s) = (secs / 3600, (secs / 60) % 60, secs % 60);
+    match (h, m) {
+        (0, 0) if secs < 10 && d.subsec_millis() != 0 => format!("{:.1}s", d.as_secs_f64()),
+        (0, 0) => format!("{s}s"),
+        (0, _) => format!("{m}m {s}s"),
+        _ => format!("{h}h {m}m {s}s"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(cmd: &[&str]) -> Result<JobSpec, SpecError> {
+        JobSpec::parse(
+            cmd.iter().map(|s| s.to_string()).collect(),
+            None,
+            None,
+            BTreeMap::new(),
+            None,
+        )
+    }
+
+    #[test]
+    fn job_id_accepts_only_canonical_uuids() {
+        let id = JobId::new();
+        assert_eq!(JobId::parse(&id.to_string()).unwrap(), id);
+        assert_eq!(
+            JobId::parse(&id.to_string().to_uppercase()).unwrap(),
+            id,
+            "upper case is the same UUID"
+        );
+        for bad in [
+            "",
+            "../x",
+            "../../etc/passwd",
+            "..%2F..%2Fetc%2Fpasswd",
+            "67e5504410b1426f9247bb680e5fe0c8",
+            "{67e55044-10b1-426f-9247-bb680e5fe0c8}",
+            "urn:uuid:67e55044-10b1-426f-9247-bb680e5fe0c8",
+            "67e55044-10b1-426f-9247-bb680e5fe0cg",
+            &"a".repeat(10_000),
+        ] {
+            assert!(JobId::parse(bad).is_err(), "{bad:?} must be refused");
+        }
+    }
+
+    #[test]
+    fn only_the_documented_transitions_are_legal() {
+        use JobStatus::*;
+        let legal = [
+            (Pending, Running),
+            (Pending, Cancelled),
+            (Running, Completed),
+            (Running, Failed),
+            (Running, Cancelled),
+        ];
+        for from in JobStatus::ALL {
+            for to in JobStatus::ALL {
+                assert_eq!(
+                    from.can_become(to),
+                    legal.contains(&(from, to)),
+                    "{from} -> {to}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn status_round_trips_through_its_name() {
+        for s in JobStatus::ALL {
+            assert_eq!(s.as_str().parse::<JobStatus>().unwrap(), s);
+            assert_eq!(serde_json::to_string(&s).unwrap(), format!("\"{s}\""));
+        }
+        assert!("done".parse::<JobStatus>().is_err());
+    }
+
+    #[test]
+    fn spec_validation_refuses_bad_commands() {
+        assert_eq!(spec(&[]), Err(SpecError::EmptyCommand));
+        assert_eq!(spec(&[""]), Err(SpecError::EmptyProgram(0)));
+        assert_eq!(spec(&["echo", "a\0b"]), Err(SpecError::NulInArgument(1)));
+        let many: Vec<&str> = vec!["x"; limits::MAX_ARGS + 1];
+        assert_eq!(spec(&many), Err(SpecError::TooManyArguments));
+        let long = "x".repeat(limits::MAX_COMMAND_BYTES + 1);
+        assert_eq!(spec(&[&long]), Err(SpecError::CommandTooLong));
+        assert!(
+            spec(&["echo", ""]).is_ok(),
+            "empty later arguments are fine"
+        );
+    }
+
+    #[test]
+    fn spec_validation_refuses_bad_env_cwd_and_timeout() {
+        let cmd = vec!["true".to_string()];
+        let env = |k: &str, v: &str| BTreeMap::from([(k.to_string(), v.to_string())]);
+        let parse = |cwd: Option<&str>, e, t| {
+            JobSpec::parse(cmd.clone(), None, cwd.map(String::from), e, t)
+        };
+        assert!(matches!(
+            parse(None, env("1X", "v"), None),
+            Err(SpecError::InvalidEnvName(_))
+        ));
+        assert!(matches!(
+            parse(None, env("A=B", "v"), None),
+            Err(SpecError::InvalidEnvName(_))
+        ));
+        assert!(matches!(
+            parse(None, env("OK", "a\0"), None),
+            Err(SpecError::NulInEnvValue(_))
+        ));
+        assert!(parse(None, env("_OK_1", "any value"), None).is_ok());
+        assert!(matches!(
+            parse(Some("relative/dir"), BTreeMap::new(), None),
+            Err(SpecError::InvalidCwd(_))
+        ));
+        assert!(parse(Some("/tmp"), BTreeMap::new(), None).is_ok());
+        assert_eq!(
+            parse(None, BTreeMap::new(), Some(0)),
+            Err(SpecError::ZeroTimeout)
+        );
+        assert_eq!(
+            parse(None, BTreeMap::new(), Some(limits::MAX_TIMEOUT_SECONDS + 1)),
+            Err(SpecError::TimeoutTooLarge)
+        );
+    }
+
+    #[test]
+    fn durations_parse_the_usual_ways() {
+        assert_eq!(parse_duration("90s").unwrap(), Duration::from_secs(90));
+        assert_eq!(parse_duration("30m").unwrap(), Duration::from_secs(1800));
+        assert_eq!(parse_duration("2h").unwrap(), Duration::from_secs(7200));
+        assert_eq!(parse_duration("1h30m").unwrap(), Duration::from_secs(5400));
+        assert_eq!(parse_duration("45").unwrap(), Duration::from_secs(45));
+        assert_eq!(parse_duration("200ms").unwrap(), Duration::from_millis(200));
+        assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("-5s").is_err());
+    }
+
+    #[test]
+    fn durations_format_for_people() {
+        assert_eq!(format_duration(Duration::from_millis(850)), "850ms");
+        assert_eq!(format_duration(Duration::from_millis(2500)), "2.5s");
+        assert_eq!(format_duration(Duration::from_secs(2)), "2s");
+        assert_eq!(format_duration(Duration::from_secs(75)), "1m 15s");
+        assert_eq!(format_duration(Duration::from_secs(3723)), "1h 2m 3s");
+    }
+}

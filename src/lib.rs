@@ -1,0 +1,50 @@
+//! jobctl: run long jobs on worker machines and watch their output while
+//! they run.
+//!
+//! One binary holds every part: the REST API ([`api`]), the worker that runs
+//! jobs with live logs ([`worker`]), the browser UI ([`web`]) and the client
+//! commands ([`cmd`]). [`domain`] and [`protocol`] are the types they share;
+//! [`store`] owns job state.
+
+pub mod api;
+pub mod auth;
+pub mod cli;
+pub mod client;
+pub mod cmd;
+pub mod config;
+pub mod domain;
+pub mod exit;
+pub mod fsinfo;
+pub mod logs;
+pub mod protocol;
+pub mod shutdown;
+pub mod store;
+pub mod telemetry;
+pub mod web;
+pub mod worker;
+
+use std::process::ExitCode;
+
+use cli::{Cli, Command};
+use config::ConfigFile;
+use shutdown::Shutdown;
+
+/// Runs one parsed command line to its exit status.
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let file = ConfigFile::load(cli.config.as_deref())?;
+    let shutdown = Shutdown::on_signals()?;
+    match cli.command {
+        Command::Api(args) => cmd::api::run(args, &file, shutdown).await,
+        Command::Worker(args) => cmd::worker::run(args, &file, shutdown).await,
+        Command::Web(args) => cmd::web::run(args, &file, shutdown).await,
+        Command::Up(args) => cmd::up::run(args, &file, shutdown).await,
+        Command::Submit(args) => cmd::submit::run(args, &file, shutdown.graceful).await,
+        Command::List(args) => cmd::list::run(args, &file).await,
+        Command::Show(args) => cmd::show::run(args, &file).await,
+        Command::Cancel(args) => cmd::cancel::run(args, &file).await,
+        Command::Logs(args) => cmd::logs::run(args, &file, shutdown.graceful).await,
+        Command::Token(args) => cmd::token::run(args, &file).await,
+        Command::Completions(args) => cmd::completions::run(args),
+        Command::RunJob(args) => Ok(worker::shim::run(args.control_fd, args.command)),
+    }
+}

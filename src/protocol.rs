@@ -1,0 +1,174 @@
+//! The REST API's request and response bodies.
+//!
+//! The api serialises these and the HTTP client (CLI, worker, web UI)
+//! deserialises the very same types, so the two sides can never disagree on a
+//! field name. The OpenAPI description is derived from them too.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::domain::{JobId, JobStatus, Role};
+
+/// A job as the API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Job {
+    pub id: JobId,
+    pub name: Option<String>,
+    /// The name of the token that submitted the job.
+    pub owner: String,
+    /// The argv, program first; run without a shell.
+    pub command: Vec<String>,
+    pub cwd: Option<String>,
+    pub env: BTreeMap<String, String>,
+    pub timeout_seconds: Option<u64>,
+    pub status: JobStatus,
+    pub exit_code: Option<i32>,
+    /// Why a failed job failed, e.g. `exit code 3`, `worker lost`.
+    pub failure_reason: Option<String>,
+    /// The worker that claimed the job.
+    pub worker: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    /// A cancel was asked for while the job runs; its worker is stopping it.
+    #[serde(default)]
+    pub cancel_requested: bool,
+}
+
+/// `POST /jobs`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SubmitJob {
+    /// argv, program first (no shell: use `["sh", "-c", "…"]` for one).
+    pub command: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Absolute working directory on the worker.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cwd: Option<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub env: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_seconds: Option<u64>,
+}
+
+/// `GET /jobs` answer.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct JobList {
+    /// Newest first.
+    pub jobs: Vec<Job>,
+}
+
+/// `GET /jobs` query.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    /// Only jobs in this status.
+    pub status: Option<JobStatus>,
+    /// Only jobs of this owner (admins; a user may only name themself).
+    pub owner: Option<String>,
+    /// At most this many jobs (default 100, at most 1000).
+    pub limit: Option<u32>,
+    /// Only jobs whose id starts with these hex digits (how the CLI resolves
+    /// short ids).
+    pub id_prefix: Option<String>,
+}
+
+/// `GET /jobs/{id}/logs` query.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct LogsQuery {
+    /// The last N lines (default 1000, at most 10000).
+    pub tail: Option<u32>,
+    /// The bytes from this offset on, instead of a tail.
+    pub offset: Option<u64>,
+}
+
+/// A piece of a job's log, as `GET /jobs/{id}/logs` returns it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct LogChunk {
+    pub job_id: JobId,
+    /// The job's status when the log was read: a follower stops once this is
+    /// terminal and it has read to `size`.
+    pub status: JobStatus,
+    /// The text, decoded lossily (invalid UTF-8 becomes U+FFFD).
+    pub logs: String,
+    /// Byte offset in the file where `logs` starts.
+    pub offset: u64,
+    /// Byte offset where the next `?offset=` poll starts.
+    pub next_offset: u64,
+    /// File size when read.
+    pub size: u64,
+    /// The tail was cut at the byte limit (a huge line).
+    pub truncated: bool,
+}
+
+/// `POST /workers/claim`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClaimRequest {
+    /// The worker's name (host name by default).
+    pub worker: String,
+}
+
+/// A job handed to a worker, with the lease that fences its reports.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ClaimedJob {
+    #[serde(flatten)]
+    pub job: Job,
+    /// Present with every heartbeat and status report for this job.
+    pub lease_token: String,
+    /// How long the lease lasts without a heartbeat.
+    pub lease_timeout_seconds: u64,
+}
+
+/// `POST /jobs/{id}/heartbeat`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Heartbeat {
+    pub lease_token: String,
+}
+
+/// The answer to a heartbeat.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct HeartbeatAck {
+    /// A user asked to cancel the job: stop it and report `cancelled`.
+    pub cancel_requested: bool,
+}
+
+/// `POST /jobs/{id}/status`: a worker reports how its job ended.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StatusReport {
+    pub lease_token: String,
+    pub status: JobStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure_reason: Option<String>,
+}
+
+/// Every error answer.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ErrorBody {
+    /// What went wrong, for people.
+    pub error: String,
+}
+
+/// A token as `jobctl token list` shows it: never the secret.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct TokenInfo {
+    pub name: String,
+    pub role: Role,
+    pub created_at: DateTime<Utc>,
+}
+
+/// `GET /whoami`: who the token belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct WhoAmI {
+    pub name: String,
+    pub role: Role,
+}

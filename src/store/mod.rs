@@ -1,0 +1,244 @@
+//! The job store: the one owner of job and token state.
+//!
+//! [`JobStore`] is what the api talks to; [`open`] picks an implementation from
+//! the database URL (`sqlite://…` or `postgres://…`). Nothing above this module
+//! knows which database it has, and every state change goes through
+//! [`JobStatus::can_become`], so an illegal transition is refused the same way
+//! on every backend.
+
+mod postgres;
+mod sqlite;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::domain::{JobId, JobSpec, JobStatus, Role};
+use crate::protocol::{Job, TokenInfo};
+
+pub use postgres::PostgresStore;
+pub use sqlite::SqliteStore;
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// No job with that id.
+    #[error("job {0} not found")]
+    JobNotFound(JobId),
+    /// The change is not legal in the job's current state, or the lease that
+    /// asked for it is no longer the job's.
+    #[error("{0}")]
+    Conflict(String),
+    /// `token create` with a name already in use.
+    #[error("a token named {0:?} already exists; revoke it first or pick another name")]
+    TokenExists(String),
+    /// A row the code cannot make sense of.
+    #[error("corrupt row in the database: {0}")]
+    Corrupt(String),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("cannot apply database migrations: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("{0}")]
+    Setup(String),
+}
+
+/// Which jobs `GET /jobs` lists.
+#[derive(Debug, Clone, Default)]
+pub struct JobFilter {
+    pub status: Option<JobStatus>,
+    pub owner: Option<String>,
+    /// Only ids starting with this lowercase hex-and-hyphen prefix.
+    pub id_prefix: Option<String>,
+    pub limit: u32,
+}
+
+/// How a job ended, as its worker reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobEnd {
+    pub status: JobStatus,
+    pub exit_code: Option<i32>,
+    pub failure_reason: Option<String>,
+}
+
+/// A token row, for authentication.
+#[derive(Debug, Clone)]
+pub struct StoredToken {
+    pub name: String,
+    pub role: Role,
+    pub secret_hash: Vec<u8>,
+}
+
+/// A job whose lease ran out and that the reaper has just failed.
+#[derive(Debug, Clone)]
+pub struct LostJob {
+    pub id: JobId,
+    pub worker: Option<String>,
+}
+
+/// Job and token state. Implementations must make [`JobStore::claim_job`]
+/// atomic: two concurrent claimers never receive the same job.
+#[async_trait]
+pub trait JobStore: Send + Sync + 'static {
+    /// Records a new pending job.
+    async fn insert_job(&self, owner: &str, spec: &JobSpec) -> Result<Job, StoreError>;
+
+    /// One job, if it exists.
+    async fn get_job(&self, id: JobId) -> Result<Option<Job>, StoreError>;
+
+    /// Jobs matching `filter`, newest first.
+    async fn list_jobs(&self, filter: &JobFilter) -> Result<Vec<Job>, StoreError>;
+
+    /// Cancels a pending job at once; flags a running one so its worker stops
+    /// it. A finished job is a [`StoreError::Conflict`].
+    async fn request_cancel(&self, id: JobId) -> Result<Job, StoreError>;
+
+    /// Hands the oldest pending job to `worker`, now `running`, with a fresh
+    /// lease token valid for `lease`.
+    async fn claim_job(
+        &self,
+        worker: &str,
+        lease: Duration,
+    ) -> Result<Option<(Job, String)>, StoreError>;
+
+    /// Extends the lease; answers whether a cancel was requested. A lease that
+    /// is not the job's current one, or a job no longer running, is a conflict.
+    async fn heartbeat(
+        &self,
+        id: JobId,
+        lease_token: &str,
+        lease: Duration,
+    ) -> Result<bool, StoreError>;
+
+    /// Records how a running job ended. Repeating the very same report with
+    /// the same lease is accepted (a retry after a lost answer).
+    async fn finish_job(
+        &self,
+        id: JobId,
+        lease_token: &str,
+        end: &JobEnd,
+    ) -> Result<Job, StoreError>;
+
+    /// Fails every running job whose lease expired before `now` with
+    /// `worker lost`; each is returned to exactly one caller, even when
+    /// several api replicas reap at once.
+    async fn reap_expired_leases(&self, now: DateTime<Utc>) -> Result<Vec<LostJob>, StoreError>;
+
+    /// Finished jobs that ended before `cutoff`, oldest first, at most `limit`.
+    async fn finished_before(
+        &self,
+        cutoff: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<JobId>, StoreError>;
+
+    /// Deletes these jobs if they are finished; running and pending ones stay.
+    async fn delete_finished(&self, ids: &[JobId]) -> Result<u64, StoreError>;
+
+    /// Stores a new token's hash under `name`, looked up later by `key_id`.
+    async fn create_token(
+        &self,
+        name: &str,
+        role: Role,
+        key_id: &str,
+        secret_hash: &[u8],
+    ) -> Result<(), StoreError>;
+
+    /// The token with this public key id, if not revoked.
+    async fn find_token(&self, key_id: &str) -> Result<Option<StoredToken>, StoreError>;
+
+    /// Every live token, oldest first.
+    async fn list_tokens(&self) -> Result<Vec<TokenInfo>, StoreError>;
+
+    /// Removes the token named `name`; false when there was none.
+    async fn revoke_token(&self, name: &str) -> Result<bool, StoreError>;
+}
+
+/// Opens (creating and migrating as needed) the store at `url`:
+/// `sqlite://PATH` or `postgres://…`.
+pub async fn open(url: &str) -> Result<Arc<dyn JobStore>, StoreError> {
+    if let Some(path) = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+    {
+        Ok(Arc::new(SqliteStore::open(path).await?))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(PostgresStore::open(url).await?))
+    } else {
+        Err(StoreError::Setup(format!(
+            "unsupported database URL {url:?}: use sqlite://PATH or postgres://USER@HOST/DB"
+        )))
+    }
+}
+
+/// The checks shared by every backend when a worker reports a job's end:
+/// the lease must be the job's, and the move must be legal.
+fn check_finish(
+    current: &Job,
+    current_lease: Option<&str>,
+    lease_token: &str,
+    end: &JobEnd,
+) -> Result<FinishDecision, StoreError> {
+    let lease_matches = current_lease == Some(lease_token);
+    if lease_matches
+        && current.status == end.status
+        && current.exit_code == end.exit_code
+        && current.failure_reason == end.failure_reason
+    {
+        return Ok(FinishDecision::AlreadyRecorded);
+    }
+    if !lease_matches {
+        return Err(StoreError::Conflict(format!(
+            "job {} is no longer leased to this worker (it is {})",
+            current.id, current.status
+        )));
+    }
+    if !current.status.can_become(end.status) || end.status == JobStatus::Running {
+        return Err(StoreError::Conflict(format!(
+            "job {} cannot move from {} to {}",
+            current.id, current.status, end.status
+        )));
+    }
+    Ok(FinishDecision::Apply)
+}
+
+enum FinishDecision {
+    Apply,
+    AlreadyRecorded,
+}
+
+/// The conflict for a heartbeat whose lease is gone.
+fn stale_lease(id: JobId, status: JobStatus) -> StoreError {
+    StoreError::Conflict(format!(
+        "job {id} is no longer leased to this worker (it is {status})"
+    ))
+}
+
+/// What `request_cancel` does to a job in each state.
+enum CancelDecision {
+    CancelNow,
+    AskWorker,
+    AlreadyAsked,
+}
+
+fn decide_cancel(job: &Job) -> Result<CancelDecision, StoreError> {
+    match job.status {
+        JobStatus::Pending => Ok(CancelDecision::CancelNow),
+        JobStatus::Running if job.cancel_requested => Ok(CancelDecision::AlreadyAsked),
+        JobStatus::Running => Ok(CancelDecision::AskWorker),
+        done => Err(StoreError::Conflict(format!(
+            "job {} has already ended ({done}); only pending or running jobs can be cancelled",
+            job.id
+        ))),
+    }
+}
+
+/// A random lease token.
+fn new_lease_token() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+fn lease_expiry(now: DateTime<Utc>, lease: Duration) -> DateTime<Utc> {
+    now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(60))
+}

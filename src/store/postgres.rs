@@ -1,0 +1,377 @@
+//! The PostgreSQL store, for scale-out: any number of api replicas share it.
+//!
+//! Claims take the oldest pending row with `FOR UPDATE SKIP LOCKED` inside a
+//! `MATERIALIZED` CTE, so concurrent claimers skip each other's rows instead
+//! of queueing on them and the planner cannot inline the CTE and re-run the
+//! lock per candidate. Every other read-then-write locks its row with
+//! `FOR UPDATE`, so status never moves backwards under races.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
+use sqlx::{Postgres, Row, Transaction};
+use uuid::Uuid;
+
+use super::{
+    CancelDecision, FinishDecision, JobEnd, JobFilter, JobStore, LostJob, StoreError, StoredToken,
+    check_finish, decide_cancel, lease_expiry, new_lease_token, stale_lease,
+};
+use crate::domain::{JobId, JobSpec, JobStatus, Role};
+use crate::protocol::{Job, TokenInfo};
+
+const JOB_COLUMNS: &str = "id, name, owner, command::text AS command, cwd, env::text AS env, \
+     timeout_seconds, status, exit_code, failure_reason, worker, created_at, started_at, \
+     finished_at, cancel_requested, lease_token";
+
+/// Job state in PostgreSQL.
+#[derive(Clone)]
+pub struct PostgresStore {
+    pool: PgPool,
+}
+
+impl PostgresStore {
+    /// Connects and applies migrations. Migrations take an advisory lock, so
+    /// replicas starting together apply them once.
+    pub async fn open(url: &str) -> Result<Self, StoreError> {
+        let options = PgConnectOptions::from_str(url)?.application_name("jobctl");
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await?;
+        sqlx::migrate!("migrations/postgres").run(&pool).await?;
+        Ok(PostgresStore { pool })
+    }
+
+    async fn locked_job(
+        tx: &mut Transaction<'static, Postgres>,
+        id: JobId,
+    ) -> Result<(Job, Option<String>), StoreError> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {JOB_COLUMNS} FROM jobs WHERE id = $1 FOR UPDATE"
+        )))
+        .bind(id.as_uuid())
+        .fetch_optional(&mut **tx)
+        .await?
+        .ok_or(StoreError::JobNotFound(id))?;
+        let lease: Option<String> = row.try_get("lease_token")?;
+        Ok((job_from_row(&row)?, lease))
+    }
+
+    async fn job_in(tx: &mut Transaction<'static, Postgres>, id: JobId) -> Result<Job, StoreError> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {JOB_COLUMNS} FROM jobs WHERE id = $1"
+        )))
+        .bind(id.as_uuid())
+        .fetch_one(&mut **tx)
+        .await?;
+        job_from_row(&row)
+    }
+}
+
+fn job_from_row(row: &PgRow) -> Result<Job, StoreError> {
+    let id: Uuid = row.try_get("id")?;
+    let command: String = row.try_get("command")?;
+    let env: String = row.try_get("env")?;
+    let status: String = row.try_get("status")?;
+    let timeout: Option<i64> = row.try_get("timeout_seconds")?;
+    let corrupt = |what: &str, e: &dyn std::fmt::Display| {
+        StoreError::Corrupt(format!("job {id}: bad {what}: {e}"))
+    };
+    Ok(Job {
+        id: JobId::from(id),
+        name: row.try_get("name")?,
+        owner: row.try_get("owner")?,
+        command: serde_json::from_str(&command).map_err(|e| corrupt("command", &e))?,
+        cwd: row.try_get("cwd")?,
+        env: serde_json::from_str(&env).map_err(|e| corrupt("env", &e))?,
+        timeout_seconds: timeout.map(|t| t as u64),
+        status: JobStatus::from_str(&status).map_err(|e| corrupt("status", &e))?,
+        exit_code: row.try_get("exit_code")?,
+        failure_reason: row.try_get("failure_reason")?,
+        worker: row.try_get("worker")?,
+        created_at: row.try_get("created_at")?,
+        started_at: row.try_get("started_at")?,
+        finished_at: row.try_get("finished_at")?,
+        cancel_requested: row.try_get("cancel_requested")?,
+    })
+}
+
+#[async_trait]
+impl JobStore for PostgresStore {
+    async fn insert_job(&self, owner: &str, spec: &JobSpec) -> Result<Job, StoreError> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO jobs (id, name, owner, command, cwd, env, timeout_seconds, status, created_at) \
+             VALUES ($1, $2, $3, $4::jsonb, $5, $6::jsonb, $7, 'pending', $8) RETURNING {JOB_COLUMNS}"
+        )))
+        .bind(JobId::new().as_uuid())
+        .bind(spec.name())
+        .bind(owner)
+        .bind(serde_json::to_string(spec.command()).expect("strings serialise"))
+        .bind(spec.cwd())
+        .bind(serde_json::to_string(spec.env()).expect("strings serialise"))
+        .bind(spec.timeout_seconds().map(|t| t as i64))
+        .bind(Utc::now())
+        .fetch_one(&self.pool)
+        .await?;
+        job_from_row(&row)
+    }
+
+    async fn get_job(&self, id: JobId) -> Result<Option<Job>, StoreError> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {JOB_COLUMNS} FROM jobs WHERE id = $1"
+        )))
+        .bind(id.as_uuid())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(job_from_row).transpose()
+    }
+
+    async fn list_jobs(&self, filter: &JobFilter) -> Result<Vec<Job>, StoreError> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {JOB_COLUMNS} FROM jobs \
+             WHERE ($1::text IS NULL OR status = $1) AND ($2::text IS NULL OR owner = $2) \
+               AND ($3::text IS NULL OR id::text LIKE $3 || '%') \
+             ORDER BY created_at DESC, id DESC LIMIT $4"
+        )))
+        .bind(filter.status.map(|s| s.as_str()))
+        .bind(filter.owner.as_deref())
+        .bind(filter.id_prefix.as_deref())
+        .bind(filter.limit as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(job_from_row).collect()
+    }
+
+    async fn request_cancel(&self, id: JobId) -> Result<Job, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let (job, _) = Self::locked_job(&mut tx, id).await?;
+        let id_uuid = id.as_uuid();
+        let update = match decide_cancel(&job)? {
+            CancelDecision::CancelNow => {
+                sqlx::query("UPDATE jobs SET status = 'cancelled', finished_at = $2 WHERE id = $1")
+                    .bind(id_uuid)
+                    .bind(Utc::now())
+            }
+            CancelDecision::AskWorker => {
+                sqlx::query("UPDATE jobs SET cancel_requested = TRUE WHERE id = $1").bind(id_uuid)
+            }
+            CancelDecision::AlreadyAsked => {
+                tx.commit().await?;
+                return Ok(job);
+            }
+        };
+        update.execute(&mut *tx).await?;
+        let job = Self::job_in(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok(job)
+    }
+
+    async fn claim_job(
+        &self,
+        worker: &str,
+        lease: Duration,
+    ) -> Result<Option<(Job, String)>, StoreError> {
+        let now = Utc::now();
+        let lease_token = new_lease_token();
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "WITH next AS MATERIALIZED ( \
+                 SELECT id FROM jobs WHERE status = 'pending' \
+                 ORDER BY created_at, id LIMIT 1 FOR UPDATE SKIP LOCKED) \
+             UPDATE jobs SET status = 'running', worker = $1, started_at = $2, \
+                 lease_token = $3, lease_expires_at = $4 \
+             FROM next WHERE jobs.id = next.id \
+             RETURNING {}",
+            JOB_COLUMNS
+                .split(", ")
+                .map(|c| format!("jobs.{c}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )))
+        .bind(worker)
+        .bind(now)
+        .bind(&lease_token)
+        .bind(lease_expiry(now, lease))
+        .fetch_optional(&self.pool)
+        .await?;
+        match row {
+            Some(row) => Ok(Some((job_from_row(&row)?, lease_token))),
+            None => Ok(None),
+        }
+    }
+
+    async fn heartbeat(
+        &self,
+        id: JobId,
+        lease_token: &str,
+        lease: Duration,
+    ) -> Result<bool, StoreError> {
+        // One conditional update: it either extends this lease or touches
+        // nothing, so no lock is held across round trips.
+        let row = sqlx::query(
+            "UPDATE jobs SET lease_expires_at = $3 \
+             WHERE id = $1 AND status = 'running' AND lease_token = $2 \
+             RETURNING cancel_requested",
+        )
+        .bind(id.as_uuid())
+        .bind(lease_token)
+        .bind(lease_expiry(Utc::now(), lease))
+        .fetch_optional(&self.pool)
+        .await?;
+        match row {
+            Some(row) => Ok(row.try_get("cancel_requested")?),
+            None => match self.get_job(id).await? {
+                Some(job) => Err(stale_lease(id, job.status)),
+                None => Err(StoreError::JobNotFound(id)),
+            },
+        }
+    }
+
+    async fn finish_job(
+        &self,
+        id: JobId,
+        lease_token: &str,
+        end: &JobEnd,
+    ) -> Result<Job, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let (job, current) = Self::locked_job(&mut tx, id).await?;
+        if let FinishDecision::AlreadyRecorded =
+            check_finish(&job, current.as_deref(), lease_token, end)?
+        {
+            tx.commit().await?;
+            return Ok(job);
+        }
+        sqlx::query(
+            "UPDATE jobs SET status = $2, exit_code = $3, failure_reason = $4, finished_at = $5, \
+                 lease_expires_at = NULL WHERE id = $1",
+        )
+        .bind(id.as_uuid())
+        .bind(end.status.as_str())
+        .bind(end.exit_code)
+        .bind(end.failure_reason.as_deref())
+        .bind(Utc::now())
+        .execute(&mut *tx)
+        .await?;
+        let job = Self::job_in(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok(job)
+    }
+
+    async fn reap_expired_leases(&self, now: DateTime<Utc>) -> Result<Vec<LostJob>, StoreError> {
+        // Concurrent reapers: the second waits on the first's row locks, then
+        // re-checks `status = 'running'` and skips rows already failed.
+        let rows = sqlx::query(
+            "UPDATE jobs SET status = 'failed', failure_reason = 'worker lost', finished_at = $1, \
+                 lease_expires_at = NULL \
+             WHERE status = 'running' AND lease_expires_at < $1 RETURNING id, worker",
+        )
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(LostJob {
+                    id: JobId::from(r.try_get::<Uuid, _>("id")?),
+                    worker: r.try_get("worker")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn finished_before(
+        &self,
+        cutoff: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<JobId>, StoreError> {
+        let ids: Vec<Uuid> = sqlx::query_scalar(
+            "SELECT id FROM jobs WHERE status IN ('completed', 'failed', 'cancelled') \
+               AND finished_at IS NOT NULL AND finished_at < $1 ORDER BY finished_at LIMIT $2",
+        )
+        .bind(cutoff)
+        .bind(limit as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(ids.into_iter().map(JobId::from).collect())
+    }
+
+    async fn delete_finished(&self, ids: &[JobId]) -> Result<u64, StoreError> {
+        let ids: Vec<Uuid> = ids.iter().map(|id| id.as_uuid()).collect();
+        let done = sqlx::query(
+            "DELETE FROM jobs WHERE id = ANY($1) AND status IN ('completed', 'failed', 'cancelled')",
+        )
+        .bind(&ids)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn create_token(
+        &self,
+        name: &str,
+        role: Role,
+        key_id: &str,
+        secret_hash: &[u8],
+    ) -> Result<(), StoreError> {
+        let result = sqlx::query(
+            "INSERT INTO tokens (name, role, key_id, secret_hash, created_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(name)
+        .bind(role.as_str())
+        .bind(key_id)
+        .bind(secret_hash)
+        .bind(Utc::now())
+        .execute(&self.pool)
+        .await;
+        match result {
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                Err(StoreError::TokenExists(name.to_string()))
+            }
+            other => other.map(|_| ()).map_err(Into::into),
+        }
+    }
+
+    async fn find_token(&self, key_id: &str) -> Result<Option<StoredToken>, StoreError> {
+        let row = sqlx::query("SELECT name, role, secret_hash FROM tokens WHERE key_id = $1")
+            .bind(key_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| {
+            let role: String = r.try_get("role")?;
+            Ok(StoredToken {
+                name: r.try_get("name")?,
+                role: role.parse().map_err(StoreError::Corrupt)?,
+                secret_hash: r.try_get("secret_hash")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn list_tokens(&self) -> Result<Vec<TokenInfo>, StoreError> {
+        let rows =
+            sqlx::query("SELECT name, role, created_at FROM tokens ORDER BY created_at, name")
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter()
+            .map(|r| {
+                let role: String = r.try_get("role")?;
+                Ok(TokenInfo {
+                    name: r.try_get("name")?,
+                    role: role.parse().map_err(StoreError::Corrupt)?,
+                    created_at: r.try_get("created_at")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn revoke_token(&self, name: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM tokens WHERE name = $1")
+            .bind(name)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+}

@@ -1,0 +1,430 @@
+//! The embedded SQLite store: one file in the data dir, in WAL mode.
+//!
+//! SQLite allows one writer at a time. Every write that first reads (claim,
+//! cancel, finish, heartbeat) runs in `BEGIN IMMEDIATE`, which takes the write
+//! lock up front: a deferred transaction that reads and then tries to write
+//! can fail with `SQLITE_BUSY` without waiting, while an immediate one waits
+//! its turn through the busy timeout.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+use sqlx::{Row, Sqlite, Transaction};
+
+use super::{
+    CancelDecision, FinishDecision, JobEnd, JobFilter, JobStore, LostJob, StoreError, StoredToken,
+    check_finish, decide_cancel, lease_expiry, new_lease_token, stale_lease,
+};
+use crate::domain::{JobId, JobSpec, JobStatus, Role};
+use crate::protocol::{Job, TokenInfo};
+
+/// How long a connection waits for the write lock before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+const JOB_COLUMNS: &str = "id, name, owner, command, cwd, env, timeout_seconds, status, exit_code, \
+     failure_reason, worker, created_at, started_at, finished_at, cancel_requested, lease_token";
+
+/// Job state in a SQLite file.
+#[derive(Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens or creates the database at `path`, sets WAL (and checks that it
+    /// took), and applies migrations.
+    pub async fn open(path: &str) -> Result<Self, StoreError> {
+        let path = path.split('?').next().unwrap_or(path);
+        if path.is_empty() {
+            return Err(StoreError::Setup(
+                "empty SQLite path: use sqlite:///absolute/path/jobctl.db".into(),
+            ));
+        }
+        if let Some(dir) = Path::new(path).parent()
+            && !dir.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                StoreError::Setup(format!("cannot create directory {}: {e}", dir.display()))
+            })?;
+            warn_if_network_filesystem(dir);
+        }
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(BUSY_TIMEOUT)
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await?;
+        let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+            .fetch_one(&pool)
+            .await?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(StoreError::Setup(format!(
+                "SQLite at {path} refused WAL mode (journal_mode is {mode:?}); \
+                 is the file on a filesystem without shared-memory support?"
+            )));
+        }
+        sqlx::migrate!("migrations/sqlite").run(&pool).await?;
+        Ok(SqliteStore { pool })
+    }
+
+    async fn write_tx(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
+        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    }
+
+    async fn job_in(
+        tx: &mut Transaction<'static, Sqlite>,
+        id: JobId,
+    ) -> Result<(Job, Option<String>), StoreError> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?1"
+        )))
+        .bind(id.to_string())
+        .fetch_optional(&mut **tx)
+        .await?
+        .ok_or(StoreError::JobNotFound(id))?;
+        let lease: Option<String> = row.try_get("lease_token")?;
+        Ok((job_from_row(&row)?, lease))
+    }
+}
+
+/// SQLite's locking relies on POSIX locks and shared memory that network
+/// filesystems implement unreliably; a database there can corrupt.
+fn warn_if_network_filesystem(dir: &Path) {
+    if let Some(kind) = crate::fsinfo::network_filesystem(dir) {
+        tracing::warn!(
+            "the SQLite database directory {} is on a network filesystem ({kind}); SQLite's \
+             locking is unreliable there and the database can be corrupted. Use PostgreSQL \
+             (--database postgres://…) when jobctl runs across machines.",
+            dir.display()
+        );
+    }
+}
+
+fn micros(t: DateTime<Utc>) -> i64 {
+    t.timestamp_micros()
+}
+
+fn from_micros(v: Option<i64>) -> Result<Option<DateTime<Utc>>, StoreError> {
+    v.map(|m| {
+        DateTime::from_timestamp_micros(m)
+            .ok_or_else(|| StoreError::Corrupt(format!("timestamp {m} out of range")))
+    })
+    .transpose()
+}
+
+fn job_from_row(row: &SqliteRow) -> Result<Job, StoreError> {
+    let id: String = row.try_get("id")?;
+    let command: String = row.try_get("command")?;
+    let env: String = row.try_get("env")?;
+    let status: String = row.try_get("status")?;
+    let timeout: Option<i64> = row.try_get("timeout_seconds")?;
+    let corrupt = |what: &str, e: &dyn std::fmt::Display| {
+        StoreError::Corrupt(format!("job {id}: bad {what}: {e}"))
+    };
+    Ok(Job {
+        id: JobId::parse(&id).map_err(|e| corrupt("id", &e))?,
+        name: row.try_get("name")?,
+        owner: row.try_get("owner")?,
+        command: serde_json::from_str(&command).map_err(|e| corrupt("command", &e))?,
+        cwd: row.try_get("cwd")?,
+        env: serde_json::from_str(&env).map_err(|e| corrupt("env", &e))?,
+        timeout_seconds: timeout.map(|t| t as u64),
+        status: JobStatus::from_str(&status).map_err(|e| corrupt("status", &e))?,
+        exit_code: row.try_get("exit_code")?,
+        failure_reason: row.try_get("failure_reason")?,
+        worker: row.try_get("worker")?,
+        created_at: from_micros(Some(row.try_get("created_at")?))?.expect("Some in, Some out"),
+        started_at: from_micros(row.try_get("started_at")?)?,
+        finished_at: from_micros(row.try_get("finished_at")?)?,
+        cancel_requested: row.try_get("cancel_requested")?,
+    })
+}
+
+#[async_trait]
+impl JobStore for SqliteStore {
+    async fn insert_job(&self, owner: &str, spec: &JobSpec) -> Result<Job, StoreError> {
+        let id = JobId::new();
+        let now = Utc::now();
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO jobs (id, name, owner, command, cwd, env, timeout_seconds, status, created_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', ?8) RETURNING {JOB_COLUMNS}"
+        )))
+        .bind(id.to_string())
+        .bind(spec.name())
+        .bind(owner)
+        .bind(serde_json::to_string(spec.command()).expect("strings serialise"))
+        .bind(spec.cwd())
+        .bind(serde_json::to_string(spec.env()).expect("strings serialise"))
+        .bind(spec.timeout_seconds().map(|t| t as i64))
+        .bind(micros(now))
+        .fetch_one(&self.pool)
+        .await?;
+        job_from_row(&row)
+    }
+
+    async fn get_job(&self, id: JobId) -> Result<Option<Job>, StoreError> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?1"
+        )))
+        .bind(id.to_string())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(job_from_row).transpose()
+    }
+
+    async fn list_jobs(&self, filter: &JobFilter) -> Result<Vec<Job>, StoreError> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {JOB_COLUMNS} FROM jobs \
+             WHERE (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR owner = ?2) \
+               AND (?3 IS NULL OR id LIKE ?3 || '%') \
+             ORDER BY created_at DESC, id DESC LIMIT ?4"
+        )))
+        .bind(filter.status.map(|s| s.as_str()))
+        .bind(filter.owner.as_deref())
+        .bind(filter.id_prefix.as_deref())
+        .bind(filter.limit as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(job_from_row).collect()
+    }
+
+    async fn request_cancel(&self, id: JobId) -> Result<Job, StoreError> {
+        let mut tx = self.write_tx().await?;
+        let (job, _) = Self::job_in(&mut tx, id).await?;
+        let update = match decide_cancel(&job)? {
+            CancelDecision::CancelNow => {
+                sqlx::query("UPDATE jobs SET status = 'cancelled', finished_at = ?2 WHERE id = ?1")
+                    .bind(id.to_string())
+                    .bind(micros(Utc::now()))
+            }
+            CancelDecision::AskWorker => {
+                sqlx::query("UPDATE jobs SET cancel_requested = 1 WHERE id = ?1")
+                    .bind(id.to_string())
+            }
+            CancelDecision::AlreadyAsked => {
+                tx.commit().await?;
+                return Ok(job);
+            }
+        };
+        update.execute(&mut *tx).await?;
+        let (job, _) = Self::job_in(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok(job)
+    }
+
+    async fn claim_job(
+        &self,
+        worker: &str,
+        lease: Duration,
+    ) -> Result<Option<(Job, String)>, StoreError> {
+        let now = Utc::now();
+        let lease_token = new_lease_token();
+        let mut tx = self.write_tx().await?;
+        // One statement under the write lock: the pending job read here is
+        // the one updated, and no other claimer can run in between.
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE jobs SET status = 'running', worker = ?1, started_at = ?2, \
+                 lease_token = ?3, lease_expires_at = ?4 \
+             WHERE id = (SELECT id FROM jobs WHERE status = 'pending' \
+                         ORDER BY created_at, id LIMIT 1) \
+             RETURNING {JOB_COLUMNS}"
+        )))
+        .bind(worker)
+        .bind(micros(now))
+        .bind(&lease_token)
+        .bind(micros(lease_expiry(now, lease)))
+        .fetch_optional(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        match row {
+            Some(row) => Ok(Some((job_from_row(&row)?, lease_token))),
+            None => Ok(None),
+        }
+    }
+
+    async fn heartbeat(
+        &self,
+        id: JobId,
+        lease_token: &str,
+        lease: Duration,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.write_tx().await?;
+        let (job, current) = Self::job_in(&mut tx, id).await?;
+        if job.status != JobStatus::Running || current.as_deref() != Some(lease_token) {
+            return Err(stale_lease(id, job.status));
+        }
+        sqlx::query("UPDATE jobs SET lease_expires_at = ?2 WHERE id = ?1")
+            .bind(id.to_string())
+            .bind(micros(lease_expiry(Utc::now(), lease)))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(job.cancel_requested)
+    }
+
+    async fn finish_job(
+        &self,
+        id: JobId,
+        lease_token: &str,
+        end: &JobEnd,
+    ) -> Result<Job, StoreError> {
+        let mut tx = self.write_tx().await?;
+        let (job, current) = Self::job_in(&mut tx, id).await?;
+        if let FinishDecision::AlreadyRecorded =
+            check_finish(&job, current.as_deref(), lease_token, end)?
+        {
+            tx.commit().await?;
+            return Ok(job);
+        }
+        sqlx::query(
+            "UPDATE jobs SET status = ?2, exit_code = ?3, failure_reason = ?4, finished_at = ?5, \
+                 lease_expires_at = NULL WHERE id = ?1",
+        )
+        .bind(id.to_string())
+        .bind(end.status.as_str())
+        .bind(end.exit_code)
+        .bind(end.failure_reason.as_deref())
+        .bind(micros(Utc::now()))
+        .execute(&mut *tx)
+        .await?;
+        let (job, _) = Self::job_in(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok(job)
+    }
+
+    async fn reap_expired_leases(&self, now: DateTime<Utc>) -> Result<Vec<LostJob>, StoreError> {
+        let mut tx = self.write_tx().await?;
+        let rows = sqlx::query(
+            "UPDATE jobs SET status = 'failed', failure_reason = 'worker lost', finished_at = ?1, \
+                 lease_expires_at = NULL \
+             WHERE status = 'running' AND lease_expires_at < ?1 RETURNING id, worker",
+        )
+        .bind(micros(now))
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        rows.iter()
+            .map(|r| {
+                let id: String = r.try_get("id")?;
+                Ok(LostJob {
+                    id: JobId::parse(&id).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                    worker: r.try_get("worker")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn finished_before(
+        &self,
+        cutoff: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<JobId>, StoreError> {
+        let ids: Vec<String> = sqlx::query_scalar(
+            "SELECT id FROM jobs WHERE status IN ('completed', 'failed', 'cancelled') \
+               AND finished_at IS NOT NULL AND finished_at < ?1 ORDER BY finished_at LIMIT ?2",
+        )
+        .bind(micros(cutoff))
+        .bind(limit as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        ids.iter()
+            .map(|id| JobId::parse(id).map_err(|e| StoreError::Corrupt(e.to_string())))
+            .collect()
+    }
+
+    async fn delete_finished(&self, ids: &[JobId]) -> Result<u64, StoreError> {
+        let mut tx = self.write_tx().await?;
+        let mut deleted = 0;
+        for id in ids {
+            deleted += sqlx::query(
+                "DELETE FROM jobs WHERE id = ?1 AND status IN ('completed', 'failed', 'cancelled')",
+            )
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        }
+        tx.commit().await?;
+        Ok(deleted)
+    }
+
+    async fn create_token(
+        &self,
+        name: &str,
+        role: Role,
+        key_id: &str,
+        secret_hash: &[u8],
+    ) -> Result<(), StoreError> {
+        let result = sqlx::query(
+            "INSERT INTO tokens (name, role, key_id, secret_hash, created_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+        )
+        .bind(name)
+        .bind(role.as_str())
+        .bind(key_id)
+        .bind(secret_hash)
+        .bind(micros(Utc::now()))
+        .execute(&self.pool)
+        .await;
+        match result {
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                Err(StoreError::TokenExists(name.to_string()))
+            }
+            other => other.map(|_| ()).map_err(Into::into),
+        }
+    }
+
+    async fn find_token(&self, key_id: &str) -> Result<Option<StoredToken>, StoreError> {
+        let row = sqlx::query("SELECT name, role, secret_hash FROM tokens WHERE key_id = ?1")
+            .bind(key_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| {
+            let role: String = r.try_get("role")?;
+            Ok(StoredToken {
+                name: r.try_get("name")?,
+                role: role.parse().map_err(StoreError::Corrupt)?,
+                secret_hash: r.try_get("secret_hash")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn list_tokens(&self) -> Result<Vec<TokenInfo>, StoreError> {
+        let rows =
+            sqlx::query("SELECT name, role, created_at FROM tokens ORDER BY created_at, name")
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter()
+            .map(|r| {
+                let role: String = r.try_get("role")?;
+                Ok(TokenInfo {
+                    name: r.try_get("name")?,
+                    role: role.parse().map_err(StoreError::Corrupt)?,
+                    created_at: from_micros(Some(r.try_get("created_at")?))?
+                        .expect("Some in, Some out"),
+                })
+            })
+            .collect()
+    }
+
+    async fn revoke_token(&self, name: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM tokens WHERE name = ?1")
+            .bind(name)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+}

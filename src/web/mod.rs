@@ -1,0 +1,1 @@
+//! The browser UI (); see its issue.

@@ -1,0 +1,247 @@
+//! `jobctl worker`: claims jobs over HTTP and runs them with live logs.
+//!
+//! The claim loop runs up to `slots` jobs at once, asking for work about once
+//! a second when idle and backing off when the api fails. Each job runs in
+//! its own task ([`job::run`]) through a small supervisor process
+//! ([`shim`]) whose stdout and stderr are the job's log file.
+//!
+//! Stopping (SIGINT/SIGTERM): no more claims; running jobs get up to
+//! `drain_timeout` to finish; then the rest are stopped as on a timeout and
+//! reported `failed` (`worker shut down`). A second signal skips the drain.
+
+mod job;
+pub mod shim;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::client::{ApiClient, ClientError};
+use crate::domain::format_duration;
+use crate::shutdown::Shutdown;
+
+/// How a worker runs.
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    pub api_url: String,
+    pub token: String,
+    /// Where logs are created: the same path the api reads.
+    pub logs_dir: PathBuf,
+    /// Jobs run at once.
+    pub slots: usize,
+    /// This worker's name in job records.
+    pub name: String,
+    /// Between SIGTERM and SIGKILL when a job is stopped.
+    pub kill_grace: Duration,
+    /// How long running jobs may finish after a shutdown signal.
+    pub drain_timeout: Duration,
+    /// How often running jobs are heartbeated (less when the lease is short).
+    pub heartbeat_interval: Duration,
+    /// How often to ask for work when idle.
+    pub poll_interval: Duration,
+    /// How long to wait for the api at start before giving up.
+    pub startup_timeout: Duration,
+    /// The `jobctl` binary, run as each job's supervisor (`__run-job`).
+    pub shim_program: PathBuf,
+}
+
+impl WorkerConfig {
+    /// Defaults for everything but where to connect and where logs go.
+    pub fn new(api_url: String, token: String, logs_dir: PathBuf) -> anyhow::Result<Self> {
+        Ok(WorkerConfig {
+            api_url,
+            token,
+            logs_dir,
+            slots: 1,
+            name: default_name(),
+            kill_grace: Duration::from_secs(10),
+            drain_timeout: Duration::from_secs(60),
+            heartbeat_interval: Duration::from_secs(2),
+            poll_interval: Duration::from_secs(1),
+            startup_timeout: Duration::from_secs(30),
+            shim_program: std::env::current_exe()
+                .context("cannot find the jobctl binary to supervise jobs with")?,
+        })
+    }
+}
+
+/// The host name, which is what Slurm and Ray show as a job's node.
+pub fn default_name() -> String {
+    nix::unistd::gethostname()
+        .ok()
+        .and_then(|h| h.into_string().ok())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "worker".into())
+}
+
+/// What every job task needs.
+struct WorkerContext {
+    client: ApiClient,
+    logs_dir: PathBuf,
+    kill_grace: Duration,
+    heartbeat_interval: Duration,
+    shim_program: PathBuf,
+    /// Fires when the worker must stop now: final reports stop retrying.
+    give_up: CancellationToken,
+}
+
+/// Runs the worker until `shutdown`; `Err` for a fatal problem (a refused
+/// token, an api that never answered).
+pub async fn run(config: WorkerConfig, shutdown: Shutdown) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&config.logs_dir)
+        .with_context(|| format!("cannot create logs dir {}", config.logs_dir.display()))?;
+    let client = ApiClient::new(&config.api_url, &config.token)?;
+    wait_for_api(&client, config.startup_timeout, &shutdown.graceful).await?;
+    let ctx = Arc::new(WorkerContext {
+        client: client.clone(),
+        logs_dir: config.logs_dir.clone(),
+        kill_grace: config.kill_grace,
+        heartbeat_interval: config.heartbeat_interval,
+        shim_program: config.shim_program.clone(),
+        give_up: shutdown.immediate.clone(),
+    });
+    tracing::info!(
+        name = %config.name,
+        api = %client.base_url(),
+        slots = config.slots,
+        logs_dir = %config.logs_dir.display(),
+        "worker started"
+    );
+
+    // Fires when running jobs must be stopped: after the drain, or at once.
+    let stop_jobs = CancellationToken::new();
+    let jobs = TaskTracker::new();
+    let slots = Arc::new(Semaphore::new(config.slots.max(1)));
+    let fatal = claim_loop(&ctx, &config, &slots, &jobs, &stop_jobs, &shutdown).await;
+
+    jobs.close();
+    let running = jobs.len();
+    if running > 0 {
+        tracing::info!(
+            running,
+            "waiting up to {} for running jobs to finish",
+            format_duration(config.drain_timeout)
+        );
+        tokio::select! {
+            _ = jobs.wait() => {}
+            _ = tokio::time::sleep(config.drain_timeout) => {
+                tracing::warn!("drain timeout reached: stopping the remaining jobs");
+            }
+            _ = shutdown.immediate.cancelled() => {}
+        }
+    }
+    stop_jobs.cancel();
+    jobs.wait().await;
+    tracing::info!("worker stopped");
+    fatal.map_or(Ok(()), Err)
+}
+
+/// Claims and starts jobs until shutdown; returns a fatal error, if any.
+async fn claim_loop(
+    ctx: &Arc<WorkerContext>,
+    config: &WorkerConfig,
+    slots: &Arc<Semaphore>,
+    jobs: &TaskTracker,
+    stop_jobs: &CancellationToken,
+    shutdown: &Shutdown,
+) -> Option<anyhow::Error> {
+    let mut backoff = Backoff::new();
+    loop {
+        let permit = tokio::select! {
+            _ = shutdown.graceful.cancelled() => return None,
+            permit = slots.clone().acquire_owned() => permit.expect("the semaphore is never closed"),
+        };
+        if shutdown.graceful.is_cancelled() {
+            return None;
+        }
+        // The claim is not raced against shutdown: a job the api has handed
+        // over must run (or be reported), never be dropped on the floor.
+        let wait = match ctx.client.claim(&config.name).await {
+            Ok(Some(claimed)) => {
+                backoff.reset();
+                tracing::info!(job = %claimed.job.id, "claimed job");
+                let ctx = ctx.clone();
+                let stop = stop_jobs.clone();
+                jobs.spawn(async move {
+                    job::run(ctx, claimed, stop).await;
+                    drop(permit);
+                });
+                continue;
+            }
+            Ok(None) => {
+                backoff.reset();
+                config.poll_interval
+            }
+            Err(e @ ClientError::Api { status, .. })
+                if status == reqwest::StatusCode::UNAUTHORIZED
+                    || status == reqwest::StatusCode::FORBIDDEN =>
+            {
+                tracing::error!(error = %e, "the API refused this worker's token; stopping");
+                return Some(anyhow::anyhow!(
+                    "the API refused the worker token: {e}; create one with `jobctl token create --role worker` and pass it with --token or JOBCTL_TOKEN"
+                ));
+            }
+            Err(e) => {
+                let wait = backoff.next();
+                tracing::warn!(error = %e, "cannot claim jobs; retrying in {}", format_duration(wait));
+                wait
+            }
+        };
+        drop(permit);
+        tokio::select! {
+            _ = shutdown.graceful.cancelled() => return None,
+            _ = tokio::time::sleep(wait) => {}
+        }
+    }
+}
+
+/// Waits until the api answers `/healthz`, for at most `timeout`.
+async fn wait_for_api(
+    client: &ApiClient,
+    timeout: Duration,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<()> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut backoff = Backoff::new();
+    loop {
+        match client.healthz().await {
+            Ok(()) => return Ok(()),
+            Err(e) if tokio::time::Instant::now() >= deadline => {
+                return Err(e).context(format!(
+                    "gave up after {}: check --api-url / JOBCTL_API_URL",
+                    format_duration(timeout)
+                ));
+            }
+            Err(e) => {
+                let wait = backoff.next();
+                tracing::warn!(error = %e, "API not reachable yet; retrying in {}", format_duration(wait));
+                tokio::select! {
+                    _ = shutdown.cancelled() => anyhow::bail!("stopped while waiting for the API"),
+                    _ = tokio::time::sleep(wait) => {}
+                }
+            }
+        }
+    }
+}
+
+/// Exponential backoff from 1 s to 30 s.
+struct Backoff(Duration);
+
+impl Backoff {
+    fn new() -> Self {
+        Backoff(Duration::from_secs(1))
+    }
+    fn reset(&mut self) {
+        self.0 = Duration::from_secs(1);
+    }
+    fn next(&mut self) -> Duration {
+        let now = self.0;
+        self.0 = (self.0 * 2).min(Duration::from_secs(30));
+        now
+    }
+}
