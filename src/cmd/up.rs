@@ -43,12 +43,10 @@ pub async fn run(args: Args, file: &ConfigFile, shutdown: Shutdown) -> anyhow::R
     let database = format!("sqlite://{}", data_dir.join("jobctl.db").display());
     let api = ApiServer::build(ApiConfig::new(database, logs_dir.clone()), args.listen)
         .await
-        .with_context(|| {
-            format!(
-                "is another `jobctl up` running? pick another address with --listen (the API) \
-                 or stop the other one"
-            )
-        })?;
+        .context(
+            "is another `jobctl up` running? pick another address with --listen (the API) \
+             or stop the other one",
+        )?;
     let api_url = format!("http://{}", api.local_addr());
     let store = api.store();
     ensure_token(

@@ -182,6 +182,7 @@ fn check_finish(
 ) -> Result<FinishDecision, StoreError> {
     let lease_matches = current_lease == Some(lease_token);
     if lease_matches
+        && end.status.is_terminal()
         && current.status == end.status
         && current.exit_code == end.exit_code
         && current.failure_reason == end.failure_reason

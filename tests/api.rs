@@ -1,0 +1,1112 @@
+//! The REST API over real HTTP: every route of DESIGN.md's table, its status
+//! codes and fields, the auth rules, bad input, the logs endpoint, leases
+//! and retention — on SQLite and on PostgreSQL.
+
+#[macro_use]
+mod common;
+
+use std::collections::HashSet;
+use std::io::Write;
+use std::time::Duration;
+
+use common::{ApiOptions, Backend, TestApi, raw_request, wait_for};
+use jobctl::domain::{JobId, JobStatus, Role};
+use jobctl::protocol::{ClaimedJob, ErrorBody, HeartbeatAck, Job, JobList, LogChunk};
+use serde_json::json;
+
+backend_tests!(
+    health_and_openapi_need_no_token,
+    every_route_in_the_openapi_document,
+    missing_bad_and_revoked_tokens_get_401,
+    submit_get_and_list_a_job,
+    users_see_only_their_own_jobs_admins_see_all,
+    roles_are_kept_to_their_routes,
+    ids_that_are_not_uuids_are_refused_before_any_lookup,
+    malformed_and_oversized_bodies_are_refused,
+    bad_query_values_are_refused,
+    invalid_job_specs_are_refused_with_the_reason,
+    claim_heartbeat_and_report_a_job,
+    status_reports_are_fenced_and_checked,
+    cancel_a_pending_and_a_running_job,
+    concurrent_claimers_never_share_a_job,
+    logs_of_a_job_without_a_file_are_empty,
+    log_tail_and_offsets_follow_a_growing_file,
+    logs_with_invalid_utf8_and_nul_are_valid_json,
+    a_huge_log_tail_is_cheap_and_capped,
+    an_unreadable_log_is_a_500,
+    download_streams_the_whole_log,
+    expired_leases_fail_the_job_as_worker_lost,
+    retention_removes_old_finished_jobs_and_their_logs,
+    id_prefixes_find_jobs,
+);
+
+async fn error_of(resp: reqwest::Response) -> (u16, String) {
+    let status = resp.status().as_u16();
+    let body: ErrorBody = resp
+        .json()
+        .await
+        .expect("every error has a JSON {error} body");
+    (status, body.error)
+}
+
+async fn health_and_openapi_need_no_token(backend: Backend) {
+    let api = TestApi::start(&backend).await;
+    let resp = api
+        .http
+        .get(format!("{}/healthz", api.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let resp = api
+        .http
+        .get(format!("{}/openapi.json", api.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let doc: serde_json::Value = resp.json().await.unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+}
+
+async fn every_route_in_the_openapi_document(backend: Backend) {
+    let api = TestApi::start(&backend).await;
+    let doc: serde_json::Value = api
+        .http
+        .get(format!("{}/openapi.json", api.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let expected = [
+        ("post", "/jobs"),
+        ("get", "/jobs"),
+        ("get", "/jobs/{id}"),
+        ("post", "/jobs/{id}/cancel"),
+        ("get", "/jobs/{id}/logs"),
+        ("get", "/jobs/{id}/logs/download"),
+        ("post", "/workers/claim"),
+        ("post", "/jobs/{id}/heartbeat"),
+        ("post", "/jobs/{id}/status"),
+        ("get", "/healthz"),
+        ("get", "/openapi.json"),
+        ("get", "/whoami"),
+    ];
+    for (method, path) in expected {
+        assert!(
+            doc["paths"][path][method].is_object(),
+            "{method} {path} missing from /openapi.json"
+        );
+    }
+    // Bodies and answers are described, not just named.
+    for schema in ["Job", "SubmitJob", "LogChunk", "ClaimedJob", "ErrorBody"] {
+        assert!(
+            doc["components"]["schemas"][schema].is_object(),
+            "schema {schema} missing"
+        );
+    }
+}
+
+async fn missing_bad_and_revoked_tokens_get_401(backend: Backend) {
+    let api = TestApi::start(&backend).await;
+    let token = api.token("alice", Role::User).await;
+    for auth in [
+        None,
+        Some("Bearer nonsense".to_string()),
+        Some("Basic YWxpY2U6cGFzcw==".to_string()),
+        Some(format!("Bearer {}x", token)),
+        Some(format!("Bearer {}", token.replace('a', "b"))),
+    ] {
+        let mut req = api.http.get(format!("{}/jobs", api.url));
+        if let Some(a) = &auth {
+            req = req.header("Authorization", a);
+        }
+        let resp = req.send().await.unwrap();
+        assert_eq!(resp.status(), 401, "{auth:?}");
+        assert!(
+            resp.headers()["www-authenticate"]
+                .to_str()
+                .unwrap()
+                .starts_with("Bearer"),
+            "401 carries WWW-Authenticate: Bearer"
+        );
+        let (_, msg) = error_of(resp).await;
+        assert!(!msg.is_empty());
+    }
+    // The token works, then is revoked: the very next request fails.
+    assert_eq!(api.get("/jobs", &token).send().await.unwrap().status(), 200);
+    assert!(api.store.revoke_token("alice").await.unwrap());
+    let resp = api.get("/jobs", &token).send().await.unwrap();
+    assert_eq!(resp.status(), 401);
+}
+
+async fn submit_get_and_list_a_job(backend: Backend) {
+    let api = TestApi::start(&backend).await;
+    let token = api.token("alice", Role::User).await;
+    let resp = api
+        .post("/jobs", &token)
+        .json(&json!({
+            "command": ["python3", "train.py", "--epochs", "3"],
+            "name": "train",
+            "cwd": "/tmp",
+            "env": {"SEED": "42"},
+            "timeout_seconds": 3600
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201);
+    let raw: serde_json::Value = resp.json().await.unwrap();
+    for field in [
+        "id",
+        "name",
+        "owner",
+        "command",
+        "cwd",
+        "env",
+        "timeout_seconds",
+        "status",
+        "exit_code",
+        "failure_reason",
+        "worker",
+        "created_at",
+        "started_at",
+        "finished_at",
+    ] {
+        assert!(raw.get(field).is_some(), "field {field} missing");
+    }
+    let job: Job = serde_json::from_value(raw.clone()).unwrap();
+    assert_eq!(job.status, JobStatus::Pending);
+    assert_eq!(job.owner, "alice");
+    assert_eq!(job.name.as_deref(), Some("train"));
+    assert_eq!(job.timeout_seconds, Some(3600));
+    assert!(
+        raw["created_at"].as_str().unwrap().ends_with('Z'),
+        "RFC 3339 UTC"
+    );
+
+    assert_eq!(api.job(&token, job.id).await, job);
+    let second = api.submit(&token, &["true"]).await;
+    let list: JobList = api
+        .get("/jobs", &token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ids: Vec<JobId> = list.jobs.iter().map(|j| j.id).collect();
+    assert_eq!(ids, vec![second.id, job.id], "newest first");
+    let list: JobList = api
+        .get("/jobs?status=running", &token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(list.jobs.is_empty());
+    let list: JobList = api
+        .get("/jobs?limit=1", &token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list.jobs.len(), 1);
+}
+
+async fn users_see_only_their_own_jobs_admins_see_all(backend: Backend) {
+    let api = TestApi::start(&backend).await;
+    let alice = api.token("alice", Role::User).await;
+    let bob = api.token("bob", Role::User).await;
+    let admin = api.token("root", Role::Admin).await;
+    let job = api.submit(&alice, &["true"]).await;
+    let bobs = api.submit(&bob, &["true"]).await;
+    let missing = JobId::new();
+    for path in [
+        format!("/jobs/{}", job.id),
+        format!("/jobs/{}/logs", job.id),
+        format!("/jobs/{}/logs/download", job.id),
+    ] {
+        let (status, msg) = error_of(api.get(&path, &bob).send().await.unwrap()).await;
+        assert_eq!(status, 404, "{path}: another user's job is not found");
+        let other = path.replace(&job.id.to_string(), &missing.to_string());
+        let (status2, msg2) = error_of(api.get(&other, &bob).send().await.unwrap()).await;
+        assert_eq!(status2, 404);
+        assert_eq!(
+            msg.replace(&job.id.to_string(), "ID"),
+            msg2.replace(&missing.to_string(), "ID"),
+            "indistinguishable from a missing job"
+        );
+    }
+    let resp = api
+        .post(&format!("/jobs/{}/cancel", job.id), &bob)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 404);
+    let list: JobList = api
+        .get("/jobs", &bob)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list.jobs.len(), 1);
+    assert_eq!(list.jobs[0].id, bobs.id);
+    let list: JobList = api
+        .get("/jobs?owner=alice", &bob)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(list.jobs.is_empty(), "a user cannot list another's jobs");
+
+    assert_eq!(api.job(&admin, job.id).await.owner, "alice");
+    let list: JobList = api
+        .get("/jobs", &admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list.jobs.len(), 2);
+    let list: JobList = api
+        .get("/jobs?owner=bob", &admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list.jobs.len(), 1);
+    let resp = api
+        .post(&format!("/jobs/{}/cancel", job.id), &admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200, "admins cancel anyone's job");
+}
+
+async fn roles_are_kept_to_their_routes(backend: Backend) {
+    let api = TestApi::start(&backend).await;
+    let user = api.token("alice", Role::User).await;
+    let admin = api.token("root", Role::Admin).await;
+    let worker = api.token("w1", Role::Worker).await;
+    let job = api.submit(&user, &["true"]).await;
+    let id = job.id;
+    for (method, path) in [
+        ("GET", "/jobs".to_string()),
+        ("POST", "/jobs".to_string()),
+        ("GET", format!("/jobs/{id}")),
+        ("POST", format!("/jobs/{id}/cancel")),
+        ("GET", format!("/jobs/{id}/logs")),
+        ("GET", format!("/jobs/{id}/logs/download")),
+    ] {
+        let req = match method {
+            "GET" => api.get(&path, &worker),
+            _ => api.post(&path, &worker).json(&json!({"command": ["true"]})),
+        };
+        let (status, _) = error_of(req.send().await.unwrap()).await;
+        assert_eq!(status, 403, "worker token on {method} {path}");
+    }
+    for token in [&user, &admin] {
+        for (path, body) in [
+            ("/workers/claim".to_string(), json!({"worker": "w"})),
+            (format!("/jobs/{id}/heartbeat"), json!({"lease_token": "x"})),
+            (
+                format!("/jobs/{id}/status"),
+                json!({"lease_token": "x", "status": "completed", "exit_code": 0}),
+            ),
+        ] {
+            let (status, _) =
+                error_of(api.post(&path, token).json(&body).send().await.unwrap()).await;
+            assert_eq!(status, 403, "non-worker token on POST {path}");
+        }
+    }
+    assert_eq!(
+        api.job(&user, id).await.status,
+        JobStatus::Pending,
+        "nothing was claimed"
+    );
+}
+
+async fn ids_that_are_not_uuids_are_refused_before_any_lookup(backend: Backend) {
+    let api = TestApi::start(&backend).await;
+    let token = api.token("alice", Role::User).await;
+    let worker = api.token("w1", Role::Worker).await;
+    let long = "a".repeat(5000);
+    for bad in [
+        "..%2F..%2Fetc%2Fpasswd",
+        "..%2Fx",
+        "not-a-uuid",
+        "12345",
+        "67e5504410b1426f9247bb680e5fe0c8",
+        &long,
+    ] {
+        for path in [
+            format!("/jobs/{bad}"),
+            format!("/jobs/{bad}/logs"),
+            format!("/jobs/{bad}/logs/download"),
+        ] {
+            let (status, msg) = error_of(api.get(&path, &token).send().await.unwrap()).await;
+            assert_eq!(status, 400, "GET {}", &path[..path.len().min(60)]);
+            assert!(msg.contains("invalid job id"), "{msg}");
+        }
+        let (status, _) = error_of(
+            api.post(&format!("/jobs/{bad}/cancel"), &token)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(status, 400);
+        let (status, _) = error_of(
+            api.post(&format!("/jobs/{bad}/heartbeat"), &worker)
+                .json(&json!({"lease_token": "x"}))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(status, 400);
+    }
+    // Unnormalised traversal straight on the wire.
+    for path in [
+        "/jobs/../x",
+        "/jobs/../../etc/passwd/logs",
+        "/jobs/./x/logs",
+    ] {
+        let (status, text) = raw_request(
+            api.addr,
+            &format!(
+                "GET {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
+            ),
+        )
+        .await;
+        assert_eq!(status, 400, "{path}: {text}");
+        assert!(text.contains("\"error\""));
+    }
+}
+
+async fn malformed_and_oversized_bodies_are_refused(backend: Backend) {
+    let api = TestApi::start(&backend).await;
+    let token = api.token("alice", Role::User).await;
+    let cases: Vec<(&str, Vec<u8>, &str, u16)> = vec![
+        ("application/json", b"{not json".to_vec(), "malformed", 400),
+        ("application/json", b"".to_vec(), "", 400),
+        ("application/json", b"[1,2]".to_vec(), "", 400),
+        (
+            "application/json",
+            b"{\"command\": \"echo hi\"}".to_vec(),
+            "",
+            400,
+        ),
+        (
+            "application/json",
+            b"{\"command\": [\"x\"], \"bogus\": 1}".to_vec(),
+            "bogus",
+            400,
+        ),
+        (
+            "text/plain",
+            b"{\"command\": [\"x\"]}".to_vec(),
+            "Content-Type",
+            415,
+        ),
+        (
+            "application/json",
+            format!("{{\"command\": [\"{}\"]}}", "x".repeat(2 * 1024 * 1024)).into_bytes(),
+            "",
+            413,
+        ),
+    ];
+    for (content_type, body, expect_in_msg, expect_status) in cases {
+        let resp = api
+            .post("/jobs", &token)
+            .header("Content-Type", content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let (status, msg) = error_of(resp).await;
+        assert_eq!(status, expect_status, "{msg}");
+        assert!(
+            msg.contains(expect_in_msg),
+            "{msg:?} should mention {expect_in_msg:?}"
+        );
+    }
+    let list: JobList = api
+        .get("/jobs", &token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(list.jobs.is_empty(), "nothing was created");
+}
+
+async fn bad_query_values_are_refused(backend: Backend) {
+    let api = TestApi::start(&backend).await;
+    let token = api.token("alice", Role::User).await;
+    let job = api.submit(&token, &["true"]).await;
+    for query in [
+        "tail=-1",
+        "tail=abc",
+        "tail=100001",
+        "tail=10001",
+        "offset=-5",
+        "offset=xyz",
+        "tail=5&offset=0",
+        "nonsense=1",
+    ] {
+        let (status, msg) = error_of(
+            api.get(&format!("/jobs/{}/logs?{query}", job.id), &token)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(status, 400, "{query}: {msg}");
+    }
+    for query in [
+        "limit=0",
+        "limit=1001",
+        "limit=x",
+        "status=done",
+        "id_prefix=zz",
+    ] {
+        let (status, msg) = error_of(
+            api.get(&format!("/jobs?{query}"), &token)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(status, 400, "{query}: {msg}");
+    }
+    assert_eq!(
+        api.get(&format!("/jobs/{}/logs?tail=10000", job.id), &token)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+}
+
+async fn invalid_job_specs_are_refused_with_the_reason(backend: Backend) {
+    let api = TestApi::start(&backend).await;
+    let token = api.token("alice", Role::User).await;
+    for (body, reason) in [
+        (json!({"command": []}), "empty"),
+        (json!({"command": [""]}), "empty"),
+        (json!({"command": ["a\u{0}b"]}), "NUL"),
+        (
+            json!({"command": ["x"], "timeout_seconds": 0}),
+            "greater than 0",
+        ),
+        (
+            json!({"command": ["x"], "env": {"1BAD": "v"}}),
+            "environment variable name",
+        ),
+        (json!({"command": ["x"], "cwd": "relative"}), "absolute"),
+        (json!({"command": ["x"], "name": "n".repeat(300)}), "name"),
+    ] {
+        let resp = api.post("/jobs", &token).json(&body).send().await.unwrap();
+        let (status, msg) = error_of(resp).await;
+        assert_eq!(status, 400, "{body}");
+        assert!(msg.contains(reason), "{msg:?} should say {reason:?}");
+    }
+}
+
+async fn claim(api: &TestApi, worker: &str) -> Option<ClaimedJob> {
+    let resp = api
+        .post("/workers/claim", worker)
+        .json(&json!({"worker": "test-worker"}))
+        .send()
+        .await
+        .unwrap();
+    match resp.status().as_u16() {
+        204 => None,
+        200 => Some(resp.json().await.unwrap()),
+        other => panic!("claim answered {other}"),
+    }
+}
+
+async fn report(
+    api: &TestApi,
+    worker: &str,
+    id: JobId,
+    body: serde_json::Value,
+) -> reqwest::Response {
+    api.post(&format!("/jobs/{id}/status"), worker)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn claim_heartbeat_and_report_a_job(backend: Backend) {
+    let api = TestApi::start(&backend).await;
+    let user = api.token("alice", Role::User).await;
+    let worker = api.token("w1", Role::Worker).await;
+    assert!(
+        claim(&api, &worker).await.is_none(),
+        "204 when nothing is pending"
+    );
+    let first = api.submit(&user, &["first"]).await;
+    let second = api.submit(&user, &["second"]).await;
+    let claimed = claim(&api, &worker).await.unwrap();
+    assert_eq!(claimed.job.id, first.id, "oldest first");
+    assert_eq!(claimed.job.status, JobStatus::Running);
+    assert_eq!(claimed.job.worker.as_deref(), Some("test-worker"));
+    assert!(claimed.job.started_at.is_some());
+    assert!(!claimed.lease_token.is_empty());
+    let ack: HeartbeatAck = api
+        .post(&format!("/jobs/{}/heartbeat", first.id), &worker)
+        .json(&json!({"lease_token": claimed.lease_token}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(!ack.cancel_requested);
+    let resp = report(
+        &api,
+        &worker,
+        first.id,
+        json!({"lease_token": claimed.lease_token, "status": "completed", "exit_code": 0}),
+    )
+    .await;
+    assert_eq!(resp.status(), 200);
+    let done: Job = resp.json().await.unwrap();
+    assert_eq!(done.status, JobStatus::Completed);
+    assert_eq!(done.exit_code, Some(0));
+    assert!(done.finished_at.is_some());
+    let next = claim(&api, &worker).await.unwrap();
+    assert_eq!(next.job.id, second.id);
+    let resp = report(
+        &api,
+        &worker,
+        second.id,
+        json!({"lease_token": next.lease_token, "status": "failed", "exit_code": 3, "failure_reason": "exit code 3"}),
+    )
+    .await;
+    assert_eq!(resp.status(), 200);
+    let failed = api.job(&user, second.id).await;
+    assert_eq!(failed.status, JobStatus::Failed);
+    assert_eq!(failed.failure_reason.as_deref(), Some("exit code 3"));
+    assert!(claim(&api, &worker).await.is_none());
+}
+
+async fn status_reports_are_fenced_and_checked(backend: Backend) {
+    let api = TestApi::start(&backend).await;
+    let user = api.token("alice", Role::User).await;
+    let worker = api.token("w1", Role::Worker).await;
+    let job = api.submit(&user, &["x"]).await;
+    // A pending job cannot be reported on: there is no lease yet.
+    let resp = report(
+        &api,
+        &worker,
+        job.id,
+        json!({"lease_token": "none", "status": "completed", "exit_code": 0}),
+    )
+    .await;
+    assert_eq!(resp.status(), 409);
+    let claimed = claim(&api, &worker).await.unwrap();
+    let lease = claimed.lease_token.clone();
+    for (body, expected) in [
+        (
+            json!({"lease_token": "stale", "status": "completed", "exit_code": 0}),
+            409,
+        ),
+        (json!({"lease_token": lease, "status": "running"}), 409),
+        (json!({"lease_token": lease, "status": "pending"}), 409),
+        (
+            json!({"lease_token": lease, "status": "completed", "exit_code": 2}),
+            400,
+        ),
+        (json!({"lease_token": lease, "status": "failed"}), 400),
+        (json!({"lease_token": lease, "status": "finished"}), 400),
+    ] {
+        let (status, msg) = error_of(report(&api, &worker, job.id, body.clone()).await).await;
+        assert_eq!(status, expected, "{body}: {msg}");
+    }
+    let heartbeat = api
+        .post(&format!("/jobs/{}/heartbeat", job.id), &worker)
+        .json(&json!({"lease_token": "stale"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(heartbeat.status(), 409);
+    let end = json!({"lease_token": lease, "status": "failed", "exit_code": 1, "failure_reason": "exit code 1"});
+    assert_eq!(
+        report(&api, &worker, job.id, end.clone()).await.status(),
+        200
+    );
+    assert_eq!(
+        report(&api, &worker, job.id, end).await.status(),
+        200,
+        "a retried identical report is accepted"
+    );
+    let other = json!({"lease_token": lease, "status": "completed", "exit_code": 0});
+    assert_eq!(
+        report(&api, &worker, job.id, other).await.status(),
+        409,
+        "a finished job's status never changes"
+    );
+    let heartbeat = api
+        .post(&format!("/jobs/{}/heartbeat", job.id), &worker)
+        .json(&json!({"lease_token": lease}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(heartbeat.status(), 409, "no heartbeat for a finished job");
+    let missing = JobId::new();
+    let resp = report(
+        &api,
+        &worker,
+        missing,
+        json!({"lease_token": lease, "status": "completed", "exit_code": 0}),
+    )
+    .await;
+    assert_eq!(resp.status(), 404);
+    assert_eq!(api.job(&user, job.id).await.status, JobStatus::Failed);
+}
+
+async fn cancel_a_pending_and_a_running_job(backend: Backend) {
+    let api = TestApi::start(&backend).await;
+    let user = api.token("alice", Role::User).await;
+    let worker = api.token("w1", Role::Worker).await;
+    let running = api.submit(&user, &["sleep", "100"]).await;
+    let pending = api.submit(&user, &["sleep", "100"]).await;
+    let claimed = claim(&api, &worker).await.unwrap();
+    assert_eq!(claimed.job.id, running.id);
+
+    let resp = api
+        .post(&format!("/jobs/{}/cancel", pending.id), &user)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let cancelled: Job = resp.json().await.unwrap();
+    assert_eq!(cancelled.status, JobStatus::Cancelled);
+    assert!(cancelled.finished_at.is_some());
+    assert!(
+        claim(&api, &worker).await.is_none(),
+        "a cancelled job is never claimed"
+    );
+
+    let resp = api
+        .post(&format!("/jobs/{}/cancel", running.id), &user)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let asked: Job = resp.json().await.unwrap();
+    assert_eq!(asked.status, JobStatus::Running);
+    assert!(asked.cancel_requested);
+    let ack: HeartbeatAck = api
+        .post(&format!("/jobs/{}/heartbeat", running.id), &worker)
+        .json(&json!({"lease_token": claimed.lease_token}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(ack.cancel_requested, "the worker learns of the cancel");
+    let resp = report(
+        &api,
+        &worker,
+        running.id,
+        json!({"lease_token": claimed.lease_token, "status": "cancelled"}),
+    )
+    .await;
+    assert_eq!(resp.status(), 200);
+    let (status, msg) = error_of(
+        api.post(&format!("/jobs/{}/cancel", running.id), &user)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 409, "cancelling a finished job: {msg}");
+}
+
+async fn concurrent_claimers_never_share_a_job(backend: Backend) {
+    let api = TestApi::start(&backend).await;
+    let user = api.token("alice", Role::User).await;
+    let worker = api.token("w1", Role::Worker).await;
+    let mut submitted = HashSet::new();
+    for i in 0..150 {
+        submitted.insert(api.submit(&user, &["echo", &i.to_string()]).await.id);
+    }
+    let mut claimers = Vec::new();
+    for _ in 0..12 {
+        let http = api.http.clone();
+        let url = api.url.clone();
+        let worker = worker.clone();
+        claimers.push(tokio::spawn(async move {
+            let mut mine = Vec::new();
+            loop {
+                let resp = http
+                    .post(format!("{url}/workers/claim"))
+                    .bearer_auth(&worker)
+                    .json(&json!({"worker": "w"}))
+                    .send()
+                    .await
+                    .unwrap();
+                match resp.status().as_u16() {
+                    204 => return mine,
+                    200 => mine.push(resp.json::<ClaimedJob>().await.unwrap().job.id),
+                    other => panic!("claim answered {other}: {}", resp.text().await.unwrap()),
+                }
+            }
+        }));
+    }
+    let mut claimed = Vec::new();
+    for c in claimers {
+        claimed.extend(c.await.unwrap());
+    }
+    let unique: HashSet<JobId> = claimed.iter().copied().collect();
+    assert_eq!(claimed.len(), unique.len(), "a job was claimed twice");
+    assert_eq!(unique, submitted, "every job was claimed");
+}
+
+async fn logs_of_a_job_without_a_file_are_empty(backend: Backend) {
+    let api = TestApi::start(&backend).await;
+    let token = api.token("alice", Role::User).await;
+    let job = api.submit(&token, &["true"]).await;
+    for query in ["", "?tail=10", "?offset=0", "?offset=100"] {
+        let resp = api
+            .get(&format!("/jobs/{}/logs{query}", job.id), &token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200, "{query}");
+        let chunk: LogChunk = resp.json().await.unwrap();
+        assert_eq!(chunk.logs, "");
+        assert_eq!(chunk.status, JobStatus::Pending);
+        assert_eq!(chunk.size, 0);
+        assert_eq!(chunk.job_id, job.id);
+    }
+}
+
+async fn get_logs(api: &TestApi, token: &str, id: JobId, query: &str) -> LogChunk {
+    let resp = api
+        .get(&format!("/jobs/{id}/logs?{query}"), token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    resp.json().await.unwrap()
+}
+
+async fn log_tail_and_offsets_follow_a_growing_file(backend: Backend) {
+    let api = TestApi::start(&backend).await;
+    let token = api.token("alice", Role::User).await;
+    let job = api.submit(&token, &["true"]).await;
+    let path = api.log_path(job.id);
+    std::fs::create_dir_all(&api.logs_dir).unwrap();
+    let mut file = std::fs::File::create(&path).unwrap();
+    let all: Vec<String> = (0..2500).map(|i| format!("line {i} ünï 🦀\n")).collect();
+    file.write_all(all.concat().as_bytes()).unwrap();
+
+    let chunk = get_logs(&api, &token, job.id, "").await;
+    assert_eq!(
+        chunk.logs,
+        all[1500..].concat(),
+        "default tail is 1000 lines"
+    );
+    assert_eq!(chunk.next_offset, chunk.size);
+    let chunk = get_logs(&api, &token, job.id, "tail=3").await;
+    assert_eq!(chunk.logs, all[2497..].concat());
+    assert!(!chunk.truncated);
+    let chunk = get_logs(&api, &token, job.id, "tail=0").await;
+    assert_eq!(chunk.logs, "");
+
+    // Follow from 0 while the file grows, in pieces that split characters.
+    let mut rebuilt = String::new();
+    let mut offset = 0;
+    let extra = "tail ünï 🦀 done\n".repeat(20_000); // > 1 MiB: several chunks
+    let bytes = extra.as_bytes();
+    let mut written = 0;
+    loop {
+        if written < bytes.len() {
+            let step = 777.min(bytes.len() - written);
+            file.write_all(&bytes[written..written + step]).unwrap();
+            written += step;
+            if written < bytes.len() && written % 7 != 0 {
+                continue;
+            }
+        }
+        let chunk = get_logs(&api, &token, job.id, &format!("offset={offset}")).await;
+        assert_eq!(chunk.offset, offset);
+        assert!(chunk.next_offset >= offset);
+        rebuilt.push_str(&chunk.logs);
+        offset = chunk.next_offset;
+        if written == bytes.len() && offset == chunk.size {
+            break;
+        }
+    }
+    assert_eq!(
+        rebuilt,
+        all.concat() + &extra,
+        "byte for byte, nothing twice"
+    );
+}
+
+async fn logs_with_invalid_utf8_and_nul_are_valid_json(backend: Backend) {
+    let api = TestApi::start(&backend).await;
+    let token = api.token("alice", Role::User).await;
+    let job = api.submit(&token, &["true"]).await;
+    std::fs::create_dir_all(&api.logs_dir).unwrap();
+    std::fs::write(
+        api.log_path(job.id),
+        b"ok\n\xff\xfe\x00bad\x00\n\x1b[31mred\x1b[0m\r50%\r100%\n\xe2\x82",
+    )
+    .unwrap();
+    for query in ["tail=10", "offset=0", "offset=4"] {
+        let chunk = get_logs(&api, &token, job.id, query).await;
+        assert!(chunk.logs.contains('\u{FFFD}'), "{query}");
+        assert!(chunk.logs.contains('\0'));
+        assert!(chunk.logs.contains("\x1b[31mred"));
+    }
+}
+
+async fn a_huge_log_tail_is_cheap_and_capped(backend: Backend) {
+    let api = TestApi::start(&backend).await;
+    let token = api.token("alice", Role::User).await;
+    let job = api.submit(&token, &["true"]).await;
+    std::fs::create_dir_all(&api.logs_dir).unwrap();
+    let size = 300 * 1024 * 1024u64;
+    // Sparse, newline-free: 300 MiB of NUL bytes that cost no disk.
+    let file = std::fs::File::create(api.log_path(job.id)).unwrap();
+    file.set_len(size).unwrap();
+    let chunk = get_logs(&api, &token, job.id, "tail=1000").await;
+    assert!(chunk.truncated);
+    assert!(chunk.logs.len() <= 1024 * 1024);
+    assert!(!chunk.logs.is_empty());
+    assert_eq!(chunk.next_offset, size);
+    assert_eq!(chunk.size, size);
+    let chunk = get_logs(&api, &token, job.id, "offset=0").await;
+    assert!(
+        chunk.logs.len() <= 1024 * 1024,
+        "offset reads are capped too"
+    );
+    assert!(chunk.next_offset < size);
+}
+
+async fn an_unreadable_log_is_a_500(backend: Backend) {
+    let api = TestApi::start(&backend).await;
+    let token = api.token("alice", Role::User).await;
+    let job = api.submit(&token, &["true"]).await;
+    // A directory where the file should be: it exists and cannot be read as
+    // a file, even by root.
+    std::fs::create_dir_all(api.log_path(job.id)).unwrap();
+    let (status, msg) = error_of(
+        api.get(&format!("/jobs/{}/logs", job.id), &token)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 500);
+    assert!(
+        !msg.contains(&api.logs_dir.display().to_string()),
+        "a 500 does not leak paths: {msg}"
+    );
+}
+
+async fn download_streams_the_whole_log(backend: Backend) {
+    let api = TestApi::start(&backend).await;
+    let token = api.token("alice", Role::User).await;
+    let job = api.submit(&token, &["true"]).await;
+    let resp = api
+        .get(&format!("/jobs/{}/logs/download", job.id), &token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.bytes().await.unwrap().len(), 0, "no file yet: empty");
+    std::fs::create_dir_all(&api.logs_dir).unwrap();
+    let content: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
+    std::fs::write(api.log_path(job.id), &content).unwrap();
+    let resp = api
+        .get(&format!("/jobs/{}/logs/download", job.id), &token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(
+        resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    assert_eq!(
+        resp.bytes().await.unwrap().as_ref(),
+        &content[..],
+        "raw bytes, all of them"
+    );
+}
+
+async fn expired_leases_fail_the_job_as_worker_lost(backend: Backend) {
+    let options = ApiOptions {
+        lease_timeout: Duration::from_secs(1),
+        ..ApiOptions::default()
+    };
+    let api = TestApi::start_with(&backend, options).await;
+    let user = api.token("alice", Role::User).await;
+    let worker = api.token("w1", Role::Worker).await;
+    let job = api.submit(&user, &["sleep", "100"]).await;
+    let claimed = claim(&api, &worker).await.unwrap();
+    let lost = api
+        .wait_finished(&user, job.id, Duration::from_secs(30))
+        .await;
+    assert_eq!(lost.status, JobStatus::Failed);
+    assert_eq!(lost.failure_reason.as_deref(), Some("worker lost"));
+    let log = wait_for(Duration::from_secs(10), || async {
+        std::fs::read_to_string(api.log_path(job.id))
+            .ok()
+            .filter(|l| l.contains("[jobctl]"))
+    })
+    .await
+    .expect("the api notes the lost worker in the log");
+    assert!(log.contains("worker lost"), "{log}");
+    let late = report(
+        &api,
+        &worker,
+        job.id,
+        json!({"lease_token": claimed.lease_token, "status": "completed", "exit_code": 0}),
+    )
+    .await;
+    assert_eq!(
+        late.status(),
+        409,
+        "a late report with the old lease is refused"
+    );
+    assert_eq!(api.job(&user, job.id).await.status, JobStatus::Failed);
+}
+
+async fn retention_removes_old_finished_jobs_and_their_logs(backend: Backend) {
+    let options = ApiOptions {
+        retention: Duration::from_secs(1),
+        sweep_interval: Duration::from_millis(200),
+        ..ApiOptions::default()
+    };
+    let api = TestApi::start_with(&backend, options).await;
+    let user = api.token("alice", Role::User).await;
+    let worker = api.token("w1", Role::Worker).await;
+    let old = api.submit(&user, &["true"]).await;
+    let claimed = claim(&api, &worker).await.unwrap();
+    std::fs::create_dir_all(&api.logs_dir).unwrap();
+    std::fs::write(api.log_path(old.id), "old output\n").unwrap();
+    let resp = report(
+        &api,
+        &worker,
+        old.id,
+        json!({"lease_token": claimed.lease_token, "status": "completed", "exit_code": 0}),
+    )
+    .await;
+    assert_eq!(resp.status(), 200);
+    let running = api.submit(&user, &["sleep", "100"]).await;
+    let lease = claim(&api, &worker).await.unwrap();
+    std::fs::write(api.log_path(running.id), "still running\n").unwrap();
+    let pending = api.submit(&user, &["true"]).await;
+
+    let gone = wait_for(Duration::from_secs(20), || async {
+        let status = api
+            .get(&format!("/jobs/{}", old.id), &user)
+            .send()
+            .await
+            .unwrap()
+            .status();
+        (status == 404).then_some(())
+    })
+    .await;
+    assert!(gone.is_some(), "the old finished job is swept");
+    assert!(!api.log_path(old.id).exists(), "with its log");
+    // Heartbeat through the sweep: still there, still running.
+    let ack = api
+        .post(&format!("/jobs/{}/heartbeat", running.id), &worker)
+        .json(&json!({"lease_token": lease.lease_token}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ack.status(), 200);
+    assert_eq!(api.job(&user, running.id).await.status, JobStatus::Running);
+    assert!(api.log_path(running.id).exists());
+    assert_eq!(api.job(&user, pending.id).await.status, JobStatus::Pending);
+}
+
+async fn id_prefixes_find_jobs(backend: Backend) {
+    let api = TestApi::start(&backend).await;
+    let user = api.token("alice", Role::User).await;
+    let job = api.submit(&user, &["true"]).await;
+    let prefix = &job.id.to_string()[..6];
+    let list: JobList = api
+        .get(&format!("/jobs?id_prefix={}", prefix.to_uppercase()), &user)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list.jobs.len(), 1);
+    assert_eq!(list.jobs[0].id, job.id);
+    let other = api.token("bob", Role::User).await;
+    let list: JobList = api
+        .get(&format!("/jobs?id_prefix={prefix}"), &other)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(list.jobs.is_empty(), "prefixes never reveal others' jobs");
+}
+
+#[tokio::test]
+async fn whoami_names_the_caller() {
+    let api = TestApi::start(&Backend::Sqlite).await;
+    let token = api.token("alice", Role::User).await;
+    let me: serde_json::Value = api
+        .get("/whoami", &token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me, json!({"name": "alice", "role": "user"}));
+}
+
+#[tokio::test]
+async fn unknown_routes_and_methods_answer_json() {
+    let api = TestApi::start(&Backend::Sqlite).await;
+    let token = api.token("alice", Role::User).await;
+    let (status, _) = error_of(api.get("/nope", &token).send().await.unwrap()).await;
+    assert_eq!(status, 404);
+    let resp = api
+        .http
+        .delete(format!("{}/jobs", api.url))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    let (status, _) = error_of(resp).await;
+    assert_eq!(status, 405);
+}

@@ -1,0 +1,445 @@
+//! `jobctl worker` as a real process running real jobs: live logs, exit
+//! statuses, timeouts, cancels, leases, outages and shutdown — on SQLite and
+//! on PostgreSQL.
+
+#[macro_use]
+mod common;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::Duration;
+
+use common::{ApiOptions, Backend, TestApi, process_alive, wait_for};
+use jobctl::domain::{JobId, JobStatus, Role};
+use jobctl::protocol::{Job, LogChunk};
+use nix::sys::signal::Signal;
+use serde_json::json;
+
+backend_tests!(
+    a_running_job_log_grows_while_it_runs,
+    stdout_and_stderr_interleave_in_one_file,
+    env_cwd_and_unbuffered_python_reach_the_job,
+    exit_codes_and_signals_become_statuses,
+    jobs_that_cannot_start_fail_with_the_os_error,
+    a_timeout_kills_the_whole_group_even_when_sigterm_is_ignored,
+    cancel_reaches_running_and_pending_jobs,
+    a_killed_worker_takes_its_jobs_with_it_and_they_end_worker_lost,
+    an_api_outage_does_not_lose_the_final_status,
+    sigterm_drains_then_stops_running_jobs,
+    many_workers_run_every_job_exactly_once,
+    a_huge_line_and_invalid_utf8_stay_readable,
+);
+
+const WITHIN: Duration = Duration::from_secs(30);
+
+async fn setup(backend: &Backend, options: ApiOptions) -> (TestApi, String, String) {
+    let api = TestApi::start_with(backend, options).await;
+    let user = api.token("alice", Role::User).await;
+    let worker = api.token("w1", Role::Worker).await;
+    (api, user, worker)
+}
+
+async fn logs(api: &TestApi, token: &str, id: JobId, query: &str) -> LogChunk {
+    api.get(&format!("/jobs/{id}/logs?{query}"), token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+async fn full_log(api: &TestApi, token: &str, id: JobId) -> String {
+    logs(api, token, id, "offset=0").await.logs
+}
+
+async fn wait_status(api: &TestApi, token: &str, id: JobId, status: JobStatus) -> Job {
+    wait_for(WITHIN, || async {
+        let job = api.job(token, id).await;
+        (job.status == status).then_some(job)
+    })
+    .await
+    .unwrap_or_else(|| panic!("job {id} never became {status}"))
+}
+
+fn sh(script: &str) -> Vec<&str> {
+    vec!["sh", "-c", script]
+}
+
+async fn a_running_job_log_grows_while_it_runs(backend: Backend) {
+    let (api, user, worker) = setup(&backend, ApiOptions::default()).await;
+    let _w = api.worker(&worker, &[]);
+    let job = api
+        .submit(
+            &user,
+            &sh("sleep 1; for i in $(seq 40); do echo line $i; sleep 0.1; done"),
+        )
+        .await;
+    // The log exists while the job has not written yet.
+    wait_for(WITHIN, || async {
+        api.log_path(job.id).exists().then_some(())
+    })
+    .await
+    .expect("the log file is created");
+    let early = std::fs::read_to_string(api.log_path(job.id)).unwrap();
+    assert!(
+        !early.contains("line 1\n"),
+        "created before the first line: {early:?}"
+    );
+
+    let mut sizes = Vec::new();
+    let mut status = JobStatus::Running;
+    while status.is_active() {
+        let chunk = logs(&api, &user, job.id, "tail=1000").await;
+        if chunk.status == JobStatus::Running && !chunk.logs.is_empty() {
+            sizes.push(chunk.logs.len());
+        }
+        status = chunk.status;
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+    sizes.dedup();
+    assert!(
+        sizes.len() >= 5 && sizes.windows(2).all(|w| w[0] < w[1]),
+        "the log grew in steps while the job ran: {sizes:?}"
+    );
+    let done = api.wait_finished(&user, job.id, WITHIN).await;
+    assert_eq!(done.status, JobStatus::Completed);
+    let log = full_log(&api, &user, job.id).await;
+    let expected: String = (1..=40).map(|i| format!("line {i}\n")).collect();
+    assert!(log.starts_with(&expected), "{log}");
+    assert!(
+        log.contains("[jobctl] finished: completed"),
+        "closing line: {log}"
+    );
+}
+
+async fn stdout_and_stderr_interleave_in_one_file(backend: Backend) {
+    let (api, user, worker) = setup(&backend, ApiOptions::default()).await;
+    let _w = api.worker(&worker, &[]);
+    let job = api
+        .submit(
+            &user,
+            &sh("for i in 1 2 3 4 5; do echo out$i; echo err$i >&2; done"),
+        )
+        .await;
+    api.wait_finished(&user, job.id, WITHIN).await;
+    let log = full_log(&api, &user, job.id).await;
+    let expected: String = (1..=5).map(|i| format!("out{i}\nerr{i}\n")).collect();
+    assert!(log.starts_with(&expected), "in the order written: {log}");
+}
+
+async fn env_cwd_and_unbuffered_python_reach_the_job(backend: Backend) {
+    let (api, user, worker) = setup(&backend, ApiOptions::default()).await;
+    let _w = api.worker(&worker, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let cwd = dir.path().canonicalize().unwrap();
+    let job = api
+        .submit_json(
+            &user,
+            json!({
+                "command": ["sh", "-c", "echo $FOO $PYTHONUNBUFFERED $JOBCTL_JOB_ID; pwd"],
+                "env": {"FOO": "bar baz"},
+                "cwd": cwd.to_str().unwrap(),
+            }),
+        )
+        .await;
+    api.wait_finished(&user, job.id, WITHIN).await;
+    let log = full_log(&api, &user, job.id).await;
+    assert!(
+        log.starts_with(&format!("bar baz 1 {}\n{}\n", job.id, cwd.display())),
+        "{log}"
+    );
+}
+
+async fn exit_codes_and_signals_become_statuses(backend: Backend) {
+    let (api, user, worker) = setup(&backend, ApiOptions::default()).await;
+    let _w = api.worker(&worker, &["--slots", "3"]);
+    let ok = api.submit(&user, &["true"]).await;
+    let three = api.submit(&user, &sh("echo bye; exit 3")).await;
+    let killed = api.submit(&user, &sh("kill -9 $$")).await;
+    let ok = api.wait_finished(&user, ok.id, WITHIN).await;
+    assert_eq!((ok.status, ok.exit_code), (JobStatus::Completed, Some(0)));
+    assert_eq!(ok.failure_reason, None);
+    let three = api.wait_finished(&user, three.id, WITHIN).await;
+    assert_eq!(three.status, JobStatus::Failed);
+    assert_eq!(three.exit_code, Some(3));
+    assert_eq!(three.failure_reason.as_deref(), Some("exit code 3"));
+    let log = full_log(&api, &user, three.id).await;
+    assert!(
+        log.contains("bye\n[jobctl] finished: failed (exit code 3) after"),
+        "{log}"
+    );
+    let killed = api.wait_finished(&user, killed.id, WITHIN).await;
+    assert_eq!(killed.status, JobStatus::Failed);
+    assert_eq!(killed.failure_reason.as_deref(), Some("killed by signal 9"));
+    assert_eq!(killed.worker.as_deref().map(|w| !w.is_empty()), Some(true));
+}
+
+async fn jobs_that_cannot_start_fail_with_the_os_error(backend: Backend) {
+    let (api, user, worker) = setup(&backend, ApiOptions::default()).await;
+    let _w = api.worker(&worker, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let not_executable = dir.path().join("script.sh");
+    std::fs::write(&not_executable, "#!/bin/sh\necho hi\n").unwrap();
+    let missing = api.submit(&user, &["no-such-program-jobctl"]).await;
+    let denied = api.submit(&user, &[not_executable.to_str().unwrap()]).await;
+    let bad_cwd = api
+        .submit_json(
+            &user,
+            json!({"command": ["true"], "cwd": "/no/such/dir/jobctl"}),
+        )
+        .await;
+    for (job, reason) in [
+        (missing, "No such file or directory"),
+        (denied, "Permission denied"),
+        (bad_cwd, "/no/such/dir/jobctl"),
+    ] {
+        let job = api.wait_finished(&user, job.id, WITHIN).await;
+        assert_eq!(job.status, JobStatus::Failed);
+        let got = job.failure_reason.unwrap();
+        assert!(got.starts_with("could not start: "), "{got}");
+        assert!(got.contains(reason), "{got} should mention {reason}");
+        let log = full_log(&api, &user, job.id).await;
+        assert!(
+            log.contains("[jobctl] could not start") && log.contains(reason),
+            "{log}"
+        );
+    }
+}
+
+fn read_pid(path: &Path) -> Option<i32> {
+    std::fs::read_to_string(path).ok()?.trim().parse().ok()
+}
+
+async fn a_timeout_kills_the_whole_group_even_when_sigterm_is_ignored(backend: Backend) {
+    let (api, user, worker) = setup(&backend, ApiOptions::default()).await;
+    let _w = api.worker(&worker, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let script = format!(
+        "trap '' TERM; sleep 1000 & echo $! > {d}/grandchild; echo $$ > {d}/child; \
+         echo started; while true; do sleep 0.2; done",
+        d = dir.path().display()
+    );
+    let job = api
+        .submit_json(
+            &user,
+            json!({"command": ["sh", "-c", script], "timeout_seconds": 1}),
+        )
+        .await;
+    let pids = wait_for(WITHIN, || async {
+        Some((
+            read_pid(&dir.path().join("child"))?,
+            read_pid(&dir.path().join("grandchild"))?,
+        ))
+    })
+    .await
+    .expect("the job wrote its pids");
+    let job = api.wait_finished(&user, job.id, WITHIN).await;
+    assert_eq!(job.status, JobStatus::Failed);
+    assert_eq!(job.failure_reason.as_deref(), Some("timed out after 1s"));
+    let log = full_log(&api, &user, job.id).await;
+    assert!(log.contains("[jobctl] timed out after 1s"), "{log}");
+    assert!(log.contains("SIGKILL"), "the trap forced a SIGKILL: {log}");
+    for pid in [pids.0, pids.1] {
+        let gone = wait_for(Duration::from_secs(5), || async {
+            (!process_alive(pid)).then_some(())
+        })
+        .await;
+        assert!(gone.is_some(), "process {pid} outlived the timeout");
+        assert!(
+            nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_err(),
+            "process {pid} still exists (a zombie?)"
+        );
+    }
+}
+
+async fn cancel_reaches_running_and_pending_jobs(backend: Backend) {
+    let (api, user, worker) = setup(&backend, ApiOptions::default()).await;
+    let _w = api.worker(&worker, &[]);
+    let running = api.submit(&user, &sh("echo working; sleep 1000")).await;
+    wait_status(&api, &user, running.id, JobStatus::Running).await;
+    let pending = api.submit(&user, &sh("echo should never run")).await;
+    let resp = api
+        .post(&format!("/jobs/{}/cancel", pending.id), &user)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let asked = std::time::Instant::now();
+    let resp = api
+        .post(&format!("/jobs/{}/cancel", running.id), &user)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let job = api.wait_finished(&user, running.id, WITHIN).await;
+    assert_eq!(job.status, JobStatus::Cancelled);
+    assert!(
+        asked.elapsed() < Duration::from_secs(10),
+        "cancel took {:?}",
+        asked.elapsed()
+    );
+    let log = full_log(&api, &user, running.id).await;
+    assert!(log.contains("working\n[jobctl] cancelled"), "{log}");
+    let pending = api.job(&user, pending.id).await;
+    assert_eq!(pending.status, JobStatus::Cancelled);
+    assert_eq!(pending.started_at, None, "it never ran");
+    assert!(!api.log_path(pending.id).exists());
+}
+
+async fn a_killed_worker_takes_its_jobs_with_it_and_they_end_worker_lost(backend: Backend) {
+    let options = ApiOptions {
+        lease_timeout: Duration::from_secs(3),
+        ..ApiOptions::default()
+    };
+    let (api, user, worker) = setup(&backend, options).await;
+    let mut w = api.worker(&worker, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let script = format!(
+        "sleep 1000 & echo $! > {d}/grandchild; echo $$ > {d}/child; wait",
+        d = dir.path().display()
+    );
+    let job = api.submit(&user, &["sh", "-c", &script]).await;
+    let pids = wait_for(WITHIN, || async {
+        Some((
+            read_pid(&dir.path().join("child"))?,
+            read_pid(&dir.path().join("grandchild"))?,
+        ))
+    })
+    .await
+    .expect("the job wrote its pids");
+    w.signal(Signal::SIGKILL);
+    w.wait(Duration::from_secs(5)).expect("the worker died");
+    for pid in [pids.0, pids.1] {
+        let gone = wait_for(Duration::from_secs(10), || async {
+            (!process_alive(pid)).then_some(())
+        })
+        .await;
+        assert!(
+            gone.is_some(),
+            "job process {pid} lived on without its worker"
+        );
+    }
+    let job = api.wait_finished(&user, job.id, WITHIN).await;
+    assert_eq!(job.status, JobStatus::Failed);
+    assert_eq!(job.failure_reason.as_deref(), Some("worker lost"));
+    let log = full_log(&api, &user, job.id).await;
+    assert!(log.contains("[jobctl] worker lost"), "{log}");
+    // A new worker does not pick the lost job up again.
+    let _w2 = api.worker(&worker, &[]);
+    let next = api.submit(&user, &["true"]).await;
+    api.wait_finished(&user, next.id, WITHIN).await;
+    assert_eq!(api.job(&user, job.id).await.status, JobStatus::Failed);
+}
+
+async fn an_api_outage_does_not_lose_the_final_status(backend: Backend) {
+    let (mut api, user, worker) = setup(&backend, ApiOptions::default()).await;
+    let _w = api.worker(&worker, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("finished");
+    let script = format!("echo begin; sleep 2; echo end; touch {}", marker.display());
+    let job = api.submit(&user, &["sh", "-c", &script]).await;
+    wait_status(&api, &user, job.id, JobStatus::Running).await;
+    api.stop().await;
+    // The job goes on without the api and ends during the outage.
+    wait_for(WITHIN, || async { marker.exists().then_some(()) })
+        .await
+        .expect("the job kept running while the api was down");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    api.restart().await;
+    let job = api.wait_finished(&user, job.id, WITHIN).await;
+    assert_eq!(job.status, JobStatus::Completed, "the final status landed");
+    let log = full_log(&api, &user, job.id).await;
+    assert!(log.starts_with("begin\nend\n"), "{log}");
+}
+
+async fn sigterm_drains_then_stops_running_jobs(backend: Backend) {
+    let (api, user, worker) = setup(&backend, ApiOptions::default()).await;
+    let mut w = api.worker(&worker, &["--slots", "2", "--drain-timeout", "3s"]);
+    let short = api.submit(&user, &sh("sleep 1; echo short done")).await;
+    let long = api
+        .submit(&user, &sh("trap '' TERM; echo long; sleep 1000"))
+        .await;
+    wait_status(&api, &user, short.id, JobStatus::Running).await;
+    wait_status(&api, &user, long.id, JobStatus::Running).await;
+    let after = api.submit(&user, &["true"]).await;
+    w.signal(Signal::SIGTERM);
+    let status = w
+        .wait(Duration::from_secs(30))
+        .expect("the worker exits after draining");
+    assert!(status.success(), "exit status {status:?}");
+    let short = api.job(&user, short.id).await;
+    assert_eq!(
+        short.status,
+        JobStatus::Completed,
+        "finished within the drain"
+    );
+    let long = api.job(&user, long.id).await;
+    assert_eq!(long.status, JobStatus::Failed);
+    assert_eq!(long.failure_reason.as_deref(), Some("worker shut down"));
+    let log = full_log(&api, &user, long.id).await;
+    assert!(log.contains("[jobctl] worker shut down"), "{log}");
+    assert_eq!(
+        api.job(&user, after.id).await.status,
+        JobStatus::Pending,
+        "a draining worker claims nothing new"
+    );
+}
+
+async fn many_workers_run_every_job_exactly_once(backend: Backend) {
+    let (api, user, worker) = setup(&backend, ApiOptions::default()).await;
+    let workers: Vec<_> = (0..4)
+        .map(|i| api.worker(&worker, &["--name", &format!("w{i}"), "--slots", "2"]))
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let runs = dir.path().join("runs");
+    let mut jobs = Vec::new();
+    for i in 0..200 {
+        let script = format!("echo {i} >> {}", runs.display());
+        jobs.push(api.submit(&user, &["sh", "-c", &script]).await.id);
+    }
+    let done = wait_for(Duration::from_secs(120), || async {
+        let list: jobctl::protocol::JobList = api
+            .get("/jobs?limit=1000&status=completed", &user)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        (list.jobs.len() == 200).then_some(list.jobs)
+    })
+    .await
+    .expect("all 200 jobs completed");
+    let mut counts: HashMap<u32, u32> = HashMap::new();
+    for line in std::fs::read_to_string(&runs).unwrap().lines() {
+        *counts.entry(line.parse().unwrap()).or_default() += 1;
+    }
+    assert_eq!(counts.len(), 200, "every job ran");
+    assert!(counts.values().all(|&c| c == 1), "no job ran twice");
+    let used: std::collections::HashSet<_> = done.iter().filter_map(|j| j.worker.clone()).collect();
+    assert!(used.len() > 1, "the work was shared: {used:?}");
+    drop(workers);
+}
+
+async fn a_huge_line_and_invalid_utf8_stay_readable(backend: Backend) {
+    let (api, user, worker) = setup(&backend, ApiOptions::default()).await;
+    let _w = api.worker(&worker, &[]);
+    let job = api
+        .submit(
+            &user,
+            &sh("printf 'bad \\377\\376 bytes\\n'; head -c 20000000 /dev/zero | tr '\\0' x"),
+        )
+        .await;
+    api.wait_finished(&user, job.id, WITHIN).await;
+    let chunk = logs(&api, &user, job.id, "tail=5").await;
+    assert!(chunk.truncated, "a 20 MB line is cut to the byte cap");
+    assert!(chunk.logs.len() <= 1024 * 1024);
+    assert!(chunk.size > 20_000_000);
+    let head = logs(&api, &user, job.id, "offset=0").await;
+    assert!(
+        head.logs.starts_with("bad \u{FFFD}\u{FFFD} bytes\n"),
+        "{:?}",
+        &head.logs[..20]
+    );
+}
