@@ -44,6 +44,9 @@ pub struct Args {
     /// On SIGTERM/SIGINT, how long running jobs may finish before they are stopped
     #[arg(long, env = "JOBCTL_DRAIN_TIMEOUT", default_value = "60s", value_parser = parse_duration)]
     pub drain_timeout: Duration,
+    /// How long to wait for the API at start before exiting with an error
+    #[arg(long, env = "JOBCTL_STARTUP_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    pub startup_timeout: Duration,
 }
 
 impl Args {
@@ -68,6 +71,7 @@ impl Args {
         }
         worker.kill_grace = self.kill_grace;
         worker.drain_timeout = self.drain_timeout;
+        worker.startup_timeout = self.startup_timeout;
         Ok(worker)
     }
 }

@@ -1,0 +1,271 @@
+
+use builtin;
+use str;
+
+set edit:completion:arg-completer[jobctl] = {|@words|
+    fn spaces {|n|
+        builtin:repeat $n ' ' | str:join ''
+    }
+    fn cand {|text desc|
+        edit:complex-candidate $text &display=$text' '(spaces (- 14 (wcswidth $text)))$desc
+    }
+    var command = 'jobctl'
+    for word $words[1..-1] {
+        if (str:has-prefix $word '-') {
+            break
+        }
+        set command = $command';'$word
+    }
+    var completions = [
+        &'jobctl'= {
+            cand --config 'Config file [default: ~/.config/jobctl/config.toml]'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand api 'Run the REST API (job state, logs, auth)'
+            cand worker 'Run a worker: claim jobs and run them with live logs'
+            cand web 'Run the browser UI'
+            cand up 'Run api, worker and web UI in one process, for one machine'
+            cand submit 'Submit a job; prints its id'
+            cand list 'List jobs, newest first'
+            cand show 'Show every field of a job'
+            cand cancel 'Cancel a pending or running job'
+            cand logs 'Print a job''s log, or follow it while it runs'
+            cand token 'Create, list and revoke API tokens (works on the database directly)'
+            cand completions 'Print shell completions'
+            cand __run-job 'Internal: the per-job supervisor a worker starts'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'jobctl;api'= {
+            cand --listen 'Address to listen on'
+            cand --database 'Database URL: sqlite://PATH or postgres://USER@HOST/DB [default: SQLite in the data dir]'
+            cand --data-dir 'Default home of the SQLite file and the logs [default: ~/.local/share/jobctl]'
+            cand --logs-dir 'Directory of job logs, the same path as on every worker [default: DATA_DIR/logs]'
+            cand --retention-days 'Delete finished jobs and their logs after this many days'
+            cand --lease-timeout 'Fail a running job as `worker lost` when its worker has not heartbeated for this long'
+            cand --config 'Config file [default: ~/.config/jobctl/config.toml]'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'jobctl;worker'= {
+            cand --api-url 'The API''s URL'
+            cand --token 'A worker token (`jobctl token create --role worker`)'
+            cand --logs-dir 'Directory of job logs: the same path the api reads [default: DATA_DIR/logs]'
+            cand --data-dir 'Data dir, for the default logs dir and the token of `jobctl up`'
+            cand --slots 'Jobs to run at once'
+            cand --name 'This worker''s name in job records [default: the host name]'
+            cand --kill-grace 'Time between SIGTERM and SIGKILL when a job is stopped'
+            cand --drain-timeout 'On SIGTERM/SIGINT, how long running jobs may finish before they are stopped'
+            cand --startup-timeout 'How long to wait for the API at start before exiting with an error'
+            cand --config 'Config file [default: ~/.config/jobctl/config.toml]'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'jobctl;web'= {
+            cand --listen 'Address to listen on'
+            cand --api-url 'The API''s URL, as this server reaches it'
+            cand --config 'Config file [default: ~/.config/jobctl/config.toml]'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'jobctl;up'= {
+            cand --data-dir 'Where the SQLite database, the logs and the tokens live [default: ~/.local/share/jobctl]'
+            cand --listen 'The API''s address'
+            cand --slots 'Jobs to run at once'
+            cand --config 'Config file [default: ~/.config/jobctl/config.toml]'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'jobctl;submit'= {
+            cand --name 'A name to recognise the job by'
+            cand --timeout 'Stop the job after this long, e.g. 90s, 30m, 2h'
+            cand -e 'Set a variable for the job (K=V), or pass this shell''s value (K); repeatable'
+            cand --env 'Set a variable for the job (K=V), or pass this shell''s value (K); repeatable'
+            cand --cwd 'Working directory on the worker [default: the current directory]'
+            cand --interval 'Poll interval when following'
+            cand --api-url 'The API''s URL [default: the one `jobctl up` wrote, else http://127.0.0.1:8765]'
+            cand --token 'API token [default: config file, else the admin token of `jobctl up`]'
+            cand --config 'Config file [default: ~/.config/jobctl/config.toml]'
+            cand -f 'Follow the job''s output until it ends (Ctrl-C stops following, not the job)'
+            cand --follow 'Follow the job''s output until it ends (Ctrl-C stops following, not the job)'
+            cand --json 'Print the whole job as JSON instead of its id'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'jobctl;list'= {
+            cand --status 'Only jobs in this status'
+            cand --limit 'At most this many jobs'
+            cand --api-url 'The API''s URL [default: the one `jobctl up` wrote, else http://127.0.0.1:8765]'
+            cand --token 'API token [default: config file, else the admin token of `jobctl up`]'
+            cand --config 'Config file [default: ~/.config/jobctl/config.toml]'
+            cand --all 'Every user''s jobs (admins), not just your own'
+            cand --json 'Print JSON (every field)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'jobctl;show'= {
+            cand --api-url 'The API''s URL [default: the one `jobctl up` wrote, else http://127.0.0.1:8765]'
+            cand --token 'API token [default: config file, else the admin token of `jobctl up`]'
+            cand --config 'Config file [default: ~/.config/jobctl/config.toml]'
+            cand --json 'Print JSON'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'jobctl;cancel'= {
+            cand --api-url 'The API''s URL [default: the one `jobctl up` wrote, else http://127.0.0.1:8765]'
+            cand --token 'API token [default: config file, else the admin token of `jobctl up`]'
+            cand --config 'Config file [default: ~/.config/jobctl/config.toml]'
+            cand --json 'Print the job as JSON'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'jobctl;logs'= {
+            cand -n 'Start with the last N lines'
+            cand --tail 'Start with the last N lines'
+            cand --interval 'How often to poll for new output while following'
+            cand --api-url 'The API''s URL [default: the one `jobctl up` wrote, else http://127.0.0.1:8765]'
+            cand --token 'API token [default: config file, else the admin token of `jobctl up`]'
+            cand --config 'Config file [default: ~/.config/jobctl/config.toml]'
+            cand -f 'Keep printing new output until the job ends (Ctrl-C stops following, not the job)'
+            cand --follow 'Keep printing new output until the job ends (Ctrl-C stops following, not the job)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'jobctl;token'= {
+            cand --database 'Database URL: sqlite://PATH or postgres://USER@HOST/DB [default: SQLite in the data dir]'
+            cand --data-dir 'Default home of the SQLite file and the logs [default: ~/.local/share/jobctl]'
+            cand --config 'Config file [default: ~/.config/jobctl/config.toml]'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand create 'Create a token and print it (only once; it cannot be shown again)'
+            cand list 'List tokens: names, roles, creation times (never secrets)'
+            cand revoke 'Revoke a token: requests with it fail from now on'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'jobctl;token;create'= {
+            cand --name 'Who holds it: the owner name of the jobs it submits'
+            cand --role 'user: own jobs only; admin: all jobs; worker: runs jobs'
+            cand --config 'Config file [default: ~/.config/jobctl/config.toml]'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'jobctl;token;list'= {
+            cand --config 'Config file [default: ~/.config/jobctl/config.toml]'
+            cand --json 'Print JSON'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'jobctl;token;revoke'= {
+            cand --config 'Config file [default: ~/.config/jobctl/config.toml]'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'jobctl;token;help'= {
+            cand create 'Create a token and print it (only once; it cannot be shown again)'
+            cand list 'List tokens: names, roles, creation times (never secrets)'
+            cand revoke 'Revoke a token: requests with it fail from now on'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'jobctl;token;help;create'= {
+        }
+        &'jobctl;token;help;list'= {
+        }
+        &'jobctl;token;help;revoke'= {
+        }
+        &'jobctl;token;help;help'= {
+        }
+        &'jobctl;completions'= {
+            cand --config 'Config file [default: ~/.config/jobctl/config.toml]'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'jobctl;__run-job'= {
+            cand --control-fd 'The supervisor''s end of the worker''s control socket'
+            cand --config 'Config file [default: ~/.config/jobctl/config.toml]'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'jobctl;help'= {
+            cand api 'Run the REST API (job state, logs, auth)'
+            cand worker 'Run a worker: claim jobs and run them with live logs'
+            cand web 'Run the browser UI'
+            cand up 'Run api, worker and web UI in one process, for one machine'
+            cand submit 'Submit a job; prints its id'
+            cand list 'List jobs, newest first'
+            cand show 'Show every field of a job'
+            cand cancel 'Cancel a pending or running job'
+            cand logs 'Print a job''s log, or follow it while it runs'
+            cand token 'Create, list and revoke API tokens (works on the database directly)'
+            cand completions 'Print shell completions'
+            cand __run-job 'Internal: the per-job supervisor a worker starts'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'jobctl;help;api'= {
+        }
+        &'jobctl;help;worker'= {
+        }
+        &'jobctl;help;web'= {
+        }
+        &'jobctl;help;up'= {
+        }
+        &'jobctl;help;submit'= {
+        }
+        &'jobctl;help;list'= {
+        }
+        &'jobctl;help;show'= {
+        }
+        &'jobctl;help;cancel'= {
+        }
+        &'jobctl;help;logs'= {
+        }
+        &'jobctl;help;token'= {
+            cand create 'Create a token and print it (only once; it cannot be shown again)'
+            cand list 'List tokens: names, roles, creation times (never secrets)'
+            cand revoke 'Revoke a token: requests with it fail from now on'
+        }
+        &'jobctl;help;token;create'= {
+        }
+        &'jobctl;help;token;list'= {
+        }
+        &'jobctl;help;token;revoke'= {
+        }
+        &'jobctl;help;completions'= {
+        }
+        &'jobctl;help;__run-job'= {
+        }
+        &'jobctl;help;help'= {
+        }
+    ]
+    $completions[$command]
+}

@@ -1,0 +1,169 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_jobctl_global_optspecs
+    string join \n config= h/help V/version
+end
+
+function __fish_jobctl_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_jobctl_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_jobctl_using_subcommand
+    set -l cmd (__fish_jobctl_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c jobctl -n "__fish_jobctl_needs_command" -l config -d 'Config file [default: ~/.config/jobctl/config.toml]' -r -F
+complete -c jobctl -n "__fish_jobctl_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c jobctl -n "__fish_jobctl_needs_command" -s V -l version -d 'Print version'
+complete -c jobctl -n "__fish_jobctl_needs_command" -f -a "api" -d 'Run the REST API (job state, logs, auth)'
+complete -c jobctl -n "__fish_jobctl_needs_command" -f -a "worker" -d 'Run a worker: claim jobs and run them with live logs'
+complete -c jobctl -n "__fish_jobctl_needs_command" -f -a "web" -d 'Run the browser UI'
+complete -c jobctl -n "__fish_jobctl_needs_command" -f -a "up" -d 'Run api, worker and web UI in one process, for one machine'
+complete -c jobctl -n "__fish_jobctl_needs_command" -f -a "submit" -d 'Submit a job; prints its id'
+complete -c jobctl -n "__fish_jobctl_needs_command" -f -a "list" -d 'List jobs, newest first'
+complete -c jobctl -n "__fish_jobctl_needs_command" -f -a "show" -d 'Show every field of a job'
+complete -c jobctl -n "__fish_jobctl_needs_command" -f -a "cancel" -d 'Cancel a pending or running job'
+complete -c jobctl -n "__fish_jobctl_needs_command" -f -a "logs" -d 'Print a job\'s log, or follow it while it runs'
+complete -c jobctl -n "__fish_jobctl_needs_command" -f -a "token" -d 'Create, list and revoke API tokens (works on the database directly)'
+complete -c jobctl -n "__fish_jobctl_needs_command" -f -a "completions" -d 'Print shell completions'
+complete -c jobctl -n "__fish_jobctl_needs_command" -f -a "__run-job" -d 'Internal: the per-job supervisor a worker starts'
+complete -c jobctl -n "__fish_jobctl_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c jobctl -n "__fish_jobctl_using_subcommand api" -l listen -d 'Address to listen on' -r
+complete -c jobctl -n "__fish_jobctl_using_subcommand api" -l database -d 'Database URL: sqlite://PATH or postgres://USER@HOST/DB [default: SQLite in the data dir]' -r
+complete -c jobctl -n "__fish_jobctl_using_subcommand api" -l data-dir -d 'Default home of the SQLite file and the logs [default: ~/.local/share/jobctl]' -r -F
+complete -c jobctl -n "__fish_jobctl_using_subcommand api" -l logs-dir -d 'Directory of job logs, the same path as on every worker [default: DATA_DIR/logs]' -r -F
+complete -c jobctl -n "__fish_jobctl_using_subcommand api" -l retention-days -d 'Delete finished jobs and their logs after this many days' -r
+complete -c jobctl -n "__fish_jobctl_using_subcommand api" -l lease-timeout -d 'Fail a running job as `worker lost` when its worker has not heartbeated for this long' -r
+complete -c jobctl -n "__fish_jobctl_using_subcommand api" -l config -d 'Config file [default: ~/.config/jobctl/config.toml]' -r -F
+complete -c jobctl -n "__fish_jobctl_using_subcommand api" -s h -l help -d 'Print help'
+complete -c jobctl -n "__fish_jobctl_using_subcommand api" -s V -l version -d 'Print version'
+complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l api-url -d 'The API\'s URL' -r
+complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l token -d 'A worker token (`jobctl token create --role worker`)' -r
+complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l logs-dir -d 'Directory of job logs: the same path the api reads [default: DATA_DIR/logs]' -r -F
+complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l data-dir -d 'Data dir, for the default logs dir and the token of `jobctl up`' -r -F
+complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l slots -d 'Jobs to run at once' -r
+complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l name -d 'This worker\'s name in job records [default: the host name]' -r
+complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l kill-grace -d 'Time between SIGTERM and SIGKILL when a job is stopped' -r
+complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l drain-timeout -d 'On SIGTERM/SIGINT, how long running jobs may finish before they are stopped' -r
+complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l startup-timeout -d 'How long to wait for the API at start before exiting with an error' -r
+complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l config -d 'Config file [default: ~/.config/jobctl/config.toml]' -r -F
+complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -s h -l help -d 'Print help'
+complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -s V -l version -d 'Print version'
+complete -c jobctl -n "__fish_jobctl_using_subcommand web" -l listen -d 'Address to listen on' -r
+complete -c jobctl -n "__fish_jobctl_using_subcommand web" -l api-url -d 'The API\'s URL, as this server reaches it' -r
+complete -c jobctl -n "__fish_jobctl_using_subcommand web" -l config -d 'Config file [default: ~/.config/jobctl/config.toml]' -r -F
+complete -c jobctl -n "__fish_jobctl_using_subcommand web" -s h -l help -d 'Print help'
+complete -c jobctl -n "__fish_jobctl_using_subcommand web" -s V -l version -d 'Print version'
+complete -c jobctl -n "__fish_jobctl_using_subcommand up" -l data-dir -d 'Where the SQLite database, the logs and the tokens live [default: ~/.local/share/jobctl]' -r -F
+complete -c jobctl -n "__fish_jobctl_using_subcommand up" -l listen -d 'The API\'s address' -r
+complete -c jobctl -n "__fish_jobctl_using_subcommand up" -l slots -d 'Jobs to run at once' -r
+complete -c jobctl -n "__fish_jobctl_using_subcommand up" -l config -d 'Config file [default: ~/.config/jobctl/config.toml]' -r -F
+complete -c jobctl -n "__fish_jobctl_using_subcommand up" -s h -l help -d 'Print help'
+complete -c jobctl -n "__fish_jobctl_using_subcommand up" -s V -l version -d 'Print version'
+complete -c jobctl -n "__fish_jobctl_using_subcommand submit" -l name -d 'A name to recognise the job by' -r
+complete -c jobctl -n "__fish_jobctl_using_subcommand submit" -l timeout -d 'Stop the job after this long, e.g. 90s, 30m, 2h' -r
+complete -c jobctl -n "__fish_jobctl_using_subcommand submit" -s e -l env -d 'Set a variable for the job (K=V), or pass this shell\'s value (K); repeatable' -r
+complete -c jobctl -n "__fish_jobctl_using_subcommand submit" -l cwd -d 'Working directory on the worker [default: the current directory]' -r -F
+complete -c jobctl -n "__fish_jobctl_using_subcommand submit" -l interval -d 'Poll interval when following' -r
+complete -c jobctl -n "__fish_jobctl_using_subcommand submit" -l api-url -d 'The API\'s URL [default: the one `jobctl up` wrote, else http://127.0.0.1:8765]' -r
+complete -c jobctl -n "__fish_jobctl_using_subcommand submit" -l token -d 'API token [default: config file, else the admin token of `jobctl up`]' -r
+complete -c jobctl -n "__fish_jobctl_using_subcommand submit" -l config -d 'Config file [default: ~/.config/jobctl/config.toml]' -r -F
+complete -c jobctl -n "__fish_jobctl_using_subcommand submit" -s f -l follow -d 'Follow the job\'s output until it ends (Ctrl-C stops following, not the job)'
+complete -c jobctl -n "__fish_jobctl_using_subcommand submit" -l json -d 'Print the whole job as JSON instead of its id'
+complete -c jobctl -n "__fish_jobctl_using_subcommand submit" -s h -l help -d 'Print help'
+complete -c jobctl -n "__fish_jobctl_using_subcommand submit" -s V -l version -d 'Print version'
+complete -c jobctl -n "__fish_jobctl_using_subcommand list" -l status -d 'Only jobs in this status' -r -f -a "pending\t''
+running\t''
+completed\t''
+failed\t''
+cancelled\t''"
+complete -c jobctl -n "__fish_jobctl_using_subcommand list" -l limit -d 'At most this many jobs' -r
+complete -c jobctl -n "__fish_jobctl_using_subcommand list" -l api-url -d 'The API\'s URL [default: the one `jobctl up` wrote, else http://127.0.0.1:8765]' -r
+complete -c jobctl -n "__fish_jobctl_using_subcommand list" -l token -d 'API token [default: config file, else the admin token of `jobctl up`]' -r
+complete -c jobctl -n "__fish_jobctl_using_subcommand list" -l config -d 'Config file [default: ~/.config/jobctl/config.toml]' -r -F
+complete -c jobctl -n "__fish_jobctl_using_subcommand list" -l all -d 'Every user\'s jobs (admins), not just your own'
+complete -c jobctl -n "__fish_jobctl_using_subcommand list" -l json -d 'Print JSON (every field)'
+complete -c jobctl -n "__fish_jobctl_using_subcommand list" -s h -l help -d 'Print help'
+complete -c jobctl -n "__fish_jobctl_using_subcommand list" -s V -l version -d 'Print version'
+complete -c jobctl -n "__fish_jobctl_using_subcommand show" -l api-url -d 'The API\'s URL [default: the one `jobctl up` wrote, else http://127.0.0.1:8765]' -r
+complete -c jobctl -n "__fish_jobctl_using_subcommand show" -l token -d 'API token [default: config file, else the admin token of `jobctl up`]' -r
+complete -c jobctl -n "__fish_jobctl_using_subcommand show" -l config -d 'Config file [default: ~/.config/jobctl/config.toml]' -r -F
+complete -c jobctl -n "__fish_jobctl_using_subcommand show" -l json -d 'Print JSON'
+complete -c jobctl -n "__fish_jobctl_using_subcommand show" -s h -l help -d 'Print help'
+complete -c jobctl -n "__fish_jobctl_using_subcommand show" -s V -l version -d 'Print version'
+complete -c jobctl -n "__fish_jobctl_using_subcommand cancel" -l api-url -d 'The API\'s URL [default: the one `jobctl up` wrote, else http://127.0.0.1:8765]' -r
+complete -c jobctl -n "__fish_jobctl_using_subcommand cancel" -l token -d 'API token [default: config file, else the admin token of `jobctl up`]' -r
+complete -c jobctl -n "__fish_jobctl_using_subcommand cancel" -l config -d 'Config file [default: ~/.config/jobctl/config.toml]' -r -F
+complete -c jobctl -n "__fish_jobctl_using_subcommand cancel" -l json -d 'Print the job as JSON'
+complete -c jobctl -n "__fish_jobctl_using_subcommand cancel" -s h -l help -d 'Print help'
+complete -c jobctl -n "__fish_jobctl_using_subcommand cancel" -s V -l version -d 'Print version'
+complete -c jobctl -n "__fish_jobctl_using_subcommand logs" -s n -l tail -d 'Start with the last N lines' -r
+complete -c jobctl -n "__fish_jobctl_using_subcommand logs" -l interval -d 'How often to poll for new output while following' -r
+complete -c jobctl -n "__fish_jobctl_using_subcommand logs" -l api-url -d 'The API\'s URL [default: the one `jobctl up` wrote, else http://127.0.0.1:8765]' -r
+complete -c jobctl -n "__fish_jobctl_using_subcommand logs" -l token -d 'API token [default: config file, else the admin token of `jobctl up`]' -r
+complete -c jobctl -n "__fish_jobctl_using_subcommand logs" -l config -d 'Config file [default: ~/.config/jobctl/config.toml]' -r -F
+complete -c jobctl -n "__fish_jobctl_using_subcommand logs" -s f -l follow -d 'Keep printing new output until the job ends (Ctrl-C stops following, not the job)'
+complete -c jobctl -n "__fish_jobctl_using_subcommand logs" -s h -l help -d 'Print help'
+complete -c jobctl -n "__fish_jobctl_using_subcommand logs" -s V -l version -d 'Print version'
+complete -c jobctl -n "__fish_jobctl_using_subcommand token; and not __fish_seen_subcommand_from create list revoke help" -l database -d 'Database URL: sqlite://PATH or postgres://USER@HOST/DB [default: SQLite in the data dir]' -r
+complete -c jobctl -n "__fish_jobctl_using_subcommand token; and not __fish_seen_subcommand_from create list revoke help" -l data-dir -d 'Default home of the SQLite file and the logs [default: ~/.local/share/jobctl]' -r -F
+complete -c jobctl -n "__fish_jobctl_using_subcommand token; and not __fish_seen_subcommand_from create list revoke help" -l config -d 'Config file [default: ~/.config/jobctl/config.toml]' -r -F
+complete -c jobctl -n "__fish_jobctl_using_subcommand token; and not __fish_seen_subcommand_from create list revoke help" -s h -l help -d 'Print help'
+complete -c jobctl -n "__fish_jobctl_using_subcommand token; and not __fish_seen_subcommand_from create list revoke help" -s V -l version -d 'Print version'
+complete -c jobctl -n "__fish_jobctl_using_subcommand token; and not __fish_seen_subcommand_from create list revoke help" -f -a "create" -d 'Create a token and print it (only once; it cannot be shown again)'
+complete -c jobctl -n "__fish_jobctl_using_subcommand token; and not __fish_seen_subcommand_from create list revoke help" -f -a "list" -d 'List tokens: names, roles, creation times (never secrets)'
+complete -c jobctl -n "__fish_jobctl_using_subcommand token; and not __fish_seen_subcommand_from create list revoke help" -f -a "revoke" -d 'Revoke a token: requests with it fail from now on'
+complete -c jobctl -n "__fish_jobctl_using_subcommand token; and not __fish_seen_subcommand_from create list revoke help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c jobctl -n "__fish_jobctl_using_subcommand token; and __fish_seen_subcommand_from create" -l name -d 'Who holds it: the owner name of the jobs it submits' -r
+complete -c jobctl -n "__fish_jobctl_using_subcommand token; and __fish_seen_subcommand_from create" -l role -d 'user: own jobs only; admin: all jobs; worker: runs jobs' -r -f -a "user\t''
+admin\t''
+worker\t''"
+complete -c jobctl -n "__fish_jobctl_using_subcommand token; and __fish_seen_subcommand_from create" -l config -d 'Config file [default: ~/.config/jobctl/config.toml]' -r -F
+complete -c jobctl -n "__fish_jobctl_using_subcommand token; and __fish_seen_subcommand_from create" -s h -l help -d 'Print help'
+complete -c jobctl -n "__fish_jobctl_using_subcommand token; and __fish_seen_subcommand_from create" -s V -l version -d 'Print version'
+complete -c jobctl -n "__fish_jobctl_using_subcommand token; and __fish_seen_subcommand_from list" -l config -d 'Config file [default: ~/.config/jobctl/config.toml]' -r -F
+complete -c jobctl -n "__fish_jobctl_using_subcommand token; and __fish_seen_subcommand_from list" -l json -d 'Print JSON'
+complete -c jobctl -n "__fish_jobctl_using_subcommand token; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c jobctl -n "__fish_jobctl_using_subcommand token; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
+complete -c jobctl -n "__fish_jobctl_using_subcommand token; and __fish_seen_subcommand_from revoke" -l config -d 'Config file [default: ~/.config/jobctl/config.toml]' -r -F
+complete -c jobctl -n "__fish_jobctl_using_subcommand token; and __fish_seen_subcommand_from revoke" -s h -l help -d 'Print help'
+complete -c jobctl -n "__fish_jobctl_using_subcommand token; and __fish_seen_subcommand_from revoke" -s V -l version -d 'Print version'
+complete -c jobctl -n "__fish_jobctl_using_subcommand token; and __fish_seen_subcommand_from help" -f -a "create" -d 'Create a token and print it (only once; it cannot be shown again)'
+complete -c jobctl -n "__fish_jobctl_using_subcommand token; and __fish_seen_subcommand_from help" -f -a "list" -d 'List tokens: names, roles, creation times (never secrets)'
+complete -c jobctl -n "__fish_jobctl_using_subcommand token; and __fish_seen_subcommand_from help" -f -a "revoke" -d 'Revoke a token: requests with it fail from now on'
+complete -c jobctl -n "__fish_jobctl_using_subcommand token; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c jobctl -n "__fish_jobctl_using_subcommand completions" -l config -d 'Config file [default: ~/.config/jobctl/config.toml]' -r -F
+complete -c jobctl -n "__fish_jobctl_using_subcommand completions" -s h -l help -d 'Print help'
+complete -c jobctl -n "__fish_jobctl_using_subcommand completions" -s V -l version -d 'Print version'
+complete -c jobctl -n "__fish_jobctl_using_subcommand __run-job" -l control-fd -d 'The supervisor\'s end of the worker\'s control socket' -r
+complete -c jobctl -n "__fish_jobctl_using_subcommand __run-job" -l config -d 'Config file [default: ~/.config/jobctl/config.toml]' -r -F
+complete -c jobctl -n "__fish_jobctl_using_subcommand __run-job" -s h -l help -d 'Print help'
+complete -c jobctl -n "__fish_jobctl_using_subcommand __run-job" -s V -l version -d 'Print version'
+complete -c jobctl -n "__fish_jobctl_using_subcommand help; and not __fish_seen_subcommand_from api worker web up submit list show cancel logs token completions __run-job help" -f -a "api" -d 'Run the REST API (job state, logs, auth)'
+complete -c jobctl -n "__fish_jobctl_using_subcommand help; and not __fish_seen_subcommand_from api worker web up submit list show cancel logs token completions __run-job help" -f -a "worker" -d 'Run a worker: claim jobs and run them with live logs'
+complete -c jobctl -n "__fish_jobctl_using_subcommand help; and not __fish_seen_subcommand_from api worker web up submit list show cancel logs token completions __run-job help" -f -a "web" -d 'Run the browser UI'
+complete -c jobctl -n "__fish_jobctl_using_subcommand help; and not __fish_seen_subcommand_from api worker web up submit list show cancel logs token completions __run-job help" -f -a "up" -d 'Run api, worker and web UI in one process, for one machine'
+complete -c jobctl -n "__fish_jobctl_using_subcommand help; and not __fish_seen_subcommand_from api worker web up submit list show cancel logs token completions __run-job help" -f -a "submit" -d 'Submit a job; prints its id'
+complete -c jobctl -n "__fish_jobctl_using_subcommand help; and not __fish_seen_subcommand_from api worker web up submit list show cancel logs token completions __run-job help" -f -a "list" -d 'List jobs, newest first'
+complete -c jobctl -n "__fish_jobctl_using_subcommand help; and not __fish_seen_subcommand_from api worker web up submit list show cancel logs token completions __run-job help" -f -a "show" -d 'Show every field of a job'
+complete -c jobctl -n "__fish_jobctl_using_subcommand help; and not __fish_seen_subcommand_from api worker web up submit list show cancel logs token completions __run-job help" -f -a "cancel" -d 'Cancel a pending or running job'
+complete -c jobctl -n "__fish_jobctl_using_subcommand help; and not __fish_seen_subcommand_from api worker web up submit list show cancel logs token completions __run-job help" -f -a "logs" -d 'Print a job\'s log, or follow it while it runs'
+complete -c jobctl -n "__fish_jobctl_using_subcommand help; and not __fish_seen_subcommand_from api worker web up submit list show cancel logs token completions __run-job help" -f -a "token" -d 'Create, list and revoke API tokens (works on the database directly)'
+complete -c jobctl -n "__fish_jobctl_using_subcommand help; and not __fish_seen_subcommand_from api worker web up submit list show cancel logs token completions __run-job help" -f -a "completions" -d 'Print shell completions'
+complete -c jobctl -n "__fish_jobctl_using_subcommand help; and not __fish_seen_subcommand_from api worker web up submit list show cancel logs token completions __run-job help" -f -a "__run-job" -d 'Internal: the per-job supervisor a worker starts'
+complete -c jobctl -n "__fish_jobctl_using_subcommand help; and not __fish_seen_subcommand_from api worker web up submit list show cancel logs token completions __run-job help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c jobctl -n "__fish_jobctl_using_subcommand help; and __fish_seen_subcommand_from token" -f -a "create" -d 'Create a token and print it (only once; it cannot be shown again)'
+complete -c jobctl -n "__fish_jobctl_using_subcommand help; and __fish_seen_subcommand_from token" -f -a "list" -d 'List tokens: names, roles, creation times (never secrets)'
+complete -c jobctl -n "__fish_jobctl_using_subcommand help; and __fish_seen_subcommand_from token" -f -a "revoke" -d 'Revoke a token: requests with it fail from now on'

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Runs every test of jobctl: unit tests, the API/worker/CLI integration suites
+# on SQLite and PostgreSQL, the scale-out tests, the generated-docs check and
+# the browser tests in headless Chromium.
+#
+# Needs: a Rust toolchain, PostgreSQL reachable at JOBCTL_TEST_DATABASE_URL
+# (default postgres://postgres@127.0.0.1:5432/test), and Debian's chromium and
+# chromium-driver, which this script installs when they are missing.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+: "${JOBCTL_TEST_DATABASE_URL:=postgres://postgres@127.0.0.1:5432/test}"
+export JOBCTL_TEST_DATABASE_URL
+
+if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
+  echo "test.sh: installing chromium and chromium-driver for the browser tests" >&2
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+  elif command -v sudo >/dev/null 2>&1; then
+    sudo apt-get update -qq
+    sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+  else
+    echo "test.sh: cannot install chromium (not root, no sudo); browser tests will say SKIPPED" >&2
+  fi
+fi
+
+cargo test --locked "$@"

@@ -1,0 +1,717 @@
+//! The client commands through the real binary (assert_cmd) against a real
+//! api and worker: submit, list, show, cancel, logs --follow, tokens, and
+//! `jobctl up` with no set-up at all.
+
+#[macro_use]
+mod common;
+
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Command as StdCommand, Stdio};
+use std::time::Duration;
+
+use assert_cmd::Command;
+use common::{Backend, ChildGuard, TestApi, wait_for};
+use jobctl::domain::{JobId, JobStatus, Role};
+use jobctl::protocol::{Job, JobList};
+use nix::sys::signal::Signal;
+
+const WITHIN: Duration = Duration::from_secs(60);
+
+/// `jobctl` with a clean environment pointed at `api`.
+fn jobctl(api: &TestApi, token: &str) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_jobctl"));
+    isolate(&mut cmd, api.dir.path());
+    cmd.env("JOBCTL_API_URL", &api.url)
+        .env("JOBCTL_TOKEN", token);
+    cmd
+}
+
+/// No config file, data dir or token from the machine running the tests.
+fn isolate(cmd: &mut Command, home: &std::path::Path) {
+    for var in [
+        "JOBCTL_API_URL",
+        "JOBCTL_TOKEN",
+        "JOBCTL_CONFIG",
+        "JOBCTL_DATA_DIR",
+        "XDG_CONFIG_HOME",
+        "XDG_DATA_HOME",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.env("HOME", home.join("home")).env("NO_COLOR", "1");
+}
+
+fn std_jobctl(api: &TestApi, token: &str) -> StdCommand {
+    let mut cmd = StdCommand::new(env!("CARGO_BIN_EXE_jobctl"));
+    for var in [
+        "JOBCTL_CONFIG",
+        "JOBCTL_DATA_DIR",
+        "XDG_CONFIG_HOME",
+        "XDG_DATA_HOME",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.env("HOME", api.dir.path().join("home"))
+        .env("NO_COLOR", "1")
+        .env("JOBCTL_API_URL", &api.url)
+        .env("JOBCTL_TOKEN", token);
+    cmd
+}
+
+async fn setup() -> (TestApi, String, String) {
+    let api = TestApi::start(&Backend::Sqlite).await;
+    let user = api.token("alice", Role::User).await;
+    let worker = api.token("w1", Role::Worker).await;
+    (api, user, worker)
+}
+
+fn submit(api: &TestApi, token: &str, args: &[&str]) -> JobId {
+    let out = jobctl(api, token)
+        .arg("submit")
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        stdout.ends_with('\n') && stdout.lines().count() == 1,
+        "the id alone: {stdout:?}"
+    );
+    JobId::parse(stdout.trim()).unwrap()
+}
+
+/// What the job wrote, without the worker's own `[jobctl]` lines.
+fn job_output(log: &str) -> String {
+    log.lines()
+        .filter(|l| !l.starts_with("[jobctl]"))
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn follow_prints_every_byte_once_even_in_bursts() {
+    let (api, user, worker) = setup().await;
+    let _w = api.worker(&worker, &[]);
+    let script = "i=1; while [ $i -le 5000 ]; do echo \"line $i of 5000\"; \
+                  if [ $((i % 1000)) -eq 0 ]; then sleep 0.5; fi; i=$((i+1)); done";
+    let id = submit(&api, &user, &["--", "sh", "-c", script]);
+    let out = jobctl(&api, &user)
+        .args(["logs", &id.to_string(), "--follow", "--interval", "200ms"])
+        .timeout(WITHIN)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let expected: String = (1..=5000).map(|i| format!("line {i} of 5000\n")).collect();
+    assert!(
+        job_output(&stdout) == expected,
+        "follow output differs from the job's output ({} vs {} bytes)",
+        stdout.len(),
+        expected.len()
+    );
+    let file = std::fs::read_to_string(api.log_path(id)).unwrap();
+    assert_eq!(stdout, file, "exactly the log file, byte for byte");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn submit_follow_waits_for_a_pending_job_then_exits_with_its_status() {
+    let (api, user, worker) = setup().await;
+    let mut follow = std_jobctl(&api, &user)
+        .args([
+            "submit",
+            "--follow",
+            "--interval",
+            "200ms",
+            "--",
+            "sh",
+            "-c",
+        ])
+        .arg("echo hello from the job; exit 3")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // No worker yet: the job stays pending and follow keeps waiting.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert!(
+        follow.try_wait().unwrap().is_none(),
+        "follow waits for a pending job"
+    );
+    let _w = api.worker(&worker, &[]);
+    let out = tokio::task::spawn_blocking(move || follow.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "a failed job exits 1");
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(stdout.starts_with("hello from the job\n"), "{stdout}");
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.contains("submitted job"),
+        "the id goes to stderr: {stderr}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn follow_survives_an_api_restart() {
+    let (mut api, user, worker) = setup().await;
+    let _w = api.worker(&worker, &[]);
+    let id = submit(
+        &api,
+        &user,
+        &[
+            "--",
+            "sh",
+            "-c",
+            "for i in $(seq 1 30); do echo tick $i; sleep 0.1; done",
+        ],
+    );
+    let follow = std_jobctl(&api, &user)
+        .args(["logs", &id.to_string(), "--follow", "--interval", "200ms"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for(WITHIN, || async {
+        let size = std::fs::metadata(api.log_path(id))
+            .map(|m| m.len())
+            .unwrap_or(0);
+        (size > 0).then_some(())
+    })
+    .await
+    .unwrap();
+    api.stop().await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    api.restart().await;
+    let out = tokio::task::spawn_blocking(move || follow.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let expected: String = (1..=30).map(|i| format!("tick {i}\n")).collect();
+    assert_eq!(
+        job_output(&stdout),
+        expected,
+        "nothing lost, nothing doubled"
+    );
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.contains("cannot reach the API"),
+        "the outage is reported: {stderr}"
+    );
+    assert!(stderr.contains("answers again"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn follow_exit_status_says_how_the_job_ended() {
+    let (api, user, worker) = setup().await;
+    let _w = api.worker(&worker, &["--slots", "3"]);
+    let ok = submit(&api, &user, &["--", "true"]);
+    let failed = submit(&api, &user, &["--", "false"]);
+    let slow = submit(&api, &user, &["--", "sleep", "1000"]);
+    for (id, code) in [(ok, 0), (failed, 1)] {
+        jobctl(&api, &user)
+            .args(["logs", &id.to_string(), "-f", "--interval", "100ms"])
+            .timeout(WITHIN)
+            .assert()
+            .code(code);
+    }
+    let follow = std_jobctl(&api, &user)
+        .args(["logs", &slow.to_string(), "-f", "--interval", "100ms"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut follow = ChildGuard {
+        child: Some(follow),
+    };
+    wait_for(WITHIN, || async {
+        (api.job(&user, slow).await.status == JobStatus::Running).then_some(())
+    })
+    .await
+    .unwrap();
+    jobctl(&api, &user)
+        .args(["cancel", &slow.to_string()[..8]])
+        .assert()
+        .success();
+    let status = follow.wait(WITHIN).expect("follow ends with the job");
+    assert_eq!(status.code(), Some(3), "a cancelled job exits 3");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn ctrl_c_stops_following_but_not_the_job() {
+    let (api, user, worker) = setup().await;
+    let _w = api.worker(&worker, &[]);
+    let id = submit(&api, &user, &["--", "sh", "-c", "echo up; sleep 1000"]);
+    let mut follow = std_jobctl(&api, &user)
+        .args(["logs", &id.to_string(), "-f", "--interval", "100ms"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(follow.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line, "up\n");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(follow.id() as i32),
+        Signal::SIGINT,
+    )
+    .unwrap();
+    let out = tokio::task::spawn_blocking(move || follow.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(130));
+    assert_eq!(
+        api.job(&user, id).await.status,
+        JobStatus::Running,
+        "the job goes on"
+    );
+    jobctl(&api, &user)
+        .args(["cancel", &id.to_string()])
+        .assert()
+        .success();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_closed_pipe_ends_logs_quietly() {
+    let (api, user, worker) = setup().await;
+    let _w = api.worker(&worker, &[]);
+    let id = submit(&api, &user, &["--", "seq", "1", "200000"]);
+    api.wait_finished(&user, id, WITHIN).await;
+    let mut logs = std_jobctl(&api, &user)
+        .args(["logs", &id.to_string(), "--tail", "10000"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 10];
+    logs.stdout
+        .as_mut()
+        .unwrap()
+        .read_exact(&mut first)
+        .unwrap();
+    drop(logs.stdout.take()); // like `| head -c 10`
+    let out = tokio::task::spawn_blocking(move || logs.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    assert!(out.status.success(), "{:?}", out.status);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "",
+        "no error on a closed pipe"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn ids_resolve_from_unique_prefixes() {
+    let (api, user, _) = setup().await;
+    let id = submit(&api, &user, &["--name", "first", "--", "true"]);
+    let full = id.to_string();
+    for given in [&full[..4], &full[..8], &full.to_uppercase(), &full] {
+        let out = jobctl(&api, &user)
+            .args(["show", given, "--json"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{given}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let job: Job = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(job.id, id);
+    }
+    // Two jobs sharing a prefix, planted straight in the database.
+    let pool = sqlx::SqlitePool::connect(&api.database_url).await.unwrap();
+    for suffix in ["1111", "2222"] {
+        sqlx::query(
+            "INSERT INTO jobs (id, owner, command, status, created_at) \
+             VALUES (?1, 'alice', '[\"true\"]', 'completed', 0)",
+        )
+        .bind(format!("abcd{suffix}-0000-4000-8000-000000000000"))
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+    let out = jobctl(&api, &user).args(["show", "abcd"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("ambiguous"), "{stderr}");
+    assert!(
+        stderr.contains("abcd1111-") && stderr.contains("abcd2222-"),
+        "lists the candidates: {stderr}"
+    );
+    jobctl(&api, &user)
+        .args(["show", "abcd1"])
+        .assert()
+        .success();
+    for (bad, says) in [
+        ("ffff0000", "no job with an id starting with"),
+        ("abc", "at least 4"),
+        ("zzzz", "invalid job id"),
+        ("00000000-0000-4000-8000-000000000000", "no job"),
+    ] {
+        let out = jobctl(&api, &user).args(["logs", bad]).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{bad}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(says), "{bad}: {stderr}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn json_output_carries_every_field() {
+    let (api, user, worker) = setup().await;
+    let _w = api.worker(&worker, &[]);
+    let id = submit(
+        &api,
+        &user,
+        &[
+            "--name",
+            "train",
+            "--timeout",
+            "2h",
+            "--env",
+            "SEED=7",
+            "--",
+            "echo",
+            "hi",
+        ],
+    );
+    api.wait_finished(&user, id, WITHIN).await;
+    let out = jobctl(&api, &user)
+        .args(["show", &id.to_string(), "--json"])
+        .output()
+        .unwrap();
+    let raw: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for field in [
+        "id",
+        "name",
+        "owner",
+        "command",
+        "cwd",
+        "env",
+        "timeout_seconds",
+        "status",
+        "exit_code",
+        "failure_reason",
+        "worker",
+        "created_at",
+        "started_at",
+        "finished_at",
+    ] {
+        assert!(raw.get(field).is_some(), "show --json lacks {field}");
+    }
+    let job: Job = serde_json::from_value(raw).unwrap();
+    assert_eq!(job.timeout_seconds, Some(7200));
+    assert_eq!(job.env["SEED"], "7");
+    assert_eq!(job.status, JobStatus::Completed);
+    assert!(job.cwd.is_some(), "the current directory by default");
+    let out = jobctl(&api, &user)
+        .args(["list", "--json"])
+        .output()
+        .unwrap();
+    let list: JobList = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(list.jobs.len(), 1);
+    assert_eq!(list.jobs[0], job);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn list_and_show_escape_control_characters() {
+    let (api, user, _) = setup().await;
+    let admin = api.token("root", Role::Admin).await;
+    let id = submit(
+        &api,
+        &user,
+        &["--name", "evil\u{1b}[31mred\nname", "--", "true"],
+    );
+    let out = jobctl(&api, &user).arg("list").output().unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        !stdout.contains('\u{1b}'),
+        "no raw escape reaches the terminal: {stdout:?}"
+    );
+    assert!(stdout.contains("evil\\u{1b}[31mred\\nname"), "{stdout}");
+    assert!(stdout.contains(&id.to_string()[..8]));
+    let out = jobctl(&api, &user)
+        .args(["show", &id.to_string()])
+        .output()
+        .unwrap();
+    assert!(!String::from_utf8(out.stdout).unwrap().contains('\u{1b}'));
+    // Admins see owners with --all; without it, their own jobs only.
+    let out = jobctl(&api, &admin)
+        .args(["list", "--all"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        stdout.contains("OWNER") && stdout.contains("alice"),
+        "{stdout}"
+    );
+    let out = jobctl(&api, &admin).arg("list").output().unwrap();
+    assert!(!String::from_utf8(out.stdout).unwrap().contains("alice"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn errors_say_what_to_do() {
+    let (api, user, _) = setup().await;
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_jobctl"));
+    isolate(&mut cmd, api.dir.path());
+    let out = cmd
+        .args(["list"])
+        .env("JOBCTL_API_URL", &api.url)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no token: set JOBCTL_TOKEN"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = jobctl(&api, &user)
+        .env("JOBCTL_API_URL", "http://127.0.0.1:9")
+        .arg("list")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("cannot reach the API at http://127.0.0.1:9")
+            && stderr.contains("connection refused")
+            && stderr.contains("is `jobctl api` running?"),
+        "{stderr}"
+    );
+    let out = jobctl(&api, "jobctl_000000000000_00")
+        .arg("list")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("refused the token"));
+    let out = jobctl(&api, &user)
+        .args(["submit", "--timeout", "soon", "--", "true"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "usage errors exit 2");
+}
+
+#[test]
+fn tokens_are_created_listed_and_revoked_on_the_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_jobctl"));
+        isolate(&mut cmd, dir.path());
+        cmd.arg("token")
+            .args(["--data-dir", dir.path().to_str().unwrap()])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = run(&["create", "--name", "alice", "--role", "user"]);
+    assert!(out.status.success());
+    let token = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        token.starts_with("jobctl_") && token.lines().count() == 1,
+        "{token:?}"
+    );
+    let dup = run(&["create", "--name", "alice", "--role", "admin"]);
+    assert_eq!(dup.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&dup.stderr).contains("already exists"));
+    let out = run(&["list"]);
+    let listed = String::from_utf8(out.stdout).unwrap();
+    assert!(listed.contains("alice") && listed.contains("user"));
+    assert!(!listed.contains(token.trim()), "never the secret");
+    assert!(run(&["revoke", "alice"]).status.success());
+    assert_eq!(run(&["revoke", "alice"]).status.code(), Some(2));
+    let out = run(&["list", "--json"]);
+    let tokens: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(tokens.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn after_up_client_commands_need_no_setup() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut up = StdCommand::new(env!("CARGO_BIN_EXE_jobctl"));
+    for var in [
+        "JOBCTL_API_URL",
+        "JOBCTL_TOKEN",
+        "JOBCTL_CONFIG",
+        "XDG_CONFIG_HOME",
+        "XDG_DATA_HOME",
+    ] {
+        up.env_remove(var);
+    }
+    up.env("HOME", dir.path())
+        .env("JOBCTL_DATA_DIR", &data)
+        .args(["up", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut up = ChildGuard::spawn(up);
+    let mut banner = String::new();
+    let mut stdout = BufReader::new(up.child.as_mut().unwrap().stdout.take().unwrap());
+    while !banner.contains("Stop with Ctrl-C") {
+        assert!(
+            stdout.read_line(&mut banner).unwrap() > 0,
+            "up exited: {banner}"
+        );
+    }
+    assert!(
+        banner.contains("API:") && banner.contains("admin.token"),
+        "{banner}"
+    );
+    let token_file = data.join("admin.token");
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(&token_file).unwrap().permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o600);
+
+    let client = || {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_jobctl"));
+        isolate(&mut cmd, dir.path());
+        cmd.env("HOME", dir.path()).env("JOBCTL_DATA_DIR", &data);
+        cmd
+    };
+    let out = client()
+        .args(["submit", "--", "echo", "hello"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let id = String::from_utf8(out.stdout).unwrap();
+    let out = client()
+        .args(["logs", id.trim(), "--follow", "--interval", "200ms"])
+        .timeout(WITHIN)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .starts_with("hello\n")
+    );
+
+    up.signal(Signal::SIGTERM);
+    let status = up
+        .wait(Duration::from_secs(30))
+        .expect("up stops on SIGTERM");
+    assert!(status.success());
+    // A second start reuses the tokens.
+    let token_before = std::fs::read_to_string(&token_file).unwrap();
+    let mut again = StdCommand::new(env!("CARGO_BIN_EXE_jobctl"));
+    again
+        .env("HOME", dir.path())
+        .env("JOBCTL_DATA_DIR", &data)
+        .args(["up", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut again = ChildGuard::spawn(again);
+    let mut line = String::new();
+    let mut stdout = BufReader::new(again.child.as_mut().unwrap().stdout.take().unwrap());
+    while !line.contains("API:") {
+        line.clear();
+        assert!(stdout.read_line(&mut line).unwrap() > 0);
+    }
+    assert_eq!(std::fs::read_to_string(&token_file).unwrap(), token_before);
+}
+
+#[test]
+fn completions_print_for_every_shell() {
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_jobctl"))
+            .args(["completions", shell])
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert!(
+            text.contains("jobctl") && text.contains("submit"),
+            "{shell}"
+        );
+    }
+}
+
+#[test]
+fn help_lists_every_subcommand() {
+    let out = Command::new(env!("CARGO_BIN_EXE_jobctl"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    let help = String::from_utf8(out.stdout).unwrap();
+    for sub in [
+        "api",
+        "worker",
+        "web",
+        "up",
+        "submit",
+        "list",
+        "show",
+        "cancel",
+        "logs",
+        "token",
+        "completions",
+    ] {
+        assert!(
+            help.lines().any(|l| l.trim_start().starts_with(sub)),
+            "--help lacks {sub}: {help}"
+        );
+    }
+    assert!(!help.contains("__run-job"), "the supervisor stays hidden");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_worker_with_a_bad_token_or_no_api_exits_non_zero_saying_why() {
+    let (api, user, _) = setup().await;
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_jobctl"));
+    isolate(&mut cmd, api.dir.path());
+    let out = cmd
+        .args(["worker", "--api-url", &api.url, "--token", &user])
+        .arg("--logs-dir")
+        .arg(&api.logs_dir)
+        .timeout(WITHIN)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("refused the worker token"), "{stderr}");
+
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_jobctl"));
+    isolate(&mut cmd, api.dir.path());
+    let out = cmd
+        .args([
+            "worker",
+            "--api-url",
+            "http://127.0.0.1:9",
+            "--token",
+            "x",
+            "--startup-timeout",
+            "1s",
+        ])
+        .arg("--logs-dir")
+        .arg(&api.logs_dir)
+        .timeout(WITHIN)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("cannot reach the API at http://127.0.0.1:9")
+            && stderr.contains("--api-url"),
+        "{stderr}"
+    );
+}
