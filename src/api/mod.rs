@@ -40,6 +40,9 @@ use crate::store::{self, JobStore};
 /// Largest request body accepted (a job spec is far smaller).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
+/// How much of an oversized body is read and dropped before answering 413.
+const DRAIN_CAP: u64 = 16 * 1024 * 1024;
+
 /// How the api runs.
 #[derive(Debug, Clone)]
 pub struct ApiConfig {
@@ -173,6 +176,7 @@ pub fn router(state: AppState) -> Router {
     .fallback(no_route)
     .method_not_allowed_fallback(wrong_method)
     .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+    .layer(axum::middleware::from_fn(refuse_oversized))
     .layer(tower_http::trace::TraceLayer::new_for_http())
     .with_state(state)
 }
@@ -188,6 +192,33 @@ async fn no_route(method: Method, uri: Uri) -> ApiError {
         }
     }
     ApiError::NotFound(format!("no route for {method} {path}"))
+}
+
+/// Answers 413 to a body declared larger than [`MAX_BODY_BYTES`] — after
+/// reading it (up to [`DRAIN_CAP`], for a few seconds at most). An HTTP/1.1
+/// client that is still sending when the server closes gets a broken pipe
+/// instead of the answer; draining lets it read the 413.
+async fn refuse_oversized(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use futures_util::StreamExt;
+    let declared = req
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    let Some(len) = declared.filter(|&len| len > MAX_BODY_BYTES as u64) else {
+        return next.run(req).await;
+    };
+    if len <= DRAIN_CAP {
+        let mut body = req.into_body().into_data_stream();
+        let drain = async { while let Some(Ok(_)) = body.next().await {} };
+        let _ = tokio::time::timeout(Duration::from_secs(5), drain).await;
+    }
+    ApiError::PayloadTooLarge(format!(
+        "request body of {len} bytes is over the limit of {MAX_BODY_BYTES} bytes"
+    ))
+    .into_response()
 }
 
 async fn wrong_method(method: Method, uri: Uri) -> impl IntoResponse {
