@@ -174,28 +174,40 @@ async fn follow_survives_an_api_restart() {
             "for i in $(seq 1 30); do echo tick $i; sleep 0.1; done",
         ],
     );
-    let follow = std_jobctl(&api, &user)
+    let mut follow = std_jobctl(&api, &user)
         .args(["logs", &id.to_string(), "--follow", "--interval", "200ms"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    wait_for(WITHIN, || async {
-        let size = std::fs::metadata(api.log_path(id))
-            .map(|m| m.len())
-            .unwrap_or(0);
-        (size > 0).then_some(())
+    // Stop the api once following is under way: the first tick is printed.
+    let mut reader = BufReader::new(follow.stdout.take().unwrap());
+    let mut first = String::new();
+    let reader = tokio::task::spawn_blocking(move || {
+        reader.read_line(&mut first).unwrap();
+        (reader, first)
     })
     .await
     .unwrap();
+    assert_eq!(reader.1, "tick 1\n");
     api.stop().await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     api.restart().await;
-    let out = tokio::task::spawn_blocking(move || follow.wait_with_output().unwrap())
-        .await
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0));
-    let stdout = String::from_utf8(out.stdout).unwrap();
+    let (mut reader, first) = reader;
+    let out = tokio::task::spawn_blocking(move || {
+        let mut rest = String::new();
+        reader.read_to_string(&mut rest).unwrap();
+        (follow.wait_with_output().unwrap(), first + &rest)
+    })
+    .await
+    .unwrap();
+    let (out, stdout) = out;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let expected: String = (1..=30).map(|i| format!("tick {i}\n")).collect();
     assert_eq!(
         job_output(&stdout),

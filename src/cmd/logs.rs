@@ -15,7 +15,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use tokio_util::sync::CancellationToken;
 
 use super::{ClientArgs, resolve_job};
-use crate::client::ApiClient;
+use crate::client::{ApiClient, ClientError};
 use crate::config::ConfigFile;
 use crate::domain::{JobId, JobStatus, format_duration, parse_duration};
 use crate::exit;
@@ -71,20 +71,52 @@ pub async fn run(
     interrupt: CancellationToken,
 ) -> anyhow::Result<ExitCode> {
     let client = args.client.client(file)?;
-    let job = resolve_job(&client, &args.id).await?;
-    if !args.follow {
-        let chunk = client.logs_tail(job.id, args.tail).await?;
-        write_raw(&chunk.logs)?;
-        return Ok(ExitCode::SUCCESS);
+    if args.follow {
+        // Following rides out API outages from the very first request.
+        let mut outage: Option<Instant> = None;
+        let job = loop {
+            match resolve_job(&client, &args.id).await {
+                Ok(job) => break job,
+                Err(e) if is_transient(&e) => {
+                    if outage.is_none() {
+                        eprintln!(
+                            "jobctl: {e:#}; retrying every {}",
+                            format_duration(args.interval)
+                        );
+                        outage = Some(Instant::now());
+                    }
+                    tokio::select! {
+                        _ = interrupt.cancelled() => return Ok(ExitCode::from(exit::INTERRUPTED)),
+                        _ = tokio::time::sleep(args.interval) => {}
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        };
+        if let Some(since) = outage {
+            eprintln!(
+                "jobctl: the API answers again (after {})",
+                format_duration(since.elapsed())
+            );
+        }
+        return follow(
+            &client,
+            job.id,
+            Start::Tail(args.tail),
+            args.interval,
+            interrupt,
+        )
+        .await;
     }
-    follow(
-        &client,
-        job.id,
-        Start::Tail(args.tail),
-        args.interval,
-        interrupt,
-    )
-    .await
+    let job = resolve_job(&client, &args.id).await?;
+    let chunk = client.logs_tail(job.id, args.tail).await?;
+    write_raw(&chunk.logs)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn is_transient(e: &anyhow::Error) -> bool {
+    e.downcast_ref::<ClientError>()
+        .is_some_and(ClientError::is_transient)
 }
 
 /// Follows job `id` until it ends; the exit status says how it ended.
