@@ -672,7 +672,7 @@ _jobctl() {
             return 0
             ;;
         jobctl__subcmd__token__subcmd__create)
-            opts="-h -V --name --role --config --help --version"
+            opts="-h -V --name --role --database --data-dir --config --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -684,6 +684,14 @@ _jobctl() {
                     ;;
                 --role)
                     COMPREPLY=($(compgen -W "user admin worker" -- "${cur}"))
+                    return 0
+                    ;;
+                --database)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --config)
@@ -768,12 +776,20 @@ _jobctl() {
             return 0
             ;;
         jobctl__subcmd__token__subcmd__list)
-            opts="-h -V --json --config --help --version"
+            opts="-h -V --json --database --data-dir --config --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --database)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -786,12 +802,20 @@ _jobctl() {
             return 0
             ;;
         jobctl__subcmd__token__subcmd__revoke)
-            opts="-h -V --config --help --version"
+            opts="-h -V --database --data-dir --config --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --database)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

@@ -166,6 +166,8 @@ set edit:completion:arg-completer[jobctl] = {|@words|
         &'jobctl;token;create'= {
             cand --name 'Who holds it: the owner name of the jobs it submits'
             cand --role 'user: own jobs only; admin: all jobs; worker: runs jobs'
+            cand --database 'Database URL: sqlite://PATH or postgres://USER@HOST/DB [default: SQLite in the data dir]'
+            cand --data-dir 'Default home of the SQLite file and the logs [default: ~/.local/share/jobctl]'
             cand --config 'Config file [default: ~/.config/jobctl/config.toml]'
             cand -h 'Print help'
             cand --help 'Print help'
@@ -173,6 +175,8 @@ set edit:completion:arg-completer[jobctl] = {|@words|
             cand --version 'Print version'
         }
         &'jobctl;token;list'= {
+            cand --database 'Database URL: sqlite://PATH or postgres://USER@HOST/DB [default: SQLite in the data dir]'
+            cand --data-dir 'Default home of the SQLite file and the logs [default: ~/.local/share/jobctl]'
             cand --config 'Config file [default: ~/.config/jobctl/config.toml]'
             cand --json 'Print JSON'
             cand -h 'Print help'
@@ -181,6 +185,8 @@ set edit:completion:arg-completer[jobctl] = {|@words|
             cand --version 'Print version'
         }
         &'jobctl;token;revoke'= {
+            cand --database 'Database URL: sqlite://PATH or postgres://USER@HOST/DB [default: SQLite in the data dir]'
+            cand --data-dir 'Default home of the SQLite file and the logs [default: ~/.local/share/jobctl]'
             cand --config 'Config file [default: ~/.config/jobctl/config.toml]'
             cand -h 'Print help'
             cand --help 'Print help'

@@ -130,13 +130,19 @@ complete -c jobctl -n "__fish_jobctl_using_subcommand token; and __fish_seen_sub
 complete -c jobctl -n "__fish_jobctl_using_subcommand token; and __fish_seen_subcommand_from create" -l role -d 'user: own jobs only; admin: all jobs; worker: runs jobs' -r -f -a "user\t''
 admin\t''
 worker\t''"
+complete -c jobctl -n "__fish_jobctl_using_subcommand token; and __fish_seen_subcommand_from create" -l database -d 'Database URL: sqlite://PATH or postgres://USER@HOST/DB [default: SQLite in the data dir]' -r
+complete -c jobctl -n "__fish_jobctl_using_subcommand token; and __fish_seen_subcommand_from create" -l data-dir -d 'Default home of the SQLite file and the logs [default: ~/.local/share/jobctl]' -r -F
 complete -c jobctl -n "__fish_jobctl_using_subcommand token; and __fish_seen_subcommand_from create" -l config -d 'Config file [default: ~/.config/jobctl/config.toml]' -r -F
 complete -c jobctl -n "__fish_jobctl_using_subcommand token; and __fish_seen_subcommand_from create" -s h -l help -d 'Print help'
 complete -c jobctl -n "__fish_jobctl_using_subcommand token; and __fish_seen_subcommand_from create" -s V -l version -d 'Print version'
+complete -c jobctl -n "__fish_jobctl_using_subcommand token; and __fish_seen_subcommand_from list" -l database -d 'Database URL: sqlite://PATH or postgres://USER@HOST/DB [default: SQLite in the data dir]' -r
+complete -c jobctl -n "__fish_jobctl_using_subcommand token; and __fish_seen_subcommand_from list" -l data-dir -d 'Default home of the SQLite file and the logs [default: ~/.local/share/jobctl]' -r -F
 complete -c jobctl -n "__fish_jobctl_using_subcommand token; and __fish_seen_subcommand_from list" -l config -d 'Config file [default: ~/.config/jobctl/config.toml]' -r -F
 complete -c jobctl -n "__fish_jobctl_using_subcommand token; and __fish_seen_subcommand_from list" -l json -d 'Print JSON'
 complete -c jobctl -n "__fish_jobctl_using_subcommand token; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
 complete -c jobctl -n "__fish_jobctl_using_subcommand token; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
+complete -c jobctl -n "__fish_jobctl_using_subcommand token; and __fish_seen_subcommand_from revoke" -l database -d 'Database URL: sqlite://PATH or postgres://USER@HOST/DB [default: SQLite in the data dir]' -r
+complete -c jobctl -n "__fish_jobctl_using_subcommand token; and __fish_seen_subcommand_from revoke" -l data-dir -d 'Default home of the SQLite file and the logs [default: ~/.local/share/jobctl]' -r -F
 complete -c jobctl -n "__fish_jobctl_using_subcommand token; and __fish_seen_subcommand_from revoke" -l config -d 'Config file [default: ~/.config/jobctl/config.toml]' -r -F
 complete -c jobctl -n "__fish_jobctl_using_subcommand token; and __fish_seen_subcommand_from revoke" -s h -l help -d 'Print help'
 complete -c jobctl -n "__fish_jobctl_using_subcommand token; and __fish_seen_subcommand_from revoke" -s V -l version -d 'Print version'

@@ -58,6 +58,12 @@ impl ConfigFile {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => {
                 return Ok(Self::default());
             }
+            Err(e) if !required => {
+                // A service whose home is hidden (systemd ProtectHome) must
+                // still start; flags and variables carry its settings.
+                tracing::warn!(path = %path.display(), error = %e, "ignoring the unreadable default config file");
+                return Ok(Self::default());
+            }
             Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
         };
         toml::from_str(&text).with_context(|| format!("invalid config file {}", path.display()))

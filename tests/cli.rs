@@ -528,6 +528,32 @@ fn tokens_are_created_listed_and_revoked_on_the_database() {
     };
     let out = run(&["create", "--name", "alice", "--role", "user"]);
     assert!(out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("jobctl.db"),
+        "says which database it wrote to"
+    );
+    // The storage flags also work after the action, as DESIGN.md writes them.
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_jobctl"));
+    isolate(&mut cmd, dir.path());
+    let db = format!("sqlite://{}/jobctl.db", dir.path().display());
+    let out = cmd
+        .args([
+            "token",
+            "create",
+            "--name",
+            "bob",
+            "--role",
+            "worker",
+            "--database",
+            &db,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let token = String::from_utf8(out.stdout).unwrap();
     assert!(
         token.starts_with("jobctl_") && token.lines().count() == 1,
@@ -540,7 +566,9 @@ fn tokens_are_created_listed_and_revoked_on_the_database() {
     let listed = String::from_utf8(out.stdout).unwrap();
     assert!(listed.contains("alice") && listed.contains("user"));
     assert!(!listed.contains(token.trim()), "never the secret");
+    assert!(listed.contains("bob") && listed.contains("worker"));
     assert!(run(&["revoke", "alice"]).status.success());
+    assert!(run(&["revoke", "bob"]).status.success());
     assert_eq!(run(&["revoke", "alice"]).status.code(), Some(2));
     let out = run(&["list", "--json"]);
     let tokens: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();

@@ -28,6 +28,7 @@ backend_tests!(
     sigterm_drains_then_stops_running_jobs,
     many_workers_run_every_job_exactly_once,
     a_huge_line_and_invalid_utf8_stay_readable,
+    revoking_a_worker_token_stops_its_jobs,
 );
 
 const WITHIN: Duration = Duration::from_secs(30);
@@ -137,7 +138,7 @@ async fn env_cwd_and_unbuffered_python_reach_the_job(backend: Backend) {
         .submit_json(
             &user,
             json!({
-                "command": ["sh", "-c", "echo $FOO $PYTHONUNBUFFERED $JOBCTL_JOB_ID; pwd"],
+                "command": ["sh", "-c", "echo $FOO $PYTHONUNBUFFERED $JOBCTL_JOB_ID ${JOBCTL_TOKEN:-no-token}; pwd"],
                 "env": {"FOO": "bar baz"},
                 "cwd": cwd.to_str().unwrap(),
             }),
@@ -146,7 +147,11 @@ async fn env_cwd_and_unbuffered_python_reach_the_job(backend: Backend) {
     api.wait_finished(&user, job.id, WITHIN).await;
     let log = full_log(&api, &user, job.id).await;
     assert!(
-        log.starts_with(&format!("bar baz 1 {}\n{}\n", job.id, cwd.display())),
+        log.starts_with(&format!(
+            "bar baz 1 {} no-token\n{}\n",
+            job.id,
+            cwd.display()
+        )),
         "{log}"
     );
 }
@@ -442,4 +447,27 @@ async fn a_huge_line_and_invalid_utf8_stay_readable(backend: Backend) {
         "{:?}",
         &head.logs[..20]
     );
+}
+
+async fn revoking_a_worker_token_stops_its_jobs(backend: Backend) {
+    let options = ApiOptions {
+        lease_timeout: Duration::from_secs(3),
+        ..ApiOptions::default()
+    };
+    let (api, user, worker) = setup(&backend, options).await;
+    let _w = api.worker(&worker, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let script = format!("echo $$ > {}/child; sleep 1000", dir.path().display());
+    let job = api.submit(&user, &["sh", "-c", &script]).await;
+    let pid = wait_for(WITHIN, || async { read_pid(&dir.path().join("child")) })
+        .await
+        .expect("the job started");
+    assert!(api.store.revoke_token("w1").await.unwrap());
+    let gone = wait_for(WITHIN, || async { (!process_alive(pid)).then_some(()) }).await;
+    assert!(
+        gone.is_some(),
+        "a worker that can no longer report stops its job"
+    );
+    let job = api.wait_finished(&user, job.id, WITHIN).await;
+    assert_eq!(job.failure_reason.as_deref(), Some("worker lost"));
 }

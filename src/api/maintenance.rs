@@ -17,9 +17,12 @@ use crate::logs;
 const SWEEP_BATCH: u32 = 500;
 
 /// Every `interval`, fails running jobs whose lease ran out and notes it in
-/// their logs.
+/// their logs. The first look comes one lease after start: after an api
+/// outage, workers get a full lease to heartbeat again before their jobs
+/// count as lost.
 pub async fn reap_leases(state: AppState, interval: Duration, shutdown: CancellationToken) {
-    let mut ticker = tokio::time::interval(interval);
+    let first = tokio::time::Instant::now() + state.lease_timeout;
+    let mut ticker = tokio::time::interval_at(first, interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {

@@ -21,7 +21,7 @@ use std::time::Duration;
 use anyhow::Context;
 use axum::Json;
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{Method, Uri};
 use axum::response::IntoResponse;
 use axum::routing::get;
@@ -35,6 +35,7 @@ use utoipa_axum::routes;
 
 pub use error::ApiError;
 
+use crate::protocol::ErrorBody;
 use crate::store::{self, JobStore};
 
 /// Largest request body accepted (a job spec is far smaller).
@@ -119,11 +120,26 @@ impl utoipa::Modify for BearerAuth {
     }
 }
 
-/// Health check for load balancers and `jobctl up`.
+/// Health check for load balancers: the api answers and reaches its database.
 #[utoipa::path(get, path = "/healthz", tag = "service",
-    responses((status = 200, description = "The api is up", body = String)))]
-async fn healthz() -> &'static str {
-    "ok\n"
+    responses(
+        (status = 200, description = "The api is up and its database answers", body = String),
+        (status = 503, description = "The database does not answer", body = ErrorBody),
+    ))]
+async fn healthz(State(state): State<AppState>) -> axum::response::Response {
+    match state.store.ping().await {
+        Ok(()) => "ok\n".into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "health check: the database does not answer");
+            (
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                Json(ErrorBody {
+                    error: "the database does not answer".into(),
+                }),
+            )
+                .into_response()
+        }
+    }
 }
 
 /// The routes and the OpenAPI description built from the same list, so the

@@ -14,10 +14,15 @@ use crate::shutdown::Shutdown;
 #[derive(Debug, Clone, clap::Args)]
 pub struct StorageArgs {
     /// Database URL: sqlite://PATH or postgres://USER@HOST/DB [default: SQLite in the data dir]
-    #[arg(long = "database", env = "JOBCTL_DATABASE_URL", value_name = "URL")]
+    #[arg(
+        long = "database",
+        env = "JOBCTL_DATABASE_URL",
+        value_name = "URL",
+        global = true
+    )]
     pub database: Option<String>,
     /// Default home of the SQLite file and the logs [default: ~/.local/share/jobctl]
-    #[arg(long, env = "JOBCTL_DATA_DIR", value_name = "DIR")]
+    #[arg(long, env = "JOBCTL_DATA_DIR", value_name = "DIR", global = true)]
     pub data_dir: Option<PathBuf>,
 }
 

@@ -69,7 +69,10 @@ pub async fn run(args: Args, file: &ConfigFile) -> anyhow::Result<ExitCode> {
             let role: Role = role.parse().map_err(anyhow::Error::msg)?;
             let secret = create(store.as_ref(), &name, role).await?;
             output::print_line(&secret)?;
-            eprintln!("created {role} token {name:?}; it is shown only this once");
+            eprintln!(
+                "created {role} token {name:?} in {}; it is shown only this once",
+                crate::api::redact(&url)
+            );
         }
         Action::List { json } => {
             let tokens = store.list_tokens().await?;

@@ -82,6 +82,9 @@ pub struct LostJob {
 /// atomic: two concurrent claimers never receive the same job.
 #[async_trait]
 pub trait JobStore: Send + Sync + 'static {
+    /// Checks that the database answers.
+    async fn ping(&self) -> Result<(), StoreError>;
+
     /// Records a new pending job.
     async fn insert_job(&self, owner: &str, spec: &JobSpec) -> Result<Job, StoreError>;
 

@@ -102,6 +102,11 @@ fn job_from_row(row: &PgRow) -> Result<Job, StoreError> {
 
 #[async_trait]
 impl JobStore for PostgresStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
     async fn insert_job(&self, owner: &str, spec: &JobSpec) -> Result<Job, StoreError> {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
             "INSERT INTO jobs (id, name, owner, command, cwd, env, timeout_seconds, status, created_at) \

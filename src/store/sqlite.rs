@@ -154,6 +154,11 @@ fn job_from_row(row: &SqliteRow) -> Result<Job, StoreError> {
 
 #[async_trait]
 impl JobStore for SqliteStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
     async fn insert_job(&self, owner: &str, spec: &JobSpec) -> Result<Job, StoreError> {
         let id = JobId::new();
         let now = Utc::now();

@@ -9,7 +9,6 @@ use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use nix::fcntl::{Flock, FlockArg};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixStream;
 use tokio::sync::mpsc;
@@ -264,9 +263,10 @@ async fn sleep_until_opt(at: Option<tokio::time::Instant>) {
     }
 }
 
-/// The log file, created exclusively and locked for the job's lifetime. The
-/// lock travels with the open file: the job's stdout and stderr share it.
-type LogFile = Flock<File>;
+/// The log file, created exclusively and locked (`flock`) for the job's
+/// lifetime. The lock belongs to the open file description, which the job's
+/// stdout and stderr share, so it lasts as long as anything can still write.
+type LogFile = File;
 
 fn create_log(path: &Path) -> std::io::Result<LogFile> {
     let file = std::fs::OpenOptions::new()
@@ -275,7 +275,19 @@ fn create_log(path: &Path) -> std::io::Result<LogFile> {
         .create_new(true)
         .mode(0o640)
         .open(path)?;
-    Flock::lock(file, FlockArg::LockExclusiveNonblock).map_err(|(_, errno)| errno.into())
+    // SAFETY: flock on an fd we own has no memory-safety preconditions.
+    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        let e = std::io::Error::last_os_error();
+        match e.raw_os_error() {
+            // Some NFS set-ups have no lock manager; the exclusive create
+            // already guarantees that no other worker writes here.
+            Some(libc::ENOLCK) | Some(libc::EOPNOTSUPP) => {
+                tracing::warn!(path = %path.display(), error = %e, "cannot lock the log file; running the job without the lock");
+            }
+            _ => return Err(e),
+        }
+    }
+    Ok(file)
 }
 
 /// Appends a `[jobctl]` line through the worker's own handle. `O_APPEND`
@@ -331,12 +343,20 @@ impl Supervised {
             .stdout(Stdio::from(out))
             .stderr(Stdio::from(err))
             .env("PYTHONUNBUFFERED", "1")
-            .env("JOBCTL_JOB_ID", job.id.to_string())
-            .envs(&job.env)
             // Its own group: a Ctrl-C meant for the worker must not reach
             // the supervisor, which outlives the worker's drain.
             .process_group(0)
             .kill_on_drop(false);
+        // The worker's own settings (its token above all) are not the job's
+        // business; a `jobctl` run inside a job should use the job's env.
+        for (key, _) in std::env::vars_os() {
+            if key.to_string_lossy().starts_with("JOBCTL_") {
+                command.env_remove(key);
+            }
+        }
+        command
+            .env("JOBCTL_JOB_ID", job.id.to_string())
+            .envs(&job.env);
         if let Some(cwd) = &job.cwd {
             command.current_dir(cwd);
         }
@@ -466,9 +486,10 @@ async fn heartbeat_loop(
                     tracing::warn!(job = %job.id, error = %e, "heartbeat failed; the job keeps running and heartbeats are retried");
                 }
             }
+            // 409/404: the lease or the job is gone. 401/403: this worker's
+            // token was revoked, so it can never report on the job again.
             Err(ClientError::Api { status, message })
-                if status == reqwest::StatusCode::CONFLICT
-                    || status == reqwest::StatusCode::NOT_FOUND =>
+                if matches!(status.as_u16(), 401 | 403 | 404 | 409) =>
             {
                 let _ = events.send(LeaseEvent::Lost(message)).await;
                 return;

@@ -183,7 +183,7 @@ async fn claim_loop(
             {
                 tracing::error!(error = %e, "the API refused this worker's token; stopping");
                 return Some(anyhow::anyhow!(
-                    "the API refused the worker token: {e}; create one with `jobctl token create --role worker` and pass it with --token or JOBCTL_TOKEN"
+                    "the API refused the worker token: {e}; create one with `jobctl token create --name NAME --role worker` and pass it with --token or JOBCTL_TOKEN"
                 ));
             }
             Err(e) => {

@@ -294,6 +294,8 @@ impl TestApi {
             .args(["--kill-grace", "2s"])
             .args(extra)
             .env_remove("JOBCTL_CONFIG")
+            // As under systemd's EnvironmentFile; the job must not see it.
+            .env("JOBCTL_TOKEN", token)
             .env("JOBCTL_DATA_DIR", self.dir.path().join("worker-data"))
             .stdin(Stdio::null());
         ChildGuard::spawn(cmd)
