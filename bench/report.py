@@ -3,16 +3,19 @@
 Markdown tables of BENCHMARKS.md, with each target met or not (full runs
 only: a smoke run's sizes say nothing about the targets).
 
-    python3 bench/report.py target/bench-results/STAMP-full.jsonl
+    python3 bench/report.py target/bench-results/STAMP-full.jsonl [MORE.jsonl…]
+
+Several files (e.g. a full run and a rerun of some sections with --only)
+are read as one, the first file's machine line heading the report.
 """
 
 import json
 import sys
 
 
-def load(path):
+def load(paths):
     rows, load1 = [], None
-    for line in open(path):
+    for line in (l for p in paths for l in open(p)):
         line = line.strip()
         if not line:
             continue
@@ -40,7 +43,7 @@ def table(header, rows):
 
 
 def main():
-    rows = load(sys.argv[1])
+    rows = load(sys.argv[1:])
     by = lambda kind: [r for r in rows if r["kind"] == kind]
     machine = by("machine")[0]
     full = machine["mode"] == "full"

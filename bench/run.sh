@@ -295,10 +295,11 @@ bench_followers() {
   for clients in $configs X $stress; do
     [ "$clients" = X ] && { interval=0; duration=$sduration; continue; }
     seconds=$(( (runs * (duration + 15)) + 30 ))
+    # Before the writer starts: its own I/O keeps the load up.
+    quiet "followers $clients every ${interval}s"
     id=$(submit "[\"$VENV/bin/python\", \"$REPO/bench/writer.py\", \"--bytes-per-sec\", \"10000000\", \"--seconds\", \"$seconds\"]")
     wait_running "$id"
     sleep 1
-    quiet "followers $clients every ${interval}s"
     bench followers --api "$API_URL" --token "$ADMIN" --job "$id" --clients "$clients" \
       --interval "$interval" --duration "$duration" --runs "$runs" --api-pid "$API_PID" \
       --label "$([ "$interval" = 0 ] && echo "stress $clients conns" || echo "$clients followers every ${interval}s")"
@@ -318,9 +319,9 @@ bench_live() {
   start_worker live "$dir/logs" 1
   if [ "$SMOKE" = 1 ]; then runs=1; duration=2; else runs=3; duration=20; fi
   for run in $(seq "$runs"); do
+    quiet "live latency run $run"
     id=$(submit "[\"$VENV/bin/python\", \"$REPO/bench/writer.py\", \"--lines-per-sec\", \"100\", \"--seconds\", \"$((duration + 10))\"]")
     wait_running "$id"
-    quiet "live latency run $run"
     bench live_latency --api "$API_URL" --token "$ADMIN" --job "$id" --duration "$duration" --label "live run $run"
     cancel "$id"
   done
