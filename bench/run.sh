@@ -16,7 +16,10 @@
 # postgres://postgres@127.0.0.1:5432/test); each run uses a fresh schema and
 # drops it.
 #
-# Environment: BENCH_MAX_LOAD (default 0.7) is the 1-minute load a full run
+# Environment: BENCH_PROFILE=dev builds and runs everything unoptimised
+# instead of --release, reusing what `cargo test` built (for CI, where the
+# smoke run checks that the benchmarks work, not how fast jobctl is; never
+# for figures). BENCH_MAX_LOAD (default 0.7) is the 1-minute load a full run
 # waits for before each measurement, for at most BENCH_LOAD_WAIT seconds
 # (default 3600). Dropping the page cache for the cold figures needs root.
 set -euo pipefail
@@ -29,7 +32,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --smoke) SMOKE=1 ;;
     --only) ONLY="$2"; shift ;;
-    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,/^set /{/^#/p}' "$0"; exit 0 ;;
     *) echo "bench/run.sh: unknown argument $1 (try --help)" >&2; exit 2 ;;
   esac
   shift
@@ -43,10 +46,16 @@ SCRATCH="$REPO/target/bench-run"
 RESULTS_DIR="$REPO/target/bench-results"
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 MODE=$([ "$SMOKE" = 1 ] && echo smoke || echo full)
+[ "${BENCH_PROFILE:-release}" = release ] || MODE="$MODE-$BENCH_PROFILE"
 RESULTS="$RESULTS_DIR/$STAMP-$MODE.jsonl"
 VENV="$REPO/target/bench-venv"
-JOBCTL="$REPO/target/release/jobctl"
-CARGO_BENCH=(cargo bench --locked -q)
+: "${BENCH_PROFILE:=release}"
+case "$BENCH_PROFILE" in
+  release) JOBCTL="$REPO/target/release/jobctl" ;;
+  dev) JOBCTL="$REPO/target/debug/jobctl" ;;
+  *) echo "bench/run.sh: BENCH_PROFILE must be release or dev" >&2; exit 2 ;;
+esac
+CARGO_BENCH=(cargo bench --locked -q --profile "$([ "$BENCH_PROFILE" = dev ] && echo dev || echo bench)")
 PIDS=()
 SCHEMAS=()
 
@@ -95,8 +104,8 @@ install_tools() {
 }
 
 build() {
-  log "building jobctl --release and the bench clients"
-  cargo build --release --locked
+  log "building jobctl ($BENCH_PROFILE) and the bench clients"
+  cargo build --locked --profile "$BENCH_PROFILE"
   "${CARGO_BENCH[@]}" --no-run --bench tail_latency --bench followers --bench live_latency --bench jobs
 }
 
