@@ -46,6 +46,11 @@ pub async fn job_logs(
     let job = visible_job(&state, &caller, id).await?;
     let complete = job.status.is_terminal();
     let path = logs::log_path(&state.logs_dir, id);
+    let _permit = state
+        .log_reads
+        .acquire()
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))?;
     let slice = tokio::task::spawn_blocking({
         let path = path.clone();
         move || match read {

@@ -88,7 +88,15 @@ pub struct AppState {
     pub store: Arc<dyn JobStore>,
     pub logs_dir: PathBuf,
     pub lease_timeout: Duration,
+    /// Log reads in flight at once. Each holds up to ~1 MiB while it runs;
+    /// the bound keeps memory (and blocking threads) flat however many
+    /// followers poll at the same moment. Reads are short, so waiting for a
+    /// permit costs little.
+    pub log_reads: Arc<tokio::sync::Semaphore>,
 }
+
+/// See [`AppState::log_reads`].
+pub const CONCURRENT_LOG_READS: usize = 16;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -265,6 +273,7 @@ impl ApiServer {
                 store,
                 logs_dir: config.logs_dir.clone(),
                 lease_timeout: config.lease_timeout,
+                log_reads: Arc::new(tokio::sync::Semaphore::new(CONCURRENT_LOG_READS)),
             },
             config,
         })
