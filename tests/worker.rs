@@ -404,14 +404,7 @@ async fn many_workers_run_every_job_exactly_once(backend: Backend) {
         jobs.push(api.submit(&user, &["sh", "-c", &script]).await.id);
     }
     let done = wait_for(Duration::from_secs(120), || async {
-        let list: jobctl::protocol::JobList = api
-            .get("/jobs?limit=1000&status=completed", &user)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let list = api.list(&user, "/jobs?limit=1000&status=completed").await;
         (list.jobs.len() == 200).then_some(list.jobs)
     })
     .await
