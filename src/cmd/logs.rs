@@ -246,10 +246,13 @@ impl PendingSpinner {
             bar.enable_steady_tick(Duration::from_millis(120));
             bar
         });
-        bar.set_message(format!(
-            "pending {}… waiting for a worker",
-            format_duration(Duration::from_secs(since.elapsed().as_secs()))
-        ));
+        let waited = since.elapsed().as_secs();
+        let waited = if waited < 60 {
+            format!("{waited}s")
+        } else {
+            format_duration(Duration::from_secs(waited))
+        };
+        bar.set_message(format!("pending {waited}… waiting for a free worker"));
     }
 
     fn suspend<T>(&self, f: impl FnOnce() -> T) -> T {
