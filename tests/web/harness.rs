@@ -282,6 +282,14 @@ impl Stack {
         std::fs::write(flag, "").unwrap();
     }
 
+    /// Revokes the token named `name`, as `jobctl token revoke` does.
+    pub async fn revoke(&self, name: &str) {
+        let store = jobctl::store::open(&self.api_config.database_url)
+            .await
+            .unwrap();
+        assert!(store.revoke_token(name).await.unwrap(), "no token {name}");
+    }
+
     /// Stops the api (the worker and the web UI keep running).
     pub async fn stop_api(&mut self) {
         let api = self.api.take().expect("the api is running");

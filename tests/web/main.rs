@@ -125,7 +125,8 @@ async fn a_running_jobs_log_grows_on_screen_and_a_finished_jobs_log_opens_on_cli
     let Some(browser) = Browser::launch("a_running_jobs_log_grows").await else {
         return;
     };
-    let stack = Stack::start(FAST).await;
+    // The production refresh interval, as the screenshot shows it.
+    let stack = Stack::start(jobctl::web::WebConfig::new(String::new()).refresh_interval).await;
 
     // Scripts in the job's working directory, so that the page (and the
     // screenshot) shows commands as a person would type them.
@@ -213,6 +214,14 @@ echo 'training finished'
     assert!(
         browser.visible(&format!("{live} .cell-owner")).await,
         "an admin sees owners"
+    );
+    assert!(
+        browser
+            .text("#list-updated")
+            .await
+            .unwrap()
+            .contains("refreshing every 5 s while jobs run"),
+        "the list refreshes while a job runs"
     );
     assert!(
         browser
@@ -327,6 +336,12 @@ echo 'training finished'
         browser.text(&format!("{live} .log-state")).await.unwrap(),
         "Finished"
     );
+    // Nothing runs any more: the list stops refreshing itself.
+    browser
+        .wait_text("#list-updated", "an idle list", |t| {
+            t.starts_with("Updated") && !t.contains("refreshing")
+        })
+        .await;
     browser.close().await;
 }
 
@@ -745,7 +760,7 @@ async fn jobs_are_submitted_and_cancelled_from_the_page() {
 
     // A job submitted elsewhere shows up while something runs.
     let other = stack
-        .submit(&stack.alice, "from-the-shell", "echo shell; sleep 300")
+        .submit(&stack.alice, "from-the-shell", "sleep 300")
         .await;
     browser
         .wait_text(
@@ -754,6 +769,12 @@ async fn jobs_are_submitted_and_cancelled_from_the_page() {
             |t| t == "from-the-shell",
         )
         .await;
+    stack.wait_status(other.id, JobStatus::Running).await;
+    let silent = format!("{} .log-empty", row(other.id));
+    browser
+        .wait_text(&silent, "the empty log", |t| t == "No output yet")
+        .await;
+    browser.wait_visible(&silent).await;
 
     // Cancel asks first; keeping the job running leaves it alone.
     browser.click(&format!("{r} .cancel")).await;
@@ -806,6 +827,73 @@ async fn jobs_are_submitted_and_cancelled_from_the_page() {
         "the cross-site cancel was refused"
     );
     client.cancel(other.id).await.unwrap();
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_huge_log_keeps_only_its_last_lines_on_screen_and_links_the_whole() {
+    let Some(browser) = Browser::launch("a_huge_log").await else {
+        return;
+    };
+    let stack = Stack::start(FAST).await;
+    let more = stack.flag("more");
+    let end = stack.flag("end");
+    let job = stack
+        .submit(
+            &stack.alice,
+            "huge",
+            &format!(
+                "seq 1 12000 | sed 's/^/row /'; while [ ! -e '{}' ]; do sleep 0.1; done; \
+                 seq 12001 20000 | sed 's/^/row /'; while [ ! -e '{}' ]; do sleep 0.1; done",
+                more.display(),
+                end.display()
+            ),
+        )
+        .await;
+    wait_for("12000 rows on disk", || async {
+        let disk = stack.log_on_disk(job.id);
+        max_number_after(&disk, "row ")
+            .filter(|n| *n >= 12000)
+            .ok_or(String::new())
+    })
+    .await;
+
+    browser.sign_in(&stack.web_url, &stack.alice).await;
+    let r = row(job.id);
+    let log = format!("{r} .log");
+    browser
+        .wait_text(&log, "the tail", |t| t.ends_with("row 12000"))
+        .await;
+    let lines = browser.log_lines(&log).await;
+    assert_eq!(lines.len(), 1000, "a live log opens on its last lines");
+    assert_eq!(lines[0], "row 11001");
+    let notice = format!("{r} .log-notice");
+    assert!(browser.visible(&notice).await);
+    assert!(
+        browser
+            .text(&notice)
+            .await
+            .unwrap()
+            .contains("Download the full log")
+    );
+    assert_eq!(
+        browser
+            .prop(&format!("{notice} a"), "href")
+            .await
+            .as_str()
+            .unwrap(),
+        format!("{}/ui/api/jobs/{}/logs/download", stack.web_url, job.id)
+    );
+
+    stack.raise(&more);
+    browser
+        .wait_text(&log, "the new rows", |t| t.ends_with("row 20000"))
+        .await;
+    let lines = browser.log_lines(&log).await;
+    assert_eq!(lines.len(), 5000, "the page keeps at most 5000 lines");
+    assert_eq!(lines[0], "row 15001");
+    assert_eq!(lines[4999], "row 20000");
+    stack.raise(&end);
     browser.close().await;
 }
 
@@ -912,6 +1000,21 @@ async fn every_response_has_the_security_headers_and_cross_site_posts_are_refuse
     assert_eq!(resp.status(), StatusCode::CREATED);
     assert_eq!(client.list(&Default::default()).await.unwrap().len(), 1);
 
+    // Behind a TLS-terminating proxy the cookie is Secure.
+    let https = http
+        .post(format!("{}/login", stack.web_url))
+        .header(header::ORIGIN, &stack.web_url)
+        .header("x-forwarded-proto", "https")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(format!("token={}", stack.alice))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(https.status(), StatusCode::SEE_OTHER);
+    let secure = https.headers()[header::SET_COOKIE].to_str().unwrap();
+    assert!(secure.ends_with("; Secure"), "{secure}");
+    assert!(!cookie.contains("Secure"));
+
     // Signing out is a state change too.
     let resp = http
         .post(format!("{}/logout", stack.web_url))
@@ -994,6 +1097,21 @@ async fn the_page_api_speaks_for_the_signed_in_user_and_reports_api_failures() {
     assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
     let body: serde_json::Value = bad.json().await.unwrap();
     assert!(body["error"].is_string());
+
+    // A revoked token ends the session that holds it.
+    stack.revoke("alice").await;
+    let refused = get(&alice, "/ui/api/jobs").await.unwrap();
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    let body: serde_json::Value = refused.json().await.unwrap();
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("no longer accepts your token"),
+        "{body}"
+    );
+    let gone = get(&alice, "/ui/api/session").await.unwrap();
+    assert_eq!(gone.status(), StatusCode::UNAUTHORIZED);
 
     stack.stop_api().await;
     let down = get(&admin, "/ui/api/jobs").await.unwrap();

@@ -44,6 +44,7 @@
   let listBusy = false;
   let listAgain = false;
   let listFailed = false;
+  let listUpdated = null;
   let clockTimer = null;
   /** The log box a mouse button went down in, until it comes up: a selection is being made. */
   let pressedIn = null;
@@ -733,7 +734,7 @@
       renderJobs(data.jobs);
       listFailed = false;
       $('list-error').hidden = true;
-      $('list-updated').textContent = `Updated ${timeFormat.format(new Date())}`;
+      listUpdated = new Date();
     } catch (e) {
       if (e.status !== 401) {
         listFailed = true;
@@ -751,7 +752,13 @@
     }
     // A failed refresh is retried even when nothing was running: the page
     // may not know yet.
-    if (listFailed || anyActive()) listTimer = setTimeout(refreshList, refreshMs);
+    const again = listFailed || anyActive();
+    if (again) listTimer = setTimeout(refreshList, refreshMs);
+    if (listUpdated) {
+      // Say whether the list is live, so an idle page is not mistaken for one.
+      const live = again && !listFailed ? ` · refreshing every ${seconds(refreshMs)} while jobs run` : '';
+      $('list-updated').textContent = `Updated ${timeFormat.format(listUpdated)}${live}`;
+    }
     runClock();
   }
 
