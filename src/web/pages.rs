@@ -72,6 +72,7 @@ pub async fn index(State(state): State<WebState>, headers: HeaderMap) -> Respons
     }
 }
 
+/// `GET /login` query.
 #[derive(Debug, Deserialize)]
 pub struct LoginPageQuery {
     /// Set by the page when a request found the session gone.
@@ -94,6 +95,7 @@ pub async fn login_page(
     login_html(StatusCode::OK, notice)
 }
 
+/// The sign-in form.
 #[derive(Debug, Deserialize)]
 pub struct LoginForm {
     token: String,

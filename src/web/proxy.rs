@@ -60,12 +60,15 @@ impl SignedIn {
 /// `GET /ui/api/session`: who is signed in, and how often the page polls.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct SessionInfo {
+    /// The token's name, which is the owner of the jobs it submits.
     pub name: String,
+    /// `admin` sees every job (and the page shows owners).
     pub role: Role,
     /// Between two refreshes of a live log or of the job list.
     pub refresh_interval_ms: u64,
 }
 
+/// `GET /ui/api/session`.
 pub async fn session_info(State(state): State<WebState>, signed: SignedIn) -> Json<SessionInfo> {
     Json(SessionInfo {
         name: signed.session.user.name,
@@ -78,7 +81,7 @@ pub async fn session_info(State(state): State<WebState>, signed: SignedIn) -> Js
     })
 }
 
-/// `GET /ui/api/jobs` query.
+/// `GET /ui/api/jobs` query: passed on to the API.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct JobsQuery {
@@ -86,6 +89,7 @@ pub struct JobsQuery {
     limit: Option<u32>,
 }
 
+/// `GET /ui/api/jobs`: the caller's jobs (an admin's: everyone's), newest first.
 pub async fn list_jobs(
     State(state): State<WebState>,
     signed: SignedIn,
@@ -101,6 +105,7 @@ pub async fn list_jobs(
     Ok(Json(JobList { jobs }))
 }
 
+/// `GET /ui/api/jobs/{id}`.
 pub async fn get_job(
     State(state): State<WebState>,
     signed: SignedIn,
@@ -112,6 +117,7 @@ pub async fn get_job(
     ))
 }
 
+/// `POST /ui/api/jobs/{id}/cancel`.
 pub async fn cancel_job(
     State(state): State<WebState>,
     signed: SignedIn,
@@ -123,6 +129,8 @@ pub async fn cancel_job(
     ))
 }
 
+/// `GET /ui/api/jobs/{id}/logs?tail=N|offset=B`: one [`LogChunk`] as the API
+/// answers it; a follower reads `next_offset` and polls from there.
 pub async fn job_logs(
     State(state): State<WebState>,
     signed: SignedIn,
@@ -181,6 +189,7 @@ pub struct SubmitForm {
     /// Run it as `sh -c COMMAND`; otherwise it is split on whitespace.
     #[serde(default)]
     pub shell: bool,
+    /// Blank for none.
     #[serde(default)]
     pub name: Option<String>,
     /// A duration such as `90s`, `30m`, `2h`.
@@ -225,6 +234,7 @@ impl SubmitForm {
     }
 }
 
+/// `POST /ui/api/jobs`: 201 and the job.
 pub async fn submit_job(
     State(state): State<WebState>,
     signed: SignedIn,

@@ -494,7 +494,10 @@
       this.stateEl.textContent = text;
       this.stateEl.classList.toggle('log-live', this.live && !this.paused);
       this.stateEl.classList.toggle('log-paused', this.paused);
-      this.emptyEl.textContent = this.job.status === 'pending' ? 'No output yet — the job is waiting for a worker' : 'No output yet';
+      let empty = 'No output yet';
+      if (this.job.status === 'pending') empty = 'No output yet — the job is waiting for a worker';
+      else if (!ACTIVE.has(this.job.status)) empty = 'The job wrote no output';
+      this.emptyEl.textContent = empty;
     }
 
     showLog() {
