@@ -61,7 +61,17 @@
   }
 
   /** Calls one of this server's JSON routes; throws a RequestError with a readable message. */
-  async function request(method, path, body) {
+  /**
+ * Whether a log chunk reached what can be read now. A running job's last
+ * few bytes may be an unfinished UTF-8 character, which the API holds back:
+ * then nothing new comes (`logs` is empty) although `next_offset < size`, and
+ * asking again at once would only spin until the job writes more.
+ */
+function caughtUp(chunk) {
+  return chunk.next_offset >= chunk.size || chunk.logs === '';
+}
+
+async function request(method, path, body) {
     const init = {
       method,
       credentials: 'same-origin',
@@ -610,7 +620,7 @@
         if (chunk.size - chunk.next_offset > RETAIL_BYTES) return this.readTail(LIVE_TAIL);
         this.log.append(chunk.logs);
         this.offset = chunk.next_offset;
-        const complete = chunk.next_offset >= chunk.size;
+        const complete = caughtUp(chunk);
         if (complete || n >= MAX_CHUNKS_PER_POLL) return { status: chunk.status, complete };
         chunk = await request('GET', `${jobPath(this.id)}/logs?offset=${this.offset}`);
       }
@@ -625,7 +635,7 @@
       this.log.append(chunk.logs);
       if (following) this.log.scrollToEnd();
       this.offset = chunk.next_offset;
-      return { status: chunk.status, complete: chunk.next_offset >= chunk.size };
+      return { status: chunk.status, complete: caughtUp(chunk) };
     }
 
     /** The job has ended and its log is read to the end: show the final state. */
