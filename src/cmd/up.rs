@@ -29,13 +29,13 @@ pub struct Args {
     #[arg(long, env = "JOBCTL_DATA_DIR", value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
     /// The API's address
-    #[arg(long, default_value = config::DEFAULT_API_LISTEN, value_name = "ADDR")]
+    #[arg(long, env = "JOBCTL_LISTEN", default_value = config::DEFAULT_API_LISTEN, value_name = "ADDR")]
     pub listen: SocketAddr,
     /// The web UI's address
     #[arg(long, env = "JOBCTL_WEB_LISTEN", default_value = config::DEFAULT_WEB_LISTEN, value_name = "ADDR")]
     pub web_listen: SocketAddr,
     /// Jobs to run at once
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    #[arg(long, env = "JOBCTL_SLOTS", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub slots: u32,
 }
 
