@@ -308,8 +308,7 @@ impl ApiServer {
         ));
         tasks.close();
         tracing::info!(addr = %self.local_addr(), "api listening");
-        let served = axum::serve(self.listener, router(self.state))
-            .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+        let served = crate::shutdown::serve(self.listener, router(self.state), shutdown.clone())
             .await
             .context("the api server failed");
         shutdown.cancel();

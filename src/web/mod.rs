@@ -68,6 +68,8 @@ impl WebConfig {
 #[derive(Clone)]
 pub struct WebState {
     api_url: Arc<str>,
+    /// Signed out; each session speaks through it with its own token.
+    api: ApiClient,
     refresh_interval: Duration,
     sessions: Sessions,
 }
@@ -76,9 +78,10 @@ impl WebState {
     /// State for `config`; fails on an API URL that cannot be used.
     pub fn new(config: &WebConfig) -> anyhow::Result<Self> {
         // Checks the URL once here rather than at every sign-in.
-        ApiClient::new(&config.api_url, "")?;
+        let api = ApiClient::new(&config.api_url, "")?;
         Ok(WebState {
             api_url: config.api_url.as_str().into(),
+            api,
             refresh_interval: config.refresh_interval,
             sessions: Sessions::new(config.session_idle_timeout),
         })
@@ -143,11 +146,11 @@ impl WebServer {
             .expect("a bound listener has an address")
     }
 
-    /// Serves until `shutdown` fires, then finishes in-flight requests.
+    /// Serves until `shutdown` fires, then finishes in-flight requests
+    /// (for a few seconds at most).
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         tracing::info!(addr = %self.local_addr(), api = %self.state.api_url, "web UI listening");
-        axum::serve(self.listener, router(self.state))
-            .with_graceful_shutdown(shutdown.cancelled_owned())
+        crate::shutdown::serve(self.listener, router(self.state), shutdown)
             .await
             .context("the web server failed")
     }
