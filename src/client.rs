@@ -88,6 +88,16 @@ impl ApiClient {
         })
     }
 
+    /// The same api and connection pool, speaking with another token: the
+    /// web UI holds one client per signed-in session without one pool each.
+    pub fn with_token(&self, token: &str) -> ApiClient {
+        ApiClient {
+            base: self.base.clone(),
+            token: token.trim().to_string(),
+            http: self.http.clone(),
+        }
+    }
+
     /// The api's base URL.
     pub fn base_url(&self) -> &Url {
         &self.base

@@ -15,7 +15,7 @@ use serde::Deserialize;
 
 use super::WebState;
 use super::session::{self, Session};
-use crate::client::{ApiClient, ClientError};
+use crate::client::ClientError;
 use crate::domain::Role;
 
 const LOGIN_HTML: &str = include_str!("assets/login.html");
@@ -117,15 +117,7 @@ pub async fn login(
             Some(Notice::Error("Enter a token to sign in.".into())),
         );
     }
-    let client = match ApiClient::new(&state.api_url, token) {
-        Ok(c) => c,
-        Err(e) => {
-            return login_html(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                Some(Notice::Error(format!("{e:#}"))),
-            );
-        }
-    };
+    let client = state.api.with_token(token);
     let user = match client.whoami().await {
         Ok(user) => user,
         Err(e) if e.status() == Some(StatusCode::UNAUTHORIZED) => {
