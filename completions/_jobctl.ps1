@@ -74,7 +74,8 @@ Register-ArgumentCompleter -Native -CommandName 'jobctl' -ScriptBlock {
         }
         'jobctl;web' {
             [CompletionResult]::new('--listen', '--listen', [CompletionResultType]::ParameterName, 'Address to listen on')
-            [CompletionResult]::new('--api-url', '--api-url', [CompletionResultType]::ParameterName, 'The API''s URL, as this server reaches it')
+            [CompletionResult]::new('--api-url', '--api-url', [CompletionResultType]::ParameterName, 'The API''s URL, as this server reaches it [default: what `jobctl up` recorded, else http://127.0.0.1:8765]')
+            [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'Data dir, where `jobctl up` records the API''s URL [default: ~/.local/share/jobctl]')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file [default: ~/.config/jobctl/config.toml]')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
@@ -85,6 +86,7 @@ Register-ArgumentCompleter -Native -CommandName 'jobctl' -ScriptBlock {
         'jobctl;up' {
             [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'Where the SQLite database, the logs and the tokens live [default: ~/.local/share/jobctl]')
             [CompletionResult]::new('--listen', '--listen', [CompletionResultType]::ParameterName, 'The API''s address')
+            [CompletionResult]::new('--web-listen', '--web-listen', [CompletionResultType]::ParameterName, 'The web UI''s address')
             [CompletionResult]::new('--slots', '--slots', [CompletionResultType]::ParameterName, 'Jobs to run at once')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file [default: ~/.config/jobctl/config.toml]')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')

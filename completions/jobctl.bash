@@ -828,7 +828,7 @@ _jobctl() {
             return 0
             ;;
         jobctl__subcmd__up)
-            opts="-h -V --data-dir --listen --slots --config --help --version"
+            opts="-h -V --data-dir --listen --web-listen --slots --config --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -839,6 +839,10 @@ _jobctl() {
                     return 0
                     ;;
                 --listen)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --web-listen)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -858,7 +862,7 @@ _jobctl() {
             return 0
             ;;
         jobctl__subcmd__web)
-            opts="-h -V --listen --api-url --config --help --version"
+            opts="-h -V --listen --api-url --data-dir --config --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -869,6 +873,10 @@ _jobctl() {
                     return 0
                     ;;
                 --api-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

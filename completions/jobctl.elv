@@ -68,7 +68,8 @@ set edit:completion:arg-completer[jobctl] = {|@words|
         }
         &'jobctl;web'= {
             cand --listen 'Address to listen on'
-            cand --api-url 'The API''s URL, as this server reaches it'
+            cand --api-url 'The API''s URL, as this server reaches it [default: what `jobctl up` recorded, else http://127.0.0.1:8765]'
+            cand --data-dir 'Data dir, where `jobctl up` records the API''s URL [default: ~/.local/share/jobctl]'
             cand --config 'Config file [default: ~/.config/jobctl/config.toml]'
             cand -h 'Print help'
             cand --help 'Print help'
@@ -78,6 +79,7 @@ set edit:completion:arg-completer[jobctl] = {|@words|
         &'jobctl;up'= {
             cand --data-dir 'Where the SQLite database, the logs and the tokens live [default: ~/.local/share/jobctl]'
             cand --listen 'The API''s address'
+            cand --web-listen 'The web UI''s address'
             cand --slots 'Jobs to run at once'
             cand --config 'Config file [default: ~/.config/jobctl/config.toml]'
             cand -h 'Print help'

@@ -62,12 +62,14 @@ complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l config -d 'Conf
 complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -s h -l help -d 'Print help'
 complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -s V -l version -d 'Print version'
 complete -c jobctl -n "__fish_jobctl_using_subcommand web" -l listen -d 'Address to listen on' -r
-complete -c jobctl -n "__fish_jobctl_using_subcommand web" -l api-url -d 'The API\'s URL, as this server reaches it' -r
+complete -c jobctl -n "__fish_jobctl_using_subcommand web" -l api-url -d 'The API\'s URL, as this server reaches it [default: what `jobctl up` recorded, else http://127.0.0.1:8765]' -r
+complete -c jobctl -n "__fish_jobctl_using_subcommand web" -l data-dir -d 'Data dir, where `jobctl up` records the API\'s URL [default: ~/.local/share/jobctl]' -r -F
 complete -c jobctl -n "__fish_jobctl_using_subcommand web" -l config -d 'Config file [default: ~/.config/jobctl/config.toml]' -r -F
 complete -c jobctl -n "__fish_jobctl_using_subcommand web" -s h -l help -d 'Print help'
 complete -c jobctl -n "__fish_jobctl_using_subcommand web" -s V -l version -d 'Print version'
 complete -c jobctl -n "__fish_jobctl_using_subcommand up" -l data-dir -d 'Where the SQLite database, the logs and the tokens live [default: ~/.local/share/jobctl]' -r -F
 complete -c jobctl -n "__fish_jobctl_using_subcommand up" -l listen -d 'The API\'s address' -r
+complete -c jobctl -n "__fish_jobctl_using_subcommand up" -l web-listen -d 'The web UI\'s address' -r
 complete -c jobctl -n "__fish_jobctl_using_subcommand up" -l slots -d 'Jobs to run at once' -r
 complete -c jobctl -n "__fish_jobctl_using_subcommand up" -l config -d 'Config file [default: ~/.config/jobctl/config.toml]' -r -F
 complete -c jobctl -n "__fish_jobctl_using_subcommand up" -s h -l help -d 'Print help'

@@ -73,6 +73,16 @@ pub struct RunJobArgs {
 }
 
 impl Command {
+    /// Whether the command turns SIGINT/SIGTERM into a clean stop. The
+    /// others keep the default: Ctrl-C ends them at once, even mid-request.
+    pub fn handles_signals(&self) -> bool {
+        match self {
+            Command::Logs(args) => args.follow,
+            Command::Submit(args) => args.follow,
+            other => other.is_service(),
+        }
+    }
+
     /// Long-running services log at `info`; client commands stay quiet.
     pub fn is_service(&self) -> bool {
         matches!(

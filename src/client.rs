@@ -15,6 +15,9 @@ use crate::protocol::{
     LogChunk, StatusReport, SubmitJob, WhoAmI,
 };
 
+/// The longest a log download may stream.
+const DOWNLOAD_TIMEOUT: Duration = Duration::from_secs(3600);
+
 /// Why a call to the api failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -85,6 +88,16 @@ impl ApiClient {
         })
     }
 
+    /// The same api and connection pool, speaking with another token: the
+    /// web UI holds one client per signed-in session without one pool each.
+    pub fn with_token(&self, token: &str) -> ApiClient {
+        ApiClient {
+            base: self.base.clone(),
+            token: token.trim().to_string(),
+            http: self.http.clone(),
+        }
+    }
+
     /// The api's base URL.
     pub fn base_url(&self) -> &Url {
         &self.base
@@ -103,10 +116,19 @@ impl ApiClient {
         query: Option<&Q>,
         body: Option<&B>,
     ) -> Result<reqwest::Response, ClientError> {
-        let url = self.url(path);
+        self.execute(self.request(method, path, query, body)).await
+    }
+
+    fn request<B: Serialize + ?Sized, Q: Serialize + ?Sized>(
+        &self,
+        method: Method,
+        path: &str,
+        query: Option<&Q>,
+        body: Option<&B>,
+    ) -> reqwest::RequestBuilder {
         let mut req = self
             .http
-            .request(method, url.clone())
+            .request(method, self.url(path))
             .bearer_auth(&self.token);
         if let Some(q) = query {
             req = req.query(q);
@@ -114,6 +136,13 @@ impl ApiClient {
         if let Some(b) = body {
             req = req.json(b);
         }
+        req
+    }
+
+    async fn execute(
+        &self,
+        req: reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, ClientError> {
         let resp = req.send().await.map_err(|e| unreachable(&self.base, &e))?;
         if resp.status().is_success() {
             return Ok(resp);
@@ -221,9 +250,14 @@ impl ApiClient {
     }
 
     /// `GET /jobs/{id}/logs/download`, the raw response to stream from.
+    ///
+    /// The client's 30 s limit covers a whole exchange, body included, which
+    /// would cut a large log off mid-stream; a download gets an hour.
     pub async fn logs_download(&self, id: JobId) -> Result<reqwest::Response, ClientError> {
-        self.send::<(), ()>(Method::GET, &format!("jobs/{id}/logs/download"), None, None)
-            .await
+        let req = self
+            .request::<(), ()>(Method::GET, &format!("jobs/{id}/logs/download"), None, None)
+            .timeout(DOWNLOAD_TIMEOUT);
+        self.execute(req).await
     }
 
     /// `POST /workers/claim`: `None` when nothing is pending.

@@ -32,7 +32,11 @@ use shutdown::Shutdown;
 /// Runs one parsed command line to its exit status.
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let file = ConfigFile::load(cli.config.as_deref())?;
-    let shutdown = Shutdown::on_signals()?;
+    let shutdown = if cli.command.handles_signals() {
+        Shutdown::on_signals()?
+    } else {
+        Shutdown::default()
+    };
     match cli.command {
         Command::Api(args) => cmd::api::run(args, &file, shutdown).await,
         Command::Worker(args) => cmd::worker::run(args, &file, shutdown).await,

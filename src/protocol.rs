@@ -139,6 +139,9 @@ pub struct HeartbeatAck {
     pub cancel_requested: bool,
 }
 
+/// The longest `failure_reason` a status report may carry.
+pub const MAX_FAILURE_REASON_BYTES: usize = 1024;
+
 /// `POST /jobs/{id}/status`: a worker reports how its job ended.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use common::{ApiOptions, Backend, TestApi, raw_request, wait_for};
 use jobctl::domain::{JobId, JobStatus, Role};
-use jobctl::protocol::{ClaimedJob, ErrorBody, HeartbeatAck, Job, JobList, LogChunk};
+use jobctl::protocol::{ClaimedJob, ErrorBody, HeartbeatAck, Job, LogChunk};
 use serde_json::json;
 
 backend_tests!(
@@ -189,33 +189,12 @@ async fn submit_get_and_list_a_job(backend: Backend) {
 
     assert_eq!(api.job(&token, job.id).await, job);
     let second = api.submit(&token, &["true"]).await;
-    let list: JobList = api
-        .get("/jobs", &token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list = api.list(&token, "/jobs").await;
     let ids: Vec<JobId> = list.jobs.iter().map(|j| j.id).collect();
     assert_eq!(ids, vec![second.id, job.id], "newest first");
-    let list: JobList = api
-        .get("/jobs?status=running", &token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list = api.list(&token, "/jobs?status=running").await;
     assert!(list.jobs.is_empty());
-    let list: JobList = api
-        .get("/jobs?limit=1", &token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list = api.list(&token, "/jobs?limit=1").await;
     assert_eq!(list.jobs.len(), 1);
 }
 
@@ -249,44 +228,16 @@ async fn users_see_only_their_own_jobs_admins_see_all(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(resp.status(), 404);
-    let list: JobList = api
-        .get("/jobs", &bob)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list = api.list(&bob, "/jobs").await;
     assert_eq!(list.jobs.len(), 1);
     assert_eq!(list.jobs[0].id, bobs.id);
-    let list: JobList = api
-        .get("/jobs?owner=alice", &bob)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list = api.list(&bob, "/jobs?owner=alice").await;
     assert!(list.jobs.is_empty(), "a user cannot list another's jobs");
 
     assert_eq!(api.job(&admin, job.id).await.owner, "alice");
-    let list: JobList = api
-        .get("/jobs", &admin)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list = api.list(&admin, "/jobs").await;
     assert_eq!(list.jobs.len(), 2);
-    let list: JobList = api
-        .get("/jobs?owner=bob", &admin)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list = api.list(&admin, "/jobs?owner=bob").await;
     assert_eq!(list.jobs.len(), 1);
     let resp = api
         .post(&format!("/jobs/{}/cancel", job.id), &admin)
@@ -444,14 +395,7 @@ async fn malformed_and_oversized_bodies_are_refused(backend: Backend) {
             "{msg:?} should mention {expect_in_msg:?}"
         );
     }
-    let list: JobList = api
-        .get("/jobs", &token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list = api.list(&token, "/jobs").await;
     assert!(list.jobs.is_empty(), "nothing was created");
 }
 
@@ -543,6 +487,14 @@ async fn claim(api: &TestApi, worker: &str) -> Option<ClaimedJob> {
     }
 }
 
+async fn heartbeat(api: &TestApi, worker: &str, id: JobId, lease: &str) -> reqwest::Response {
+    api.post(&format!("/jobs/{id}/heartbeat"), worker)
+        .json(&json!({ "lease_token": lease }))
+        .send()
+        .await
+        .unwrap()
+}
+
 async fn report(
     api: &TestApi,
     worker: &str,
@@ -572,12 +524,8 @@ async fn claim_heartbeat_and_report_a_job(backend: Backend) {
     assert_eq!(claimed.job.worker.as_deref(), Some("test-worker"));
     assert!(claimed.job.started_at.is_some());
     assert!(!claimed.lease_token.is_empty());
-    let ack: HeartbeatAck = api
-        .post(&format!("/jobs/{}/heartbeat", first.id), &worker)
-        .json(&json!({"lease_token": claimed.lease_token}))
-        .send()
+    let ack: HeartbeatAck = heartbeat(&api, &worker, first.id, &claimed.lease_token)
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -717,12 +665,8 @@ async fn cancel_a_pending_and_a_running_job(backend: Backend) {
     let asked: Job = resp.json().await.unwrap();
     assert_eq!(asked.status, JobStatus::Running);
     assert!(asked.cancel_requested);
-    let ack: HeartbeatAck = api
-        .post(&format!("/jobs/{}/heartbeat", running.id), &worker)
-        .json(&json!({"lease_token": claimed.lease_token}))
-        .send()
+    let ack: HeartbeatAck = heartbeat(&api, &worker, running.id, &claimed.lease_token)
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -1057,25 +1001,13 @@ async fn id_prefixes_find_jobs(backend: Backend) {
     let user = api.token("alice", Role::User).await;
     let job = api.submit(&user, &["true"]).await;
     let prefix = &job.id.to_string()[..6];
-    let list: JobList = api
-        .get(&format!("/jobs?id_prefix={}", prefix.to_uppercase()), &user)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list = api
+        .list(&user, &format!("/jobs?id_prefix={}", prefix.to_uppercase()))
+        .await;
     assert_eq!(list.jobs.len(), 1);
     assert_eq!(list.jobs[0].id, job.id);
     let other = api.token("bob", Role::User).await;
-    let list: JobList = api
-        .get(&format!("/jobs?id_prefix={prefix}"), &other)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list = api.list(&other, &format!("/jobs?id_prefix={prefix}")).await;
     assert!(list.jobs.is_empty(), "prefixes never reveal others' jobs");
 }
 

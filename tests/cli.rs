@@ -591,7 +591,13 @@ async fn after_up_client_commands_need_no_setup() {
     }
     up.env("HOME", dir.path())
         .env("JOBCTL_DATA_DIR", &data)
-        .args(["up", "--listen", "127.0.0.1:0"])
+        .args([
+            "up",
+            "--listen",
+            "127.0.0.1:0",
+            "--web-listen",
+            "127.0.0.1:0",
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::null());
     let mut up = ChildGuard::spawn(up);
@@ -657,7 +663,13 @@ async fn after_up_client_commands_need_no_setup() {
     again
         .env("HOME", dir.path())
         .env("JOBCTL_DATA_DIR", &data)
-        .args(["up", "--listen", "127.0.0.1:0"])
+        .args([
+            "up",
+            "--listen",
+            "127.0.0.1:0",
+            "--web-listen",
+            "127.0.0.1:0",
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::null());
     let mut again = ChildGuard::spawn(again);

@@ -9,7 +9,6 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::Utc;
 use common::Backend;
 use jobctl::domain::{JobId, JobSpec, JobStatus, Role};
 use jobctl::store::{self, JobEnd, JobFilter, JobStore, StoreError};
@@ -91,7 +90,7 @@ async fn reaper_and_reports_race_without_going_backwards(backend: Backend) {
             for _ in 0..20 {
                 lost.extend(
                     store
-                        .reap_expired_leases(Utc::now() + chrono::Duration::seconds(1))
+                        .reap_expired_leases()
                         .await
                         .unwrap()
                         .into_iter()
@@ -105,7 +104,7 @@ async fn reaper_and_reports_race_without_going_backwards(backend: Backend) {
         let store = store.clone();
         tokio::spawn(async move {
             store
-                .reap_expired_leases(Utc::now() + chrono::Duration::seconds(1))
+                .reap_expired_leases()
                 .await
                 .unwrap()
                 .into_iter()

@@ -404,14 +404,7 @@ async fn many_workers_run_every_job_exactly_once(backend: Backend) {
         jobs.push(api.submit(&user, &["sh", "-c", &script]).await.id);
     }
     let done = wait_for(Duration::from_secs(120), || async {
-        let list: jobctl::protocol::JobList = api
-            .get("/jobs?limit=1000&status=completed", &user)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let list = api.list(&user, "/jobs?limit=1000&status=completed").await;
         (list.jobs.len() == 200).then_some(list.jobs)
     })
     .await
@@ -470,4 +463,65 @@ async fn revoking_a_worker_token_stops_its_jobs(backend: Backend) {
     );
     let job = api.wait_finished(&user, job.id, WITHIN).await;
     assert_eq!(job.failure_reason.as_deref(), Some("worker lost"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn what_a_job_leaves_behind_dies_with_it_even_outside_its_group() {
+    let (api, user, worker) = setup(&Backend::Sqlite, ApiOptions::default()).await;
+    let _w = api.worker(&worker, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    // A daemon in a session of its own, and a plain background child.
+    // Each records its own pid once it runs; the job ends only after that.
+    let script = format!(
+        "setsid sh -c 'echo $$ > {d}/daemon; exec sleep 1000' & \
+         sh -c 'echo $$ > {d}/child; exec sleep 1000' & \
+         while [ ! -s {d}/daemon ] || [ ! -s {d}/child ]; do sleep 0.05; done; echo bye",
+        d = dir.path().display()
+    );
+    let job = api.submit(&user, &["sh", "-c", &script]).await;
+    let job = api.wait_finished(&user, job.id, WITHIN).await;
+    assert_eq!(job.status, JobStatus::Completed);
+    for name in ["daemon", "child"] {
+        let pid = read_pid(&dir.path().join(name)).unwrap();
+        let gone = wait_for(Duration::from_secs(10), || async {
+            (!process_alive(pid)).then_some(())
+        })
+        .await;
+        assert!(gone.is_some(), "the job's {name} ({pid}) outlived it");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn jobs_get_only_stdin_stdout_and_stderr() {
+    use std::os::unix::process::CommandExt;
+    let (api, user, worker) = setup(&Backend::Sqlite, ApiOptions::default()).await;
+    // The worker's own parent leaves descriptor 7 open, as shells and
+    // supervisors sometimes do.
+    let (_keep, leaked) = std::os::unix::net::UnixStream::pair().unwrap();
+    let leaked_fd = std::os::fd::AsRawFd::as_raw_fd(&leaked);
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_jobctl"));
+    cmd.args(["worker", "--api-url", &api.url, "--token", &worker])
+        .arg("--logs-dir")
+        .arg(&api.logs_dir);
+    // SAFETY: dup2 is async-signal-safe; it puts the socket at fd 7 without
+    // close-on-exec in the child only.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::dup2(leaked_fd, 7) == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let _w = common::ChildGuard::spawn(cmd);
+    let job = api
+        .submit(&user, &sh("ls /proc/$$/fd | sort -n | tr '\\n' ' '"))
+        .await;
+    api.wait_finished(&user, job.id, WITHIN).await;
+    let log = full_log(&api, &user, job.id).await;
+    assert!(log.starts_with("0 1 2 "), "{log}");
+    assert!(
+        !log.lines().next().unwrap().contains(" 7 "),
+        "fd 7 leaked into the job: {log}"
+    );
 }

@@ -4,12 +4,12 @@
 //! ended the bytes read afterwards are final: a follower that sees a
 //! terminal status and reads to `size` has everything.
 
-use axum::Json;
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, header};
 use axum::response::Response;
 use tokio::io::AsyncReadExt;
+use tokio::sync::OwnedSemaphorePermit;
 use tokio_util::io::ReaderStream;
 
 use super::AppState;
@@ -39,13 +39,19 @@ pub async fn job_logs(
     caller: Caller,
     Path(id): Path<String>,
     ApiQuery(query): ApiQuery<LogsQuery>,
-) -> Result<Json<LogChunk>, ApiError> {
+) -> Result<Response, ApiError> {
     caller.require_client()?;
     let id = job_id(&id)?;
     let read = LogRead::from_query(&query)?;
     let job = visible_job(&state, &caller, id).await?;
     let complete = job.status.is_terminal();
     let path = logs::log_path(&state.logs_dir, id);
+    let permit = state
+        .log_reads
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))?;
     let slice = tokio::task::spawn_blocking({
         let path = path.clone();
         move || match read {
@@ -73,7 +79,7 @@ pub async fn job_logs(
             ..LogSlice::default()
         }
     });
-    Ok(Json(LogChunk {
+    let chunk = LogChunk {
         job_id: id,
         status: job.status,
         offset: slice.offset,
@@ -81,7 +87,38 @@ pub async fn job_logs(
         size: slice.size,
         truncated: slice.truncated,
         logs: slice.into_text(),
-    }))
+    };
+    let json = serde_json::to_vec(&chunk).map_err(|e| ApiError::Internal(e.into()))?;
+    Ok(json_holding(json, permit))
+}
+
+/// A JSON answer whose body keeps `permit` until it has been handed on
+/// whole: the encoded chunk (up to a few MiB for a log of control bytes)
+/// counts against the read bound until a slow client has taken it.
+fn json_holding(json: Vec<u8>, permit: OwnedSemaphorePermit) -> Response {
+    enum Stage {
+        Send(Bytes, OwnedSemaphorePermit),
+        Sent { _permit: OwnedSemaphorePermit },
+    }
+    let stream = futures_util::stream::unfold(
+        Some(Stage::Send(Bytes::from(json), permit)),
+        |stage| async move {
+            match stage? {
+                Stage::Send(bytes, permit) => Some((
+                    Ok::<_, std::convert::Infallible>(bytes),
+                    Some(Stage::Sent { _permit: permit }),
+                )),
+                // Asked for more: the bytes are on their way; let go.
+                Stage::Sent { .. } => None,
+            }
+        },
+    );
+    let mut response = Response::new(Body::from_stream(stream));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
 }
 
 /// What a log request asks for, validated.

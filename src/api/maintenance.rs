@@ -29,13 +29,17 @@ pub async fn reap_leases(state: AppState, interval: Duration, shutdown: Cancella
             _ = shutdown.cancelled() => return,
             _ = ticker.tick() => {}
         }
-        let lost = match state.store.reap_expired_leases(Utc::now()).await {
+        let lost = match state.store.reap_expired_leases().await {
             Ok(lost) => lost,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot look for expired leases; will retry");
                 continue;
             }
         };
+        // Best effort, after the status change: the note cannot be written
+        // first without risking a "lost" note on a job whose heartbeat lands
+        // in between. A follower that stops at the failed status may miss it;
+        // the status itself carries `worker lost`.
         for job in lost {
             let worker = job.worker.as_deref().unwrap_or("its worker");
             tracing::warn!(job = %job.id, worker, "lease expired: job failed as worker lost");

@@ -88,7 +88,15 @@ pub struct AppState {
     pub store: Arc<dyn JobStore>,
     pub logs_dir: PathBuf,
     pub lease_timeout: Duration,
+    /// Log reads in flight at once. Each holds up to ~1 MiB while it runs;
+    /// the bound keeps memory (and blocking threads) flat however many
+    /// followers poll at the same moment. Reads are short, so waiting for a
+    /// permit costs little.
+    pub log_reads: Arc<tokio::sync::Semaphore>,
 }
+
+/// See [`AppState::log_reads`].
+pub const CONCURRENT_LOG_READS: usize = 16;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -265,6 +273,7 @@ impl ApiServer {
                 store,
                 logs_dir: config.logs_dir.clone(),
                 lease_timeout: config.lease_timeout,
+                log_reads: Arc::new(tokio::sync::Semaphore::new(CONCURRENT_LOG_READS)),
             },
             config,
         })
@@ -299,8 +308,7 @@ impl ApiServer {
         ));
         tasks.close();
         tracing::info!(addr = %self.local_addr(), "api listening");
-        let served = axum::serve(self.listener, router(self.state))
-            .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+        let served = crate::shutdown::serve(self.listener, router(self.state), shutdown.clone())
             .await
             .context("the api server failed");
         shutdown.cancel();

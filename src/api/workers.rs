@@ -11,11 +11,12 @@ use super::extract::{ApiJson, job_id};
 use crate::auth::Caller;
 use crate::domain::JobStatus;
 use crate::protocol::{
-    ClaimRequest, ClaimedJob, ErrorBody, Heartbeat, HeartbeatAck, Job, StatusReport,
+    ClaimRequest, ClaimedJob, ErrorBody, Heartbeat, HeartbeatAck, Job, MAX_FAILURE_REASON_BYTES,
+    StatusReport,
 };
 use crate::store::JobEnd;
 
-/// Longest worker name or failure reason accepted.
+/// Longest worker name accepted.
 const MAX_TEXT: usize = 1024;
 
 /// Claim the oldest pending job.
@@ -124,10 +125,10 @@ fn job_end(
     failure_reason: Option<String>,
 ) -> Result<JobEnd, ApiError> {
     if let Some(reason) = &failure_reason
-        && (reason.len() > MAX_TEXT || reason.is_empty())
+        && (reason.len() > MAX_FAILURE_REASON_BYTES || reason.is_empty())
     {
         return Err(ApiError::BadRequest(format!(
-            "failure_reason must be 1 to {MAX_TEXT} bytes"
+            "failure_reason must be 1 to {MAX_FAILURE_REASON_BYTES} bytes"
         )));
     }
     match status {

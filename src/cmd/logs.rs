@@ -75,7 +75,11 @@ pub async fn run(
         // Following rides out API outages from the very first request.
         let mut outage: Option<Instant> = None;
         let job = loop {
-            match resolve_job(&client, &args.id).await {
+            let resolved = tokio::select! {
+                _ = interrupt.cancelled() => return Ok(ExitCode::from(exit::INTERRUPTED)),
+                resolved = resolve_job(&client, &args.id) => resolved,
+            };
+            match resolved {
                 Ok(job) => break job,
                 Err(e) if is_transient(&e) => {
                     if outage.is_none() {
@@ -134,19 +138,18 @@ pub async fn follow(
         Start::Beginning => Some(0),
     };
     loop {
-        let fetched = match offset {
-            None => {
-                client
-                    .logs_tail(
-                        id,
-                        match start {
-                            Start::Tail(n) => n,
-                            Start::Beginning => 0,
-                        },
-                    )
-                    .await
+        if interrupt.is_cancelled() {
+            return Ok(stop_following(&mut spinner, id));
+        }
+        let request = async {
+            match offset {
+                None => client.logs_tail(id, start_lines(start)).await,
+                Some(at) => client.logs_from(id, at).await,
             }
-            Some(at) => client.logs_from(id, at).await,
+        };
+        let fetched = tokio::select! {
+            _ = interrupt.cancelled() => return Ok(stop_following(&mut spinner, id)),
+            fetched = request => fetched,
         };
         let caught_up = match fetched {
             Ok(chunk) => {
@@ -167,8 +170,7 @@ pub async fn follow(
                     spinner.clear();
                     return Ok(exit::for_job(chunk.status));
                 }
-                // A capped chunk: more is already there, read it at once.
-                chunk.next_offset >= chunk.size
+                caught_up(&chunk)
             }
             Err(e) if e.is_transient() => {
                 if outage.is_none() {
@@ -191,15 +193,33 @@ pub async fn follow(
         };
         if caught_up {
             tokio::select! {
-                _ = interrupt.cancelled() => {
-                    spinner.clear();
-                    eprintln!("jobctl: stopped following; job {id} goes on (`jobctl cancel` stops it)");
-                    return Ok(ExitCode::from(exit::INTERRUPTED));
-                }
+                _ = interrupt.cancelled() => return Ok(stop_following(&mut spinner, id)),
                 _ = tokio::time::sleep(interval) => {}
             }
         }
     }
+}
+
+/// Ctrl-C while following: say that the job goes on, exit 130.
+fn stop_following(spinner: &mut PendingSpinner, id: JobId) -> ExitCode {
+    spinner.clear();
+    eprintln!("jobctl: stopped following; job {id} goes on (`jobctl cancel` stops it)");
+    ExitCode::from(exit::INTERRUPTED)
+}
+
+fn start_lines(start: Start) -> u32 {
+    match start {
+        Start::Tail(n) => n,
+        Start::Beginning => 0,
+    }
+}
+
+/// Whether to wait before the next poll. A chunk short of the end was capped
+/// and more is there already — unless it brought nothing: then the rest is
+/// an unfinished UTF-8 character that the API holds back until the job
+/// writes the remaining bytes, and asking again at once would only spin.
+fn caught_up(chunk: &LogChunk) -> bool {
+    chunk.next_offset >= chunk.size || chunk.logs.is_empty()
 }
 
 /// The job has ended and everything it wrote has been read.
@@ -246,10 +266,13 @@ impl PendingSpinner {
             bar.enable_steady_tick(Duration::from_millis(120));
             bar
         });
-        bar.set_message(format!(
-            "pending {}… waiting for a worker",
-            format_duration(Duration::from_secs(since.elapsed().as_secs()))
-        ));
+        let waited = since.elapsed().as_secs();
+        let waited = if waited < 60 {
+            format!("{waited}s")
+        } else {
+            format_duration(Duration::from_secs(waited))
+        };
+        bar.set_message(format!("pending {waited}… waiting for a free worker"));
     }
 
     fn suspend<T>(&self, f: impl FnOnce() -> T) -> T {
@@ -269,5 +292,35 @@ impl PendingSpinner {
 impl Drop for PendingSpinner {
     fn drop(&mut self) {
         self.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chunk(logs: &str, next_offset: u64, size: u64) -> LogChunk {
+        LogChunk {
+            job_id: JobId::new(),
+            status: JobStatus::Running,
+            logs: logs.into(),
+            offset: 0,
+            next_offset,
+            size,
+            truncated: false,
+        }
+    }
+
+    #[test]
+    fn a_held_back_character_is_waited_for_not_polled_for() {
+        assert!(caught_up(&chunk("abc", 3, 3)), "read to the end");
+        assert!(
+            !caught_up(&chunk("x", 1_048_576, 5_000_000)),
+            "capped: read on at once"
+        );
+        assert!(
+            caught_up(&chunk("", 3, 5)),
+            "only an unfinished character left"
+        );
     }
 }

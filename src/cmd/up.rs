@@ -19,6 +19,7 @@ use crate::config::{self, ConfigFile};
 use crate::domain::Role;
 use crate::shutdown::Shutdown;
 use crate::store::{JobStore, StoreError};
+use crate::web::{self, WebConfig, WebServer};
 use crate::worker::{self, WorkerConfig};
 
 /// Flags of `jobctl up`.
@@ -28,10 +29,13 @@ pub struct Args {
     #[arg(long, env = "JOBCTL_DATA_DIR", value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
     /// The API's address
-    #[arg(long, default_value = config::DEFAULT_API_LISTEN, value_name = "ADDR")]
+    #[arg(long, env = "JOBCTL_LISTEN", default_value = config::DEFAULT_API_LISTEN, value_name = "ADDR")]
     pub listen: SocketAddr,
+    /// The web UI's address
+    #[arg(long, env = "JOBCTL_WEB_LISTEN", default_value = config::DEFAULT_WEB_LISTEN, value_name = "ADDR")]
+    pub web_listen: SocketAddr,
     /// Jobs to run at once
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    #[arg(long, env = "JOBCTL_SLOTS", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub slots: u32,
 }
 
@@ -70,20 +74,29 @@ pub async fn run(args: Args, file: &ConfigFile, shutdown: Shutdown) -> anyhow::R
         &format!("{api_url}\n"),
     )?;
 
+    let web = WebServer::build(WebConfig::new(api_url.clone()), args.web_listen)
+        .await
+        .context("pick another address for the web UI with --web-listen")?;
+    let web_url = web::browse_url(web.local_addr());
+
     let mut worker_config = WorkerConfig::new(api_url.clone(), worker_token, logs_dir)?;
     worker_config.slots = args.slots as usize;
 
-    // The api outlives the worker: the worker's last reports go to it.
-    let api_stop = CancellationToken::new();
-    let api_task = tokio::spawn(api.run_until_stopped(api_stop.clone()));
-    print_banner(&api_url, &data_dir);
+    // The api and the web UI outlive the worker: its last reports go to the
+    // api, and the browser can watch the jobs it drains finish.
+    let services_stop = CancellationToken::new();
+    let api_task = tokio::spawn(api.run_until_stopped(services_stop.clone()));
+    let web_task = tokio::spawn(web.run_until_stopped(services_stop.clone()));
+    print_banner(&api_url, &web_url, &data_dir);
     let worker_result = worker::run(worker_config, shutdown.clone()).await;
     // The worker only returns on its own for a fatal error; stop the rest.
     shutdown.graceful.cancel();
-    api_stop.cancel();
+    services_stop.cancel();
     let api_result = api_task.await.context("the api task panicked")?;
+    let web_result = web_task.await.context("the web UI task panicked")?;
     worker_result?;
     api_result?;
+    web_result?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -130,7 +143,7 @@ async fn ensure_token(
     Ok(secret)
 }
 
-fn print_banner(api_url: &str, data_dir: &Path) {
+fn print_banner(api_url: &str, web_url: &str, data_dir: &Path) {
     // Show the command as the user can type it: `jobctl` when it is on the
     // PATH, else the path of this binary (e.g. under target/release).
     let me = std::env::args().next().unwrap_or_else(|| "jobctl".into());
@@ -141,11 +154,12 @@ fn print_banner(api_url: &str, data_dir: &Path) {
     };
     let token_file = data_dir.join(config::ADMIN_TOKEN_FILE);
     println!(
-        "\njobctl is up.\n\n  API:          {api_url}\nAdmin token:  {token}\n  Data dir:     {data}\n\n\
+        "\njobctl is up.\n\n  Web UI:       {web_url}\n  API:          {api_url}\n  Admin token:  {token}\n  Data dir:     {data}\n\n\
          Client commands on this machine find the API and the token by themselves. Try:\n\n  \
          {jobctl} submit --name hello -- sh -c 'for i in $(seq 5); do echo step $i; sleep 1; done'\n  \
          {jobctl} list\n  \
          {jobctl} logs <ID> --follow\n\n\
+         To watch in a browser, open the web UI and sign in with the admin token: `cat {token}`.\n\n\
          Stop with Ctrl-C: running jobs get {drain}s to finish.\n",
         token = token_file.display(),
         data = data_dir.display(),

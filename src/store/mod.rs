@@ -124,10 +124,10 @@ pub trait JobStore: Send + Sync + 'static {
         end: &JobEnd,
     ) -> Result<Job, StoreError>;
 
-    /// Fails every running job whose lease expired before `now` with
-    /// `worker lost`; each is returned to exactly one caller, even when
-    /// several api replicas reap at once.
-    async fn reap_expired_leases(&self, now: DateTime<Utc>) -> Result<Vec<LostJob>, StoreError>;
+    /// Fails every running job whose lease has expired with `worker lost`,
+    /// by the database's own clock; each is returned to exactly one caller,
+    /// even when several api replicas reap at once.
+    async fn reap_expired_leases(&self) -> Result<Vec<LostJob>, StoreError>;
 
     /// Finished jobs that ended before `cutoff`, oldest first, at most `limit`.
     async fn finished_before(

@@ -4,7 +4,9 @@
 //! `MATERIALIZED` CTE, so concurrent claimers skip each other's rows instead
 //! of queueing on them and the planner cannot inline the CTE and re-run the
 //! lock per candidate. Every other read-then-write locks its row with
-//! `FOR UPDATE`, so status never moves backwards under races.
+//! `FOR UPDATE`, so status never moves backwards under races. Leases are
+//! set and checked against the database's clock (`now()`), so api replicas
+//! whose clocks drift apart still agree on when a worker is lost.
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -17,7 +19,7 @@ use uuid::Uuid;
 
 use super::{
     CancelDecision, FinishDecision, JobEnd, JobFilter, JobStore, LostJob, StoreError, StoredToken,
-    check_finish, decide_cancel, lease_expiry, new_lease_token, stale_lease,
+    check_finish, decide_cancel, new_lease_token, stale_lease,
 };
 use crate::domain::{JobId, JobSpec, JobStatus, Role};
 use crate::protocol::{Job, TokenInfo};
@@ -187,7 +189,7 @@ impl JobStore for PostgresStore {
                  SELECT id FROM jobs WHERE status = 'pending' \
                  ORDER BY created_at, id LIMIT 1 FOR UPDATE SKIP LOCKED) \
              UPDATE jobs SET status = 'running', worker = $1, started_at = $2, \
-                 lease_token = $3, lease_expires_at = $4 \
+                 lease_token = $3, lease_expires_at = now() + make_interval(secs => $4) \
              FROM next WHERE jobs.id = next.id \
              RETURNING {}",
             JOB_COLUMNS
@@ -199,7 +201,7 @@ impl JobStore for PostgresStore {
         .bind(worker)
         .bind(now)
         .bind(&lease_token)
-        .bind(lease_expiry(now, lease))
+        .bind(lease.as_secs_f64())
         .fetch_optional(&self.pool)
         .await?;
         match row {
@@ -217,13 +219,13 @@ impl JobStore for PostgresStore {
         // One conditional update: it either extends this lease or touches
         // nothing, so no lock is held across round trips.
         let row = sqlx::query(
-            "UPDATE jobs SET lease_expires_at = $3 \
+            "UPDATE jobs SET lease_expires_at = now() + make_interval(secs => $3) \
              WHERE id = $1 AND status = 'running' AND lease_token = $2 \
              RETURNING cancel_requested",
         )
         .bind(id.as_uuid())
         .bind(lease_token)
-        .bind(lease_expiry(Utc::now(), lease))
+        .bind(lease.as_secs_f64())
         .fetch_optional(&self.pool)
         .await?;
         match row {
@@ -265,15 +267,14 @@ impl JobStore for PostgresStore {
         Ok(job)
     }
 
-    async fn reap_expired_leases(&self, now: DateTime<Utc>) -> Result<Vec<LostJob>, StoreError> {
+    async fn reap_expired_leases(&self) -> Result<Vec<LostJob>, StoreError> {
         // Concurrent reapers: the second waits on the first's row locks, then
         // re-checks `status = 'running'` and skips rows already failed.
         let rows = sqlx::query(
-            "UPDATE jobs SET status = 'failed', failure_reason = 'worker lost', finished_at = $1, \
+            "UPDATE jobs SET status = 'failed', failure_reason = 'worker lost', finished_at = now(), \
                  lease_expires_at = NULL \
-             WHERE status = 'running' AND lease_expires_at < $1 RETURNING id, worker",
+             WHERE status = 'running' AND lease_expires_at <= now() RETURNING id, worker",
         )
-        .bind(now)
         .fetch_all(&self.pool)
         .await?;
         rows.iter()

@@ -309,12 +309,14 @@ impl JobStore for SqliteStore {
         Ok(job)
     }
 
-    async fn reap_expired_leases(&self, now: DateTime<Utc>) -> Result<Vec<LostJob>, StoreError> {
+    async fn reap_expired_leases(&self) -> Result<Vec<LostJob>, StoreError> {
+        // One file on one host: the local clock is the database's clock.
+        let now = Utc::now();
         let mut tx = self.write_tx().await?;
         let rows = sqlx::query(
             "UPDATE jobs SET status = 'failed', failure_reason = 'worker lost', finished_at = ?1, \
                  lease_expires_at = NULL \
-             WHERE status = 'running' AND lease_expires_at < ?1 RETURNING id, worker",
+             WHERE status = 'running' AND lease_expires_at <= ?1 RETURNING id, worker",
         )
         .bind(micros(now))
         .fetch_all(&mut *tx)

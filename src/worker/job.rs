@@ -86,6 +86,7 @@ struct Ending {
 
 impl Ending {
     fn failed(reason: String) -> Self {
+        let reason = fit_reason(reason);
         Ending {
             status: JobStatus::Failed,
             exit_code: None,
@@ -119,6 +120,14 @@ async fn execute(
         Ok(p) => p,
         Err(reason) => {
             note(&log, &format!("could not start: {reason}")).await;
+            note(
+                &log,
+                &format!(
+                    "finished: failed (could not start) after {}",
+                    format_duration(started.elapsed())
+                ),
+            )
+            .await;
             return Some(Ending::failed(format!("could not start: {reason}")));
         }
     };
@@ -193,10 +202,8 @@ async fn execute(
         (exit, Some(StopReason::TimedOut(secs))) => Some(Ending {
             status: JobStatus::Failed,
             exit_code: exit_code(exit),
-            failure_reason: Some(format!(
-                "timed out after {}",
-                format_duration(Duration::from_secs(secs))
-            )),
+            // Whole seconds, as the job asked for them: "timed out after 90s".
+            failure_reason: Some(format!("timed out after {secs}s")),
         }),
         (exit, Some(StopReason::Cancelled)) => Some(Ending {
             status: JobStatus::Cancelled,
@@ -223,7 +230,18 @@ async fn execute(
             exit_code: None,
             failure_reason: Some(format!("killed by signal {sig}")),
         }),
-        (None, None) => Some(Ending::failed(process.lost_reason().await)),
+        (None, None) => {
+            // The supervisor died (OOM killer, a stray kill): PDEATHSIG took
+            // the job's leader, but not the rest of its group. The group id
+            // cannot be reused while any member lives, so this hits only them.
+            if process.pid > 0 {
+                let _ = nix::sys::signal::killpg(
+                    nix::unistd::Pid::from_raw(process.pid as i32),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+            Some(Ending::failed(process.lost_reason().await))
+        }
     };
     let closing = match &ending {
         Some(e) => format!(
@@ -247,6 +265,20 @@ async fn execute(
     process.reap().await;
     tracing::info!(job = %job.id, "{closing}");
     ending
+}
+
+/// A failure reason the api accepts: cut at a character boundary with `…`
+/// when too long (a long cwd or program name). The log keeps the whole text.
+fn fit_reason(reason: String) -> String {
+    use crate::protocol::MAX_FAILURE_REASON_BYTES as MAX;
+    if reason.len() <= MAX {
+        return reason;
+    }
+    let mut cut = MAX - '…'.len_utf8();
+    while !reason.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}…", &reason[..cut])
 }
 
 fn exit_code(exit: Option<JobExit>) -> Option<i32> {
@@ -555,5 +587,23 @@ async fn report(ctx: &WorkerContext, job: &Job, lease: &str, end: Ending) {
             _ = tokio::time::sleep(delay) => {}
         }
         delay = (delay * 2).min(Duration::from_secs(10));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_failure_reasons_are_cut_to_what_the_api_takes() {
+        let short = "could not start: No such file or directory".to_string();
+        assert_eq!(fit_reason(short.clone()), short);
+        let long = format!(
+            "could not start: working directory /{}: No such file",
+            "é".repeat(2000)
+        );
+        let fit = fit_reason(long);
+        assert!(fit.len() <= crate::protocol::MAX_FAILURE_REASON_BYTES);
+        assert!(fit.ends_with('…') && fit.starts_with("could not start: working directory /é"));
     }
 }

@@ -85,8 +85,8 @@ impl ShimEvent {
     }
 }
 
-/// How long stragglers of a finished job are waited for after the group is
-/// killed. Processes that left the group (`setsid`) are not waited for longer.
+/// How long the supervisor keeps killing and reaping what a finished job
+/// left behind before it reports the end anyway.
 const STRAGGLER_WAIT: Duration = Duration::from_secs(2);
 
 /// Runs `argv` as described in the module docs; `control_fd` is the
@@ -108,6 +108,7 @@ pub fn run(control_fd: RawFd, argv: Vec<OsString>) -> ExitCode {
         &control,
         nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
     );
+    close_inherited_fds_on_exec();
     let mut writer = match control.try_clone() {
         Ok(w) => w,
         Err(_) => return ExitCode::from(crate::exit::ERROR),
@@ -177,7 +178,7 @@ pub fn run(control_fd: RawFd, argv: Vec<OsString>) -> ExitCode {
     leader_reaped.store(true, Ordering::SeqCst);
     // Whatever the leader left behind in its group goes with it.
     let _ = killpg(leader, Signal::SIGKILL);
-    reap_stragglers(Instant::now() + STRAGGLER_WAIT);
+    kill_remaining_descendants(Instant::now() + STRAGGLER_WAIT);
     let _ = writer.write_all(ShimEvent::Exited(exit).line().as_bytes());
     ExitCode::SUCCESS
 }
@@ -199,9 +200,16 @@ fn reap_until_leader_exits(leader: Pid) -> JobExit {
     }
 }
 
-/// Reaps exited descendants until none is left or `deadline` passes.
-fn reap_stragglers(deadline: Instant) {
+/// Kills and reaps whatever still runs below us once the leader is gone:
+/// members of its group, and processes that left the group (`setsid`, a
+/// daemon's double fork). As a subreaper we inherit every orphan, so killing
+/// our children round after round reaches them all. Gives up at `deadline`
+/// on anything unkillable (a process stuck in the kernel).
+fn kill_remaining_descendants(deadline: Instant) {
     loop {
+        for pid in own_children() {
+            let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);
+        }
         match waitpid(None::<Pid>, Some(WaitPidFlag::WNOHANG)) {
             Ok(WaitStatus::StillAlive) => {
                 if Instant::now() >= deadline {
@@ -210,8 +218,79 @@ fn reap_stragglers(deadline: Instant) {
                 std::thread::sleep(Duration::from_millis(10));
             }
             Ok(_) | Err(Errno::EINTR) => continue,
-            Err(_) => return, // ECHILD: all reaped
+            Err(_) => return, // ECHILD: nothing left
         }
+    }
+}
+
+/// The pids of this process's children, from `/proc/self/task/*/children`
+/// (each thread lists its own), or by scanning `/proc` for our pid as parent
+/// where the kernel lacks that file.
+fn own_children() -> Vec<Pid> {
+    let mut pids = Vec::new();
+    let mut found_file = false;
+    if let Ok(tasks) = std::fs::read_dir("/proc/self/task") {
+        for task in tasks.flatten() {
+            if let Ok(list) = std::fs::read_to_string(task.path().join("children")) {
+                found_file = true;
+                pids.extend(
+                    list.split_whitespace()
+                        .filter_map(|p| p.parse().ok())
+                        .map(Pid::from_raw),
+                );
+            }
+        }
+    }
+    if found_file {
+        return pids;
+    }
+    let me = std::process::id().to_string();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // pid (comm) state ppid …: the command may hold spaces and parens.
+        let ppid = stat
+            .rsplit(')')
+            .next()
+            .and_then(|rest| rest.split_whitespace().nth(1));
+        if ppid == Some(me.as_str())
+            && let Ok(pid) = entry.file_name().to_string_lossy().parse()
+        {
+            pids.push(Pid::from_raw(pid));
+        }
+    }
+    pids
+}
+
+/// Marks every descriptor from 3 up close-on-exec, so the job gets only
+/// stdin, stdout and stderr — not whatever the worker's own parent (a shell,
+/// a test harness, a supervisor) left open, which a daemonising job would
+/// otherwise hold forever.
+fn close_inherited_fds_on_exec() {
+    // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only changes fd flags.
+    let done = unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            3u32,
+            u32::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        )
+    } == 0;
+    if done {
+        return;
+    }
+    // Kernels before 5.11: flag each open descriptor by hand.
+    let fds: Vec<i32> = std::fs::read_dir("/proc/self/fd")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse().ok())
+        .filter(|&fd| fd > 2)
+        .collect();
+    for fd in fds {
+        // SAFETY: setting FD_CLOEXEC on an fd has no memory-safety preconditions.
+        unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
     }
 }
 

@@ -257,6 +257,13 @@ impl TestApi {
         resp.json().await.unwrap()
     }
 
+    /// `GET path` for a job list (`/jobs?…`); panics unless 200.
+    pub async fn list(&self, token: &str, path: &str) -> jobctl::protocol::JobList {
+        let resp = self.get(path, token).send().await.unwrap();
+        assert_eq!(resp.status(), 200);
+        resp.json().await.unwrap()
+    }
+
     pub async fn job(&self, token: &str, id: JobId) -> Job {
         let resp = self
             .get(&format!("/jobs/{id}"), token)

@@ -1,0 +1,310 @@
+//! The page's JSON routes under `/ui/api/`: each one calls the API with the
+//! session's token and hands the answer back.
+//!
+//! The bodies are the API's own types ([`crate::protocol`]), so the page
+//! reads exactly what `jobctl list --json` would print. Only submitting has
+//! a shape of its own ([`SubmitForm`]): the page sends what the user typed,
+//! and the command line and timeout are parsed here, in Rust, where they can
+//! be tested.
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+
+use super::WebState;
+use super::error::WebError;
+use super::session::{Session, session_id};
+use crate::client::ClientError;
+use crate::domain::{JobId, JobStatus, Role, parse_duration};
+use crate::protocol::{Job, JobList, ListQuery, LogChunk, LogsQuery, SubmitJob};
+
+/// Lines of a tail when the page does not say.
+const DEFAULT_TAIL: u32 = 1000;
+
+/// A request with a live session.
+pub struct SignedIn {
+    id: String,
+    /// The session the cookie names.
+    pub session: Session,
+}
+
+impl FromRequestParts<WebState> for SignedIn {
+    type Rejection = WebError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &WebState) -> Result<Self, WebError> {
+        let id = session_id(&parts.headers).ok_or(WebError::NotSignedIn)?;
+        let session = state.sessions.get(&id).ok_or(WebError::NotSignedIn)?;
+        Ok(SignedIn { id, session })
+    }
+}
+
+impl SignedIn {
+    /// Maps an API failure, ending the session when the API no longer
+    /// accepts its token (revoked): the page then sends the user to sign in.
+    fn api<T>(&self, state: &WebState, result: Result<T, ClientError>) -> Result<T, WebError> {
+        result.map_err(|e| {
+            let e = WebError::from(e);
+            if matches!(e, WebError::TokenRefused) {
+                state.sessions.remove(&self.id);
+            }
+            e
+        })
+    }
+}
+
+/// `GET /ui/api/session`: who is signed in, and how often the page polls.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct SessionInfo {
+    /// The token's name, which is the owner of the jobs it submits.
+    pub name: String,
+    /// `admin` sees every job (and the page shows owners).
+    pub role: Role,
+    /// Between two refreshes of a live log or of the job list.
+    pub refresh_interval_ms: u64,
+}
+
+/// `GET /ui/api/session`.
+pub async fn session_info(State(state): State<WebState>, signed: SignedIn) -> Json<SessionInfo> {
+    Json(SessionInfo {
+        name: signed.session.user.name,
+        role: signed.session.user.role,
+        refresh_interval_ms: state
+            .refresh_interval
+            .as_millis()
+            .try_into()
+            .unwrap_or(u64::MAX),
+    })
+}
+
+/// `GET /ui/api/jobs` query: passed on to the API.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobsQuery {
+    status: Option<JobStatus>,
+    limit: Option<u32>,
+}
+
+/// `GET /ui/api/jobs`: the caller's jobs (an admin's: everyone's), newest first.
+pub async fn list_jobs(
+    State(state): State<WebState>,
+    signed: SignedIn,
+    query: Result<Query<JobsQuery>, QueryRejection>,
+) -> Result<Json<JobList>, WebError> {
+    let Query(query) = query.map_err(|e| WebError::BadRequest(e.body_text()))?;
+    let list = ListQuery {
+        status: query.status,
+        limit: query.limit,
+        ..ListQuery::default()
+    };
+    let jobs = signed.api(&state, signed.session.client.list(&list).await)?;
+    Ok(Json(JobList { jobs }))
+}
+
+/// `GET /ui/api/jobs/{id}`.
+pub async fn get_job(
+    State(state): State<WebState>,
+    signed: SignedIn,
+    Path(id): Path<String>,
+) -> Result<Json<Job>, WebError> {
+    let id = job_id(&id)?;
+    Ok(Json(
+        signed.api(&state, signed.session.client.job(id).await)?,
+    ))
+}
+
+/// `POST /ui/api/jobs/{id}/cancel`.
+pub async fn cancel_job(
+    State(state): State<WebState>,
+    signed: SignedIn,
+    Path(id): Path<String>,
+) -> Result<Json<Job>, WebError> {
+    let id = job_id(&id)?;
+    Ok(Json(
+        signed.api(&state, signed.session.client.cancel(id).await)?,
+    ))
+}
+
+/// `GET /ui/api/jobs/{id}/logs?tail=N|offset=B`: one [`LogChunk`] as the API
+/// answers it; a follower reads `next_offset` and polls from there.
+pub async fn job_logs(
+    State(state): State<WebState>,
+    signed: SignedIn,
+    Path(id): Path<String>,
+    query: Result<Query<LogsQuery>, QueryRejection>,
+) -> Result<Json<LogChunk>, WebError> {
+    let id = job_id(&id)?;
+    let Query(query) = query.map_err(|e| WebError::BadRequest(e.body_text()))?;
+    let client = &signed.session.client;
+    let chunk = match query.offset {
+        Some(offset) => client.logs_from(id, offset).await,
+        None => {
+            client
+                .logs_tail(id, query.tail.unwrap_or(DEFAULT_TAIL))
+                .await
+        }
+    };
+    Ok(Json(signed.api(&state, chunk)?))
+}
+
+/// The whole log, streamed through as the API sends it: never held in
+/// memory here, whatever its size.
+pub async fn download_logs(
+    State(state): State<WebState>,
+    signed: SignedIn,
+    Path(id): Path<String>,
+) -> Result<Response, WebError> {
+    let id = job_id(&id)?;
+    let upstream = signed.api(&state, signed.session.client.logs_download(id).await)?;
+    let content_type = upstream
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .cloned()
+        .unwrap_or_else(|| HeaderValue::from_static("text/plain; charset=utf-8"));
+    let length = upstream.headers().get(header::CONTENT_LENGTH).cloned();
+    let mut response = Body::from_stream(upstream.bytes_stream()).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, content_type);
+    if let Some(length) = length {
+        headers.insert(header::CONTENT_LENGTH, length);
+    }
+    headers.insert(
+        header::CONTENT_DISPOSITION,
+        HeaderValue::from_str(&format!("attachment; filename=\"jobctl-{id}.log\""))
+            .expect("a UUID makes a valid header"),
+    );
+    Ok(response)
+}
+
+/// What the page's submit form sends.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubmitForm {
+    /// The command line as typed.
+    pub command: String,
+    /// Run it as `sh -c COMMAND`; otherwise it is split on whitespace.
+    #[serde(default)]
+    pub shell: bool,
+    /// Blank for none.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// A duration such as `90s`, `30m`, `2h`.
+    #[serde(default)]
+    pub timeout: Option<String>,
+}
+
+impl SubmitForm {
+    /// The API request this form asks for; the API checks the rest.
+    pub fn to_submit_job(&self) -> Result<SubmitJob, String> {
+        let line = self.command.trim();
+        if line.is_empty() {
+            return Err("enter a command to run".into());
+        }
+        let command = if self.shell {
+            vec!["sh".to_string(), "-c".to_string(), line.to_string()]
+        } else {
+            line.split_whitespace().map(str::to_string).collect()
+        };
+        let name = self
+            .name
+            .as_deref()
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map(str::to_string);
+        let timeout_seconds = match self.timeout.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(t) => {
+                let d = parse_duration(t)?;
+                if d.as_secs() == 0 {
+                    return Err("the timeout must be at least 1s".into());
+                }
+                Some(d.as_secs())
+            }
+        };
+        Ok(SubmitJob {
+            command,
+            name,
+            timeout_seconds,
+            ..SubmitJob::default()
+        })
+    }
+}
+
+/// `POST /ui/api/jobs`: 201 and the job.
+pub async fn submit_job(
+    State(state): State<WebState>,
+    signed: SignedIn,
+    form: Result<Json<SubmitForm>, JsonRejection>,
+) -> Result<(StatusCode, Json<Job>), WebError> {
+    let Json(form) = form.map_err(|e| WebError::BadRequest(e.body_text()))?;
+    let job = form.to_submit_job().map_err(WebError::BadRequest)?;
+    let job = signed.api(&state, signed.session.client.submit(&job).await)?;
+    Ok((StatusCode::CREATED, Json(job)))
+}
+
+/// Unknown `/ui/api/` paths answer JSON like the rest of the page's API.
+pub async fn no_route() -> WebError {
+    WebError::NotFound("no such route".into())
+}
+
+fn job_id(raw: &str) -> Result<JobId, WebError> {
+    JobId::parse(raw).map_err(|e| WebError::BadRequest(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn form(command: &str, shell: bool, name: Option<&str>, timeout: Option<&str>) -> SubmitForm {
+        SubmitForm {
+            command: command.into(),
+            shell,
+            name: name.map(Into::into),
+            timeout: timeout.map(Into::into),
+        }
+    }
+
+    #[test]
+    fn a_command_is_split_on_whitespace_or_run_through_sh() {
+        let split = form("  python  train.py --epochs 3 ", false, None, None)
+            .to_submit_job()
+            .unwrap();
+        assert_eq!(split.command, ["python", "train.py", "--epochs", "3"]);
+        let shell = form("echo a | tr a b > out", true, None, None)
+            .to_submit_job()
+            .unwrap();
+        assert_eq!(shell.command, ["sh", "-c", "echo a | tr a b > out"]);
+    }
+
+    #[test]
+    fn name_and_timeout_are_optional_and_parsed() {
+        let job = form("true", false, Some(" train "), Some("1h30m"))
+            .to_submit_job()
+            .unwrap();
+        assert_eq!(job.name.as_deref(), Some("train"));
+        assert_eq!(job.timeout_seconds, Some(5400));
+        let bare = form("true", false, Some(""), Some(" "))
+            .to_submit_job()
+            .unwrap();
+        assert_eq!(bare.name, None);
+        assert_eq!(bare.timeout_seconds, None);
+    }
+
+    #[test]
+    fn an_empty_command_or_a_bad_timeout_is_refused() {
+        assert!(form("   ", true, None, None).to_submit_job().is_err());
+        let bad = form("true", false, None, Some("soon"))
+            .to_submit_job()
+            .unwrap_err();
+        assert!(bad.contains("invalid duration"), "{bad}");
+        assert!(
+            form("true", false, None, Some("0"))
+                .to_submit_job()
+                .is_err()
+        );
+    }
+}
