@@ -300,6 +300,9 @@ bench_followers() {
   else
     configs="10 100 1000"; stress="2 8 32"; interval=5; duration=45; sduration=10; runs=3
   fi
+  # e.g. BENCH_FOLLOWERS="1000" BENCH_STRESS="8 32" to rerun a few rows
+  configs=${BENCH_FOLLOWERS:-$configs}
+  stress=${BENCH_STRESS:-$stress}
   local clients id seconds
   for clients in $configs X $stress; do
     [ "$clients" = X ] && { interval=0; duration=$sduration; continue; }
