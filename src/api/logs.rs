@@ -96,6 +96,7 @@ pub async fn job_logs(
 /// whole: the encoded chunk (up to a few MiB for a log of control bytes)
 /// counts against the read bound until a slow client has taken it.
 fn json_holding(json: Vec<u8>, permit: OwnedSemaphorePermit) -> Response {
+    let length = json.len();
     enum Stage {
         Send(Bytes, OwnedSemaphorePermit),
         Sent { _permit: OwnedSemaphorePermit },
@@ -114,10 +115,13 @@ fn json_holding(json: Vec<u8>, permit: OwnedSemaphorePermit) -> Response {
         },
     );
     let mut response = Response::new(Body::from_stream(stream));
-    response.headers_mut().insert(
+    let headers = response.headers_mut();
+    headers.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
+    // A known length: no chunked encoding, no separate last-chunk write.
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
     response
 }
 
