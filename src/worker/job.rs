@@ -21,8 +21,8 @@ use crate::domain::{JobStatus, format_duration};
 use crate::logs;
 use crate::protocol::{ClaimedJob, Job, StatusReport};
 
-/// How often a running job's log is flushed to stable storage, so readers on
-/// other machines (NFS) see it.
+/// How often a running job's log is flushed to the server when the logs dir
+/// is on a network filesystem, so readers on other machines see it.
 const SYNC_INTERVAL: Duration = Duration::from_secs(2);
 
 /// Why the worker is stopping a job that has not ended by itself.
@@ -143,7 +143,9 @@ async fn execute(
         lease_tx,
         lease_watch.clone(),
     ));
-    let syncer = tokio::spawn(sync_loop(log.clone(), lease_watch.clone()));
+    let syncer = ctx
+        .sync_logs
+        .then(|| tokio::spawn(sync_loop(log.clone(), lease_watch.clone())));
 
     let timeout_at = job
         .timeout_seconds
@@ -195,7 +197,9 @@ async fn execute(
     };
     lease_watch.cancel();
     let _ = heartbeats.await;
-    let _ = syncer.await;
+    if let Some(syncer) = syncer {
+        let _ = syncer.await;
+    }
     let elapsed = started.elapsed();
     let ending = match (exit, stopping) {
         (_, Some(StopReason::LeaseLost)) => None,
@@ -260,8 +264,10 @@ async fn execute(
         ),
     };
     note(&log, &closing).await;
-    let log_for_sync = log.clone();
-    let _ = tokio::task::spawn_blocking(move || log_for_sync.sync_data()).await;
+    if ctx.sync_logs {
+        let log = log.clone();
+        let _ = tokio::task::spawn_blocking(move || log.sync_data()).await;
+    }
     process.reap().await;
     tracing::info!(job = %job.id, "{closing}");
     ending
