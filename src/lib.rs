@@ -29,6 +29,23 @@ use cli::{Cli, Command};
 use config::ConfigFile;
 use shutdown::Shutdown;
 
+/// The async runtime every command runs on. Blocking threads (log reads,
+/// file streams) are capped, and on glibc `malloc` keeps to two arenas:
+/// by default each thread that allocates gets an arena of its own, and the
+/// api's RSS grew with its thread count past 64 MiB under 1 000 followers
+/// (BENCHMARKS.md).
+pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    #[cfg(target_env = "gnu")]
+    // SAFETY: mallopt only tunes the allocator; called before any thread starts.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+    }
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .max_blocking_threads(64)
+        .build()
+}
+
 /// Runs one parsed command line to its exit status.
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let file = ConfigFile::load(cli.config.as_deref())?;

@@ -14,7 +14,7 @@ fn main() -> ExitCode {
         return jobctl::worker::shim::run(args.control_fd, args.command);
     }
     jobctl::telemetry::init(cli.command.is_service());
-    let runtime = match tokio::runtime::Runtime::new() {
+    let runtime = match jobctl::runtime() {
         Ok(rt) => rt,
         Err(e) => return fail(&anyhow::Error::new(e).context("cannot start the async runtime")),
     };
