@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of jobctl: unit tests, the API/worker/CLI integration suites
-# on SQLite and PostgreSQL, the scale-out tests, the generated-docs check and
-# the browser tests in headless Chromium.
+# on SQLite and PostgreSQL, the scale-out tests, the generated-docs check, the
+# browser tests in headless Chromium, and a smoke run of every benchmark (tiny
+# sizes, so the benchmarks cannot rot; figures come from bench/run.sh alone).
 #
 # Needs: a Rust toolchain, PostgreSQL reachable at JOBCTL_TEST_DATABASE_URL
 # (default postgres://postgres@127.0.0.1:5432/test), and Debian's chromium and
@@ -26,3 +27,6 @@ if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null
 fi
 
 cargo test --locked "$@"
+
+# The benchmarks at toy sizes on the debug build the tests just made.
+BENCH_PROFILE=dev bash bench/run.sh --smoke
