@@ -18,7 +18,10 @@ use std::path::{Path, PathBuf};
 
 use crate::domain::JobId;
 
-/// Size of one backwards read while looking for newlines.
+/// Size of the first backwards read while looking for newlines; each
+/// further read is twice the one before, so a tail of long lines takes a few
+/// large reads (one disk request each when the cache is cold), not many small
+/// ones.
 pub const TAIL_BLOCK: usize = 64 * 1024;
 /// The most a tail returns, however long its lines.
 pub const MAX_TAIL_BYTES: usize = 1024 * 1024;
@@ -87,8 +90,10 @@ pub fn tail<R: Read + Seek>(
     let mut pos = size;
     let mut newlines = 0;
     let mut start = None;
+    let mut block_size = TAIL_BLOCK as u64;
     'scan: while pos > floor {
-        let block_start = pos.saturating_sub(TAIL_BLOCK as u64).max(floor);
+        let block_start = pos.saturating_sub(block_size).max(floor);
+        block_size = block_size.saturating_mul(2);
         let mut block = vec![0; (pos - block_start) as usize];
         reader.seek(SeekFrom::Start(block_start))?;
         reader.read_exact(&mut block)?;
@@ -489,7 +494,8 @@ mod tests {
         );
         assert!(!got.truncated);
         assert!(
-            counting.read <= (tail_text.len() + TAIL_BLOCK) as u64,
+            // Reads double in size: at most twice what is returned, plus the first block.
+            counting.read <= (2 * tail_text.len() + TAIL_BLOCK) as u64,
             "read {} bytes to find a {}-byte tail",
             counting.read,
             tail_text.len()
