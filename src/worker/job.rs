@@ -280,10 +280,7 @@ fn fit_reason(reason: String) -> String {
     if reason.len() <= MAX {
         return reason;
     }
-    let mut cut = MAX - '…'.len_utf8();
-    while !reason.is_char_boundary(cut) {
-        cut -= 1;
-    }
+    let cut = reason.floor_char_boundary(MAX - '…'.len_utf8());
     format!("{}…", &reason[..cut])
 }
 
