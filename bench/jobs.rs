@@ -148,6 +148,23 @@ impl Client {
     }
 }
 
+/// When a job that had to complete started and finished; an error when it
+/// ended any other way.
+fn completed_span(job: &Job) -> Result<(DateTime<Utc>, DateTime<Utc>), String> {
+    let id = job.id;
+    if job.status != JobStatus::Completed {
+        return Err(format!(
+            "job {id} ended {} ({})",
+            job.status,
+            job.failure_reason.as_deref().unwrap_or_default()
+        ));
+    }
+    match (job.started_at, job.finished_at) {
+        (Some(s), Some(f)) => Ok((s, f)),
+        _ => Err(format!("job {id} has no started_at/finished_at")),
+    }
+}
+
 fn seconds(from: DateTime<Utc>, to: DateTime<Utc>) -> f64 {
     (to - from).num_microseconds().unwrap_or(i64::MAX) as f64 / 1e6
 }
@@ -204,16 +221,7 @@ async fn claims(client: &Client, jobs: usize, runs: usize, label: &str) -> Resul
         let mut last_finish: Option<DateTime<Utc>> = None;
         for id in &ids {
             let job = client.wait(id, Duration::from_millis(50), patience).await?;
-            if job.status != JobStatus::Completed {
-                return Err(format!(
-                    "job {id} ended {} ({})",
-                    job.status,
-                    job.failure_reason.unwrap_or_default()
-                ));
-            }
-            let (Some(s), Some(f)) = (job.started_at, job.finished_at) else {
-                return Err(format!("job {id} has no started_at/finished_at"));
-            };
+            let (s, f) = completed_span(&job)?;
             first_start = Some(first_start.map_or(s, |x| x.min(s)));
             last_finish = Some(last_finish.map_or(f, |x| x.max(f)));
         }
@@ -264,16 +272,7 @@ async fn overhead(
             .wait(&id, Duration::from_millis(10), Duration::from_secs(600))
             .await?;
         let seen = sent.elapsed().as_secs_f64();
-        if job.status != JobStatus::Completed {
-            return Err(format!(
-                "job {id} ended {} ({})",
-                job.status,
-                job.failure_reason.unwrap_or_default()
-            ));
-        }
-        let (Some(s), Some(f)) = (job.started_at, job.finished_at) else {
-            return Err(format!("job {id} has no started_at/finished_at"));
-        };
+        let (s, f) = completed_span(&job)?;
         let runtime = seconds(s, f);
         let mut log_bytes = None;
         if let Some(dir) = &logs_dir {
