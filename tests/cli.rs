@@ -575,10 +575,9 @@ fn tokens_are_created_listed_and_revoked_on_the_database() {
     assert!(tokens.is_empty());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn after_up_client_commands_need_no_setup() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
+/// `jobctl up` on free ports with `home` as `$HOME` and `data` as its data
+/// dir, and none of this shell's client settings.
+fn up_command(home: &std::path::Path, data: &std::path::Path) -> StdCommand {
     let mut up = StdCommand::new(env!("CARGO_BIN_EXE_jobctl"));
     for var in [
         "JOBCTL_API_URL",
@@ -589,8 +588,8 @@ async fn after_up_client_commands_need_no_setup() {
     ] {
         up.env_remove(var);
     }
-    up.env("HOME", dir.path())
-        .env("JOBCTL_DATA_DIR", &data)
+    up.env("HOME", home)
+        .env("JOBCTL_DATA_DIR", data)
         .args([
             "up",
             "--listen",
@@ -600,6 +599,14 @@ async fn after_up_client_commands_need_no_setup() {
         ])
         .stdout(Stdio::piped())
         .stderr(Stdio::null());
+    up
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn after_up_client_commands_need_no_setup() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let up = up_command(dir.path(), &data);
     let mut up = ChildGuard::spawn(up);
     let mut banner = String::new();
     let mut stdout = BufReader::new(up.child.as_mut().unwrap().stdout.take().unwrap());
@@ -659,19 +666,7 @@ async fn after_up_client_commands_need_no_setup() {
     assert!(status.success());
     // A second start reuses the tokens.
     let token_before = std::fs::read_to_string(&token_file).unwrap();
-    let mut again = StdCommand::new(env!("CARGO_BIN_EXE_jobctl"));
-    again
-        .env("HOME", dir.path())
-        .env("JOBCTL_DATA_DIR", &data)
-        .args([
-            "up",
-            "--listen",
-            "127.0.0.1:0",
-            "--web-listen",
-            "127.0.0.1:0",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
+    let again = up_command(dir.path(), &data);
     let mut again = ChildGuard::spawn(again);
     let mut line = String::new();
     let mut stdout = BufReader::new(again.child.as_mut().unwrap().stdout.take().unwrap());
