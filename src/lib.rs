@@ -17,6 +17,7 @@ pub mod exit;
 pub mod fsinfo;
 pub mod logs;
 pub mod protocol;
+pub mod retry;
 pub mod shutdown;
 pub mod store;
 pub mod telemetry;

@@ -125,7 +125,7 @@ pub async fn report(client: &ApiClient, lease: &Lease, end: Ending, give_up: &Ca
         exit_code: end.exit_code,
         failure_reason: end.failure_reason,
     };
-    let mut delay = Duration::from_millis(500);
+    let mut backoff = crate::retry::REPORT.backoff();
     let mut warned = false;
     loop {
         match client.report(id, &report).await {
@@ -151,8 +151,7 @@ pub async fn report(client: &ApiClient, lease: &Lease, end: Ending, give_up: &Ca
                 tracing::error!(job = %id, status = %report.status, "giving up reporting the job's end: the worker is stopping now");
                 return;
             }
-            _ = tokio::time::sleep(delay) => {}
+            _ = tokio::time::sleep(backoff.next_delay()) => {}
         }
-        delay = (delay * 2).min(Duration::from_secs(10));
     }
 }

@@ -180,7 +180,7 @@ async fn claim_loop(
     stop_jobs: &CancellationToken,
     shutdown: &Shutdown,
 ) -> Option<anyhow::Error> {
-    let mut backoff = Backoff::new();
+    let mut backoff = crate::retry::API.backoff();
     loop {
         let permit = tokio::select! {
             _ = shutdown.graceful.cancelled() => return None,
@@ -217,7 +217,7 @@ async fn claim_loop(
                 ));
             }
             Err(e) => {
-                let wait = backoff.next();
+                let wait = backoff.next_delay();
                 tracing::warn!(error = %e, "cannot claim jobs; retrying in {}", format_duration(wait));
                 wait
             }
@@ -237,7 +237,7 @@ async fn wait_for_api(
     shutdown: &CancellationToken,
 ) -> anyhow::Result<()> {
     let deadline = tokio::time::Instant::now() + timeout;
-    let mut backoff = Backoff::new();
+    let mut backoff = crate::retry::API.backoff();
     loop {
         match client.healthz().await {
             Ok(()) => return Ok(()),
@@ -248,7 +248,7 @@ async fn wait_for_api(
                 ));
             }
             Err(e) => {
-                let wait = backoff.next();
+                let wait = backoff.next_delay();
                 tracing::warn!(error = %e, "API not reachable yet; retrying in {}", format_duration(wait));
                 tokio::select! {
                     _ = shutdown.cancelled() => anyhow::bail!("stopped while waiting for the API"),
@@ -256,22 +256,5 @@ async fn wait_for_api(
                 }
             }
         }
-    }
-}
-
-/// Exponential backoff from 1 s to 30 s.
-struct Backoff(Duration);
-
-impl Backoff {
-    fn new() -> Self {
-        Backoff(Duration::from_secs(1))
-    }
-    fn reset(&mut self) {
-        self.0 = Duration::from_secs(1);
-    }
-    fn next(&mut self) -> Duration {
-        let now = self.0;
-        self.0 = (self.0 * 2).min(Duration::from_secs(30));
-        now
     }
 }
