@@ -152,7 +152,7 @@ _jobctl() {
             return 0
             ;;
         jobctl__subcmd____run__subcmd__job)
-            opts="-h -V --control-fd --cwd --config --help --version"
+            opts="-h -V --control-fd --cwd --job-id --lease-ms --kill-grace-ms --config --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -163,6 +163,18 @@ _jobctl() {
                     return 0
                     ;;
                 --cwd)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --job-id)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --lease-ms)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --kill-grace-ms)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -908,10 +908,7 @@ async fn download_streams_the_whole_log(backend: Backend) {
 }
 
 async fn expired_leases_fail_the_job_as_worker_lost(backend: Backend) {
-    let options = ApiOptions {
-        lease_timeout: Duration::from_secs(1),
-        ..ApiOptions::default()
-    };
+    let options = ApiOptions::short_lease(Duration::from_secs(1));
     let api = TestApi::start_with(&backend, options).await;
     let user = api.token("alice", Role::User).await;
     let worker = api.token("w1", Role::Worker).await;

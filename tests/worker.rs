@@ -29,6 +29,7 @@ backend_tests!(
     many_workers_run_every_job_exactly_once,
     a_huge_line_and_invalid_utf8_stay_readable,
     revoking_a_worker_token_stops_its_jobs,
+    a_stopped_worker_s_job_is_fenced_before_the_api_counts_it_lost,
 );
 
 const WITHIN: Duration = Duration::from_secs(30);
@@ -293,10 +294,7 @@ async fn cancel_reaches_running_and_pending_jobs(backend: Backend) {
 }
 
 async fn a_killed_worker_takes_its_jobs_with_it_and_they_end_worker_lost(backend: Backend) {
-    let options = ApiOptions {
-        lease_timeout: Duration::from_secs(3),
-        ..ApiOptions::default()
-    };
+    let options = ApiOptions::short_lease(Duration::from_secs(3));
     let (api, user, worker) = setup(&backend, options).await;
     let mut w = api.worker(&worker, &[]);
     let dir = tempfile::tempdir().unwrap();
@@ -443,10 +441,7 @@ async fn a_huge_line_and_invalid_utf8_stay_readable(backend: Backend) {
 }
 
 async fn revoking_a_worker_token_stops_its_jobs(backend: Backend) {
-    let options = ApiOptions {
-        lease_timeout: Duration::from_secs(3),
-        ..ApiOptions::default()
-    };
+    let options = ApiOptions::short_lease(Duration::from_secs(3));
     let (api, user, worker) = setup(&backend, options).await;
     let _w = api.worker(&worker, &[]);
     let dir = tempfile::tempdir().unwrap();
@@ -524,4 +519,83 @@ async fn jobs_get_only_stdin_stdout_and_stderr() {
         !log.lines().next().unwrap().contains(" 7 "),
         "fd 7 leaked into the job: {log}"
     );
+}
+
+async fn a_stopped_worker_s_job_is_fenced_before_the_api_counts_it_lost(backend: Backend) {
+    let lease = Duration::from_secs(3);
+    let (api, user, worker) = setup(&backend, ApiOptions::short_lease(lease)).await;
+    let w = api.worker(&worker, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let script = format!(
+        "echo $$ > {}/child; while true; do echo tick; sleep 0.05; done",
+        dir.path().display()
+    );
+    let job = api.submit(&user, &["sh", "-c", &script]).await;
+    let pid = wait_for(WITHIN, || async { read_pid(&dir.path().join("child")) })
+        .await
+        .expect("the job started");
+    // Frozen, the worker can neither heartbeat nor stop its job: only the
+    // supervisor can.
+    w.signal(Signal::SIGSTOP);
+    let lost = api.wait_finished(&user, job.id, WITHIN).await;
+    assert_eq!(lost.status, JobStatus::Failed);
+    assert_eq!(lost.failure_reason.as_deref(), Some("worker lost"));
+    // The supervisor kills the job as the lease expires; the api reaps the
+    // job at that moment or later. Allow for a busy machine's scheduling.
+    let dead = wait_for(Duration::from_secs(1), || async {
+        (!process_alive(pid)).then_some(())
+    })
+    .await;
+    assert!(
+        dead.is_some(),
+        "the job still ran when the api counted it lost"
+    );
+    let size = std::fs::metadata(api.log_path(job.id)).unwrap().len();
+    let grew = wait_for(Duration::from_secs(1), || async {
+        (std::fs::metadata(api.log_path(job.id)).unwrap().len() != size).then_some(())
+    })
+    .await;
+    let log = std::fs::read_to_string(api.log_path(job.id)).unwrap();
+    assert!(grew.is_none(), "the log grew after the job was lost: {log}");
+    assert!(
+        log.contains("[jobctl] lease expiring: the worker has not renewed"),
+        "the supervisor says why: {log}"
+    );
+    // Thawed, the worker learns what happened and carries on.
+    w.signal(Signal::SIGCONT);
+    let next = api.submit(&user, &["true"]).await;
+    let next = api.wait_finished(&user, next.id, WITHIN).await;
+    assert_eq!(next.status, JobStatus::Completed);
+    let lost = api.job(&user, job.id).await;
+    assert_eq!(lost.failure_reason.as_deref(), Some("worker lost"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_supervisor_shows_its_job_in_ps() {
+    let (api, user, worker) = setup(&Backend::Sqlite, ApiOptions::default()).await;
+    let _w = api.worker(&worker, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let script = format!("echo $PPID > {}/parent; sleep 1000", dir.path().display());
+    let job = api.submit(&user, &["sh", "-c", &script]).await;
+    let supervisor = wait_for(WITHIN, || async { read_pid(&dir.path().join("parent")) })
+        .await
+        .expect("the job started");
+    let short = &job.id.to_string()[..8];
+    let cmdline = std::fs::read(format!("/proc/{supervisor}/cmdline")).unwrap();
+    let argv: Vec<String> = cmdline
+        .split(|&b| b == 0)
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect();
+    assert_eq!(argv[0], format!("jobctl job {short}"), "{argv:?}");
+    assert!(
+        argv.contains(&"sleep 1000".to_string()) || argv.iter().any(|a| a.contains("sleep 1000")),
+        "{argv:?}"
+    );
+    let comm = std::fs::read_to_string(format!("/proc/{supervisor}/comm")).unwrap();
+    assert_eq!(comm.trim_end(), format!("jobctl-{short}"));
+    api.post(&format!("/jobs/{}/cancel", job.id), &user)
+        .send()
+        .await
+        .unwrap();
+    api.wait_finished(&user, job.id, WITHIN).await;
 }

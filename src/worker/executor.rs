@@ -42,7 +42,8 @@ pub struct Launch {
     /// Variables set for the job on top of the worker's environment (from
     /// which the worker's own `JOBCTL_*` settings are removed).
     pub env: BTreeMap<String, String>,
-    /// How long the lease given with the claim lasts without a renewal.
+    /// How much longer the claim's lease holds without a renewal: the
+    /// executor fences the job when this runs out.
     pub lease: Duration,
     /// Between SIGTERM and SIGKILL whenever the job is stopped.
     pub kill_grace: Duration,

@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::WorkerContext;
 use super::executor::{ExecEvent, Execution, Launch, StartError};
-use super::lease::{self, Lease, LeaseEvent};
+use super::lease::{self, Delivery, Lease, LeaseEvent};
 use super::logfile::LogFile;
 use super::outcome::{Facts, Outcome, Ran, StopReason, closing_line, outcome};
 use crate::domain::format_duration;
@@ -72,7 +72,7 @@ fn launch(ctx: &WorkerContext, job: &Job, lease: &Lease) -> Launch {
         argv: job.command.clone(),
         cwd: job.cwd.clone(),
         env,
-        lease: lease.timeout,
+        lease: lease.left_since_claim(),
         kill_grace: ctx.kill_grace,
     }
 }
@@ -131,7 +131,11 @@ pub async fn supervise(
                 }
                 LeaseEvent::Lost(why) => {
                     tracing::warn!(job = %job.id, "{why}; stopping the job");
-                    stopping.get_or_insert(StopReason::LeaseLost);
+                    // A fenced job whose loss the api has now recorded:
+                    // nothing is left to report.
+                    if matches!(stopping, None | Some(StopReason::Fenced)) {
+                        stopping = Some(StopReason::LeaseLost);
+                    }
                 }
                 LeaseEvent::TokenRefused(why) => {
                     tracing::error!(job = %job.id, "{why}; stopping the job");
@@ -186,9 +190,25 @@ async fn conclude(
         log.sync().await;
     }
     tracing::info!(job = %lease.job_id, "{closing}");
-    match outcome {
-        Outcome::Report(end) => lease::report(&ctx.client, lease, end, &ctx.give_up).await,
-        Outcome::Abandon => {}
+    let Outcome::Report(end) = outcome else {
+        return;
+    };
+    let status = end.status;
+    match lease::report(&ctx.client, lease, end, &ctx.give_up).await {
+        Delivery::Delivered => {}
+        // The api failed the fenced job first; it recorded the same end.
+        Delivery::Refused(e)
+            if facts.stop == Some(StopReason::Fenced)
+                && e.status() == Some(reqwest::StatusCode::CONFLICT) =>
+        {
+            tracing::info!(job = %lease.job_id, "the API had already failed the fenced job as worker lost");
+        }
+        Delivery::Refused(e) => {
+            tracing::error!(job = %lease.job_id, %status, error = %e, "the API refused the job's final status");
+        }
+        Delivery::GaveUp(e) => {
+            tracing::error!(job = %lease.job_id, %status, error = %e, "final status not delivered: the worker stopped retrying");
+        }
     }
 }
 

@@ -24,15 +24,25 @@ pub struct Lease {
     pub token: String,
     /// How long the lease lasts without a renewal.
     pub timeout: Duration,
+    /// When the claim's answer arrived: the lease holds at most `timeout`
+    /// from then.
+    pub claimed_at: Instant,
 }
 
 impl Lease {
+    /// The lease of a claim that has just been answered.
     pub fn of(claimed: &ClaimedJob) -> Self {
         Lease {
             job_id: claimed.job.id,
             token: claimed.lease_token.clone(),
             timeout: Duration::from_secs(claimed.lease_timeout_seconds.max(1)),
+            claimed_at: Instant::now(),
         }
+    }
+
+    /// How much longer the claim's lease holds without a renewal.
+    pub fn left_since_claim(&self) -> Duration {
+        self.timeout.saturating_sub(self.claimed_at.elapsed())
     }
 
     /// How often to heartbeat: at the worker's pace, but at least three
@@ -115,9 +125,26 @@ pub async fn heartbeat(
     }
 }
 
-/// Reports the end, retrying with backoff while the api is unreachable, so
-/// no final status is lost to an outage. Gives up when `give_up` fires.
-pub async fn report(client: &ApiClient, lease: &Lease, end: Ending, give_up: &CancellationToken) {
+/// What became of a final report.
+#[derive(Debug)]
+pub enum Delivery {
+    Delivered,
+    /// The api answered with an error that retrying cannot change.
+    Refused(ClientError),
+    /// The worker stopped retrying (it is shutting down) before the api
+    /// took the report.
+    GaveUp(ClientError),
+}
+
+/// Reports the end, retrying with back-off while the api is unreachable,
+/// so no final status is lost to an outage. Stops retrying when `give_up`
+/// fires.
+pub async fn report(
+    client: &ApiClient,
+    lease: &Lease,
+    end: Ending,
+    give_up: &CancellationToken,
+) -> Delivery {
     let id = lease.job_id;
     let report = StatusReport {
         lease_token: lease.token.clone(),
@@ -128,29 +155,22 @@ pub async fn report(client: &ApiClient, lease: &Lease, end: Ending, give_up: &Ca
     let mut backoff = crate::retry::REPORT.backoff();
     let mut warned = false;
     loop {
-        match client.report(id, &report).await {
+        let error = match client.report(id, &report).await {
             Ok(_) => {
                 if warned {
                     tracing::info!(job = %id, "final status delivered");
                 }
-                return;
+                return Delivery::Delivered;
             }
-            Err(e) if e.is_transient() => {
-                if !warned {
-                    tracing::warn!(job = %id, error = %e, "cannot report the job's end; retrying until the API answers");
-                    warned = true;
-                }
-            }
-            Err(e) => {
-                tracing::error!(job = %id, error = %e, "the API refused the job's final status");
-                return;
-            }
+            Err(e) if e.is_transient() => e,
+            Err(e) => return Delivery::Refused(e),
+        };
+        if !warned {
+            tracing::warn!(job = %id, error = %error, "cannot report the job's end; retrying until the API answers");
+            warned = true;
         }
         tokio::select! {
-            _ = give_up.cancelled() => {
-                tracing::error!(job = %id, status = %report.status, "giving up reporting the job's end: the worker is stopping now");
-                return;
-            }
+            _ = give_up.cancelled() => return Delivery::GaveUp(error),
             _ = tokio::time::sleep(backoff.next_delay()) => {}
         }
     }

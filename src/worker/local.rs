@@ -5,7 +5,8 @@
 //! The supervisor's stdout and stderr are the job's log file, inherited
 //! straight through to the job. The socket carries only control lines (see
 //! the supervisor's module docs): the worker asks for SIGTERM or SIGKILL of
-//! the job's process group and hears when the job started and how it ended.
+//! the job's process group and passes on each lease renewal; it hears when
+//! the job started, when the supervisor fenced it, and how it ended.
 
 use std::os::fd::AsRawFd;
 use std::path::PathBuf;
@@ -91,11 +92,20 @@ impl Supervised {
             .job_stdio()
             .map_err(|e| worker_fault("cannot share the log file", e))?;
         let theirs_fd = theirs.as_raw_fd();
+        let id = launch.job_id.to_string();
         let mut command = tokio::process::Command::new(&executor.shim_program);
         command
+            // What `ps` shows: the job it supervises, not `/proc/self/exe`.
+            .arg0(format!("jobctl job {}", &id[..8]))
             .arg("__run-job")
             .arg("--control-fd")
-            .arg(theirs_fd.to_string());
+            .arg(theirs_fd.to_string())
+            .arg("--job-id")
+            .arg(&id)
+            .arg("--lease-ms")
+            .arg(launch.lease.as_millis().to_string())
+            .arg("--kill-grace-ms")
+            .arg(launch.kill_grace.as_millis().to_string());
         // The supervisor enters the directory, not the worker: on a hung
         // mount that blocks the supervisor alone.
         if let Some(cwd) = &launch.cwd {
@@ -231,6 +241,7 @@ impl Execution for Supervised {
         loop {
             match self.next_line().await {
                 Some(ShimEvent::Exited(exit)) => return ExecEvent::Ended(exit),
+                Some(ShimEvent::Fenced) => return ExecEvent::Fenced,
                 Some(_) => continue,
                 None => {
                     // The supervisor died (OOM killer, a stray kill):
@@ -257,8 +268,8 @@ impl Execution for Supervised {
         self.send("kill").await;
     }
 
-    async fn renew_lease(&mut self, _valid_for: Duration) {
-        // The supervisor does not fence on the lease yet.
+    async fn renew_lease(&mut self, valid_for: Duration) {
+        self.send(&format!("lease {}", valid_for.as_millis())).await;
     }
 
     async fn finish(&mut self) {

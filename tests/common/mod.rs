@@ -141,14 +141,30 @@ impl Drop for SchemaGuard {
 #[derive(Clone)]
 pub struct ApiOptions {
     pub lease_timeout: Duration,
+    /// When the first look for expired leases comes after start; `None`:
+    /// the production default for the lease.
+    pub reap_grace: Option<Duration>,
     pub retention: Duration,
     pub sweep_interval: Duration,
+}
+
+impl ApiOptions {
+    /// A short lease whose expiry the api acts on from its start — for
+    /// tests of lost workers that involve no api restart.
+    pub fn short_lease(lease: Duration) -> Self {
+        ApiOptions {
+            lease_timeout: lease,
+            reap_grace: Some(lease),
+            ..ApiOptions::default()
+        }
+    }
 }
 
 impl Default for ApiOptions {
     fn default() -> Self {
         ApiOptions {
             lease_timeout: Duration::from_secs(60),
+            reap_grace: None,
             retention: Duration::from_secs(90 * 24 * 3600),
             sweep_interval: Duration::from_secs(3600),
         }
@@ -313,6 +329,9 @@ fn api_config(database_url: &str, logs_dir: &Path, options: &ApiOptions) -> ApiC
     let mut config = ApiConfig::new(database_url.to_string(), logs_dir.to_path_buf());
     config.lease_timeout = options.lease_timeout;
     config.reap_interval = jobctl::api::default_reap_interval(options.lease_timeout);
+    config.reap_grace = options
+        .reap_grace
+        .unwrap_or_else(|| jobctl::api::default_reap_grace(options.lease_timeout));
     config.retention = options.retention;
     config.sweep_interval = options.sweep_interval;
     config
