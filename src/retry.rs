@@ -46,6 +46,10 @@ pub const API: Policy = Policy::new(Duration::from_secs(1), Duration::from_secs(
 /// held back by an outage lands before the job could be counted lost.
 pub const REPORT: Policy = Policy::new(Duration::from_millis(500), Duration::from_secs(10));
 
+/// A worker that cannot run jobs (its logs dir is read-only, say) checking
+/// whether the fault has cleared.
+pub const PROBE: Policy = Policy::new(Duration::from_secs(1), Duration::from_secs(15));
+
 /// The delays of one run of retries.
 #[derive(Debug, Clone)]
 pub struct Backoff {

@@ -48,12 +48,15 @@ pub async fn run(ctx: Arc<WorkerContext>, claimed: ClaimedJob, stop: Cancellatio
         Ok(execution) => supervise(ctx, job, lease, log, execution, started, stop).await,
         Err(e) => {
             tracing::warn!(job = %job.id, reason = e.reason(), "job could not start");
-            log.note(&format!("could not start: {}", e.reason())).await;
+            // A job this worker hands back gets its line from the api.
+            if let StartError::Job(why) = &e {
+                log.note(&format!("could not start: {why}")).await;
+            }
             let facts = Facts {
                 ran: Ran::CouldNotStart(e),
                 stop: None,
             };
-            conclude(&ctx, &lease, Some(&log), &facts, started.elapsed()).await;
+            conclude(&ctx, &lease, Some(log), &facts, started.elapsed()).await;
         }
     }
 }
@@ -89,6 +92,7 @@ pub async fn supervise(
     stop: CancellationToken,
 ) {
     tracing::info!(job = %job.id, process = %execution.describe(), "job started");
+    ctx.health.job_started();
     let watching = CancellationToken::new();
     let (lease_tx, mut lease_rx) = mpsc::channel(4);
     let heartbeats = tokio::spawn(lease::heartbeat(
@@ -172,29 +176,49 @@ pub async fn supervise(
         ran,
         stop: stopping,
     };
-    conclude(&ctx, &lease, Some(&log), &facts, started.elapsed()).await;
+    conclude(&ctx, &lease, Some(log), &facts, started.elapsed()).await;
 }
 
-/// Decides the outcome, closes the log and reports.
+/// Decides the outcome, closes the log and reports. `elapsed` is how long
+/// the job ran, up to now, when its end was seen.
 async fn conclude(
     ctx: &WorkerContext,
     lease: &Lease,
-    log: Option<&LogFile>,
+    log: Option<LogFile>,
     facts: &Facts,
     elapsed: Duration,
 ) {
+    let ended = Instant::now();
     let outcome = outcome(facts);
     let closing = closing_line(&outcome, facts, elapsed);
     if let Some(log) = log {
-        log.note(&closing).await;
+        if let Some(closing) = &closing {
+            log.note(closing).await;
+        }
         log.sync().await;
+        // Closed (and unlocked) before a hand-back, so that the next
+        // worker can take the log over.
+        drop(log);
     }
-    tracing::info!(job = %lease.job_id, "{closing}");
-    let Outcome::Report(end) = outcome else {
-        return;
+    if let Some(closing) = &closing {
+        tracing::info!(job = %lease.job_id, "{closing}");
+    }
+    let (delivery, what) = match outcome {
+        Outcome::Abandon => return,
+        Outcome::HandBack(reason) => {
+            // Before the hand-back: by the time this job's slot is free,
+            // the claim loop must know not to claim again.
+            ctx.health.fault(&reason);
+            let delivery = lease::hand_back(&ctx.client, lease, reason, &ctx.give_up).await;
+            (delivery, "pending (handed back)".to_string())
+        }
+        Outcome::Report(end) => {
+            let status = end.status.to_string();
+            let delivery = lease::report(&ctx.client, lease, end, ended, &ctx.give_up).await;
+            (delivery, status)
+        }
     };
-    let status = end.status;
-    match lease::report(&ctx.client, lease, end, &ctx.give_up).await {
+    match delivery {
         Delivery::Delivered => {}
         // The api failed the fenced job first; it recorded the same end.
         Delivery::Refused(e)
@@ -204,10 +228,14 @@ async fn conclude(
             tracing::info!(job = %lease.job_id, "the API had already failed the fenced job as worker lost");
         }
         Delivery::Refused(e) => {
-            tracing::error!(job = %lease.job_id, %status, error = %e, "the API refused the job's final status");
+            tracing::error!(job = %lease.job_id, status = what, error = %e, "the API refused the job's final status");
         }
         Delivery::GaveUp(e) => {
-            tracing::error!(job = %lease.job_id, %status, error = %e, "final status not delivered: the worker stopped retrying");
+            tracing::error!(job = %lease.job_id, status = what, error = %e, "final status not delivered: the worker stopped retrying");
+            ctx.undelivered
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(format!("{} ({what})", lease.job_id));
         }
     }
 }

@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::outcome::Ending;
 use crate::client::{ApiClient, ClientError};
-use crate::domain::{JobId, format_duration};
+use crate::domain::{JobId, JobStatus, format_duration};
 use crate::protocol::{ClaimedJob, StatusReport};
 
 /// The lease on one claimed job.
@@ -136,26 +136,60 @@ pub enum Delivery {
     GaveUp(ClientError),
 }
 
-/// Reports the end, retrying with back-off while the api is unreachable,
-/// so no final status is lost to an outage. Stops retrying when `give_up`
+/// Reports the end the worker saw at `ended`, retrying with back-off while
+/// the api is unreachable, so no final status is lost to an outage. Each
+/// attempt says how long ago the job ended, so the api records when it
+/// ended, not when the report got through. Stops retrying when `give_up`
 /// fires.
 pub async fn report(
     client: &ApiClient,
     lease: &Lease,
     end: Ending,
+    ended: Instant,
     give_up: &CancellationToken,
 ) -> Delivery {
-    let id = lease.job_id;
-    let report = StatusReport {
+    let mut report = StatusReport {
         lease_token: lease.token.clone(),
         status: end.status,
         exit_code: end.exit_code,
         failure_reason: end.failure_reason,
+        finished_ms_ago: None,
     };
+    deliver(client, lease.job_id, give_up, move || {
+        report.finished_ms_ago = Some(ended.elapsed().as_millis() as u64);
+        report.clone()
+    })
+    .await
+}
+
+/// Hands a job this worker could not start back to the queue (`pending`),
+/// retrying like [`report`].
+pub async fn hand_back(
+    client: &ApiClient,
+    lease: &Lease,
+    reason: String,
+    give_up: &CancellationToken,
+) -> Delivery {
+    let report = StatusReport {
+        lease_token: lease.token.clone(),
+        status: JobStatus::Pending,
+        exit_code: None,
+        failure_reason: Some(reason),
+        finished_ms_ago: None,
+    };
+    deliver(client, lease.job_id, give_up, move || report.clone()).await
+}
+
+async fn deliver(
+    client: &ApiClient,
+    id: JobId,
+    give_up: &CancellationToken,
+    mut next: impl FnMut() -> StatusReport,
+) -> Delivery {
     let mut backoff = crate::retry::REPORT.backoff();
     let mut warned = false;
     loop {
-        let error = match client.report(id, &report).await {
+        let error = match client.report(id, &next()).await {
             Ok(_) => {
                 if warned {
                     tracing::info!(job = %id, "final status delivered");

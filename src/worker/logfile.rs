@@ -116,6 +116,9 @@ impl LogFile {
 /// Opens the log exclusively: a new file, or one that no process holds
 /// locked (a worker that could not start the job left it behind).
 fn open_locked(path: &Path) -> std::io::Result<File> {
+    if let Some(dir) = path.parent() {
+        super::health::check_free_space(dir)?;
+    }
     let mut options = std::fs::OpenOptions::new();
     options.append(true).read(true).mode(0o640);
     let (file, created) = match options.clone().create_new(true).open(path) {

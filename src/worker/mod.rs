@@ -18,6 +18,7 @@
 
 pub mod executor;
 mod fs;
+mod health;
 mod job;
 mod lease;
 mod local;
@@ -109,8 +110,13 @@ struct WorkerContext {
     /// writes, and syncing only slows the job (BENCHMARKS.md: +57 % on a
     /// 1 GiB writer).
     sync_logs: bool,
-    /// Fires when the worker must stop now: final reports stop retrying.
+    /// Fires when final reports must stop retrying: when the worker is
+    /// told to stop now, or when the shutdown's report window is over.
     give_up: CancellationToken,
+    /// Whether this worker can run jobs right now.
+    health: health::Health,
+    /// Final statuses that could not be delivered before `give_up`.
+    undelivered: std::sync::Mutex<Vec<String>>,
 }
 
 /// Runs the worker until `shutdown`; `Err` for a fatal problem (a refused
@@ -132,7 +138,9 @@ pub async fn run(config: WorkerConfig, shutdown: Shutdown) -> anyhow::Result<()>
         heartbeat_interval: config.heartbeat_interval,
         fs_timeout: fs::FS_TIMEOUT,
         sync_logs: network_fs.is_some(),
-        give_up: shutdown.immediate.clone(),
+        give_up: shutdown.immediate.child_token(),
+        health: health::Health::default(),
+        undelivered: std::sync::Mutex::new(Vec::new()),
     });
     tracing::info!(
         name = %config.name,
@@ -150,6 +158,16 @@ pub async fn run(config: WorkerConfig, shutdown: Shutdown) -> anyhow::Result<()>
     let fatal = claim_loop(&ctx, &config, &slots, &jobs, &stop_jobs, &shutdown).await;
 
     jobs.close();
+    // One bound for the whole stop: the drain, the grace of the jobs then
+    // stopped, and a window for the last reports. Final reports retry until
+    // its end, however long the api is away.
+    let deadline =
+        tokio::time::Instant::now() + config.drain_timeout + config.kill_grace + REPORT_WINDOW;
+    let give_up = ctx.give_up.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep_until(deadline).await;
+        give_up.cancel();
+    });
     let running = jobs.len();
     if running > 0 {
         tracing::info!(
@@ -166,10 +184,36 @@ pub async fn run(config: WorkerConfig, shutdown: Shutdown) -> anyhow::Result<()>
         }
     }
     stop_jobs.cancel();
-    jobs.wait().await;
+    // Past the deadline only a hung filesystem can hold a job task (its
+    // closing line); the jobs themselves die with their supervisors as
+    // this process exits.
+    let margin = Duration::from_secs(2);
+    if tokio::time::timeout_at(deadline + margin, jobs.wait())
+        .await
+        .is_err()
+    {
+        tracing::error!(
+            unfinished = jobs.len(),
+            "job tasks still busy at the end of the stop window; exiting anyway"
+        );
+    }
+    let undelivered =
+        std::mem::take(&mut *ctx.undelivered.lock().unwrap_or_else(|e| e.into_inner()));
+    if !undelivered.is_empty() {
+        tracing::error!(
+            "{} final status(es) could not be delivered before the worker stopped; the API \
+             will count these jobs as worker lost: {}",
+            undelivered.len(),
+            undelivered.join(", ")
+        );
+    }
     tracing::info!("worker stopped");
     fatal.map_or(Ok(()), Err)
 }
+
+/// After the drain and the kill grace, how long final reports may still
+/// be retried before a stopping worker exits without them.
+pub const REPORT_WINDOW: Duration = Duration::from_secs(15);
 
 /// Claims and starts jobs until shutdown; returns a fatal error, if any.
 async fn claim_loop(
@@ -188,6 +232,25 @@ async fn claim_loop(
         };
         if shutdown.graceful.is_cancelled() {
             return None;
+        }
+        // A worker that cannot run jobs claims none until it can again.
+        if let Some(fault) = ctx.health.current() {
+            drop(permit);
+            let wait = ctx.health.next_check_in();
+            tracing::debug!(
+                fault,
+                "not claiming; checking again in {}",
+                format_duration(wait)
+            );
+            tokio::select! {
+                _ = shutdown.graceful.cancelled() => return None,
+                _ = tokio::time::sleep(wait) => {}
+            }
+            match health::probe_logs_dir(&ctx.logs_dir, ctx.fs_timeout).await {
+                Ok(()) => ctx.health.clear(),
+                Err(still) => ctx.health.fault(&still),
+            }
+            continue;
         }
         // The claim is not raced against shutdown: a job the api has handed
         // over must run (or be reported), never be dropped on the floor.

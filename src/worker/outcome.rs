@@ -97,6 +97,10 @@ impl Ending {
 pub enum Outcome {
     /// Report this end to the api.
     Report(Ending),
+    /// The job never ran, through this worker's fault: hand it back to the
+    /// queue (`pending`) for another worker, and stop claiming until the
+    /// fault clears. The text says what is wrong with this worker.
+    HandBack(String),
     /// Report nothing: the api has already ended the job (lease lost), or
     /// will (a refused token).
     Abandon,
@@ -143,18 +147,23 @@ pub fn outcome(facts: &Facts) -> Outcome {
             Outcome::Report(Ending::failed(None, format!("killed by signal {sig}")))
         }
         (None, Ran::SupervisorLost(why)) => Outcome::Report(Ending::failed(None, why.clone())),
-        (None, Ran::CouldNotStart(e)) => Outcome::Report(Ending::failed(
-            None,
-            format!("could not start: {}", e.reason()),
-        )),
+        (None, Ran::CouldNotStart(StartError::Worker(why))) => {
+            Outcome::HandBack(fit_reason(why.clone()))
+        }
+        (None, Ran::CouldNotStart(StartError::Job(why))) => {
+            Outcome::Report(Ending::failed(None, format!("could not start: {why}")))
+        }
     }
 }
 
 /// The closing `[jobctl]` line: the status, why, and how long it ran.
-pub fn closing_line(outcome: &Outcome, facts: &Facts, elapsed: Duration) -> String {
+/// None for a job handed back: it has not ended, and the api notes the
+/// hand-back in its log.
+pub fn closing_line(outcome: &Outcome, facts: &Facts, elapsed: Duration) -> Option<String> {
     let took = format_duration(elapsed);
     let ran = &facts.ran;
-    match (outcome, ran) {
+    Some(match (outcome, ran) {
+        (Outcome::HandBack(_), _) => return None,
         (Outcome::Abandon, _) if facts.stop == Some(StopReason::TokenRefused) => format!(
             "stopped after {took}; the API will mark the job failed (worker lost) when its lease runs out"
         ),
@@ -172,7 +181,7 @@ pub fn closing_line(outcome: &Outcome, facts: &Facts, elapsed: Duration) -> Stri
             };
             format!("finished: {}{why} after {took}", e.status)
         }
-    }
+    })
 }
 
 /// A failure reason the api accepts: cut at a character boundary with `…`
@@ -308,11 +317,27 @@ mod tests {
     }
 
     #[test]
+    fn a_job_this_worker_could_not_start_goes_back_to_the_queue() {
+        let why = "cannot create log file /l/x.log: Read-only file system";
+        let o = decide(Ran::CouldNotStart(StartError::Worker(why.into())), None);
+        assert_eq!(o, Outcome::HandBack(why.into()));
+        let facts = Facts {
+            ran: Ran::CouldNotStart(StartError::Worker(why.into())),
+            stop: None,
+        };
+        assert_eq!(
+            closing_line(&o, &facts, Duration::ZERO),
+            None,
+            "the api notes it"
+        );
+    }
+
+    #[test]
     fn closing_lines_say_status_reason_and_time() {
         let took = Duration::from_secs(75);
         let line = |ran: Ran, stop: Option<StopReason>, took: Duration| {
             let facts = Facts { ran, stop };
-            closing_line(&outcome(&facts), &facts, took)
+            closing_line(&outcome(&facts), &facts, took).unwrap()
         };
         assert_eq!(
             line(Ran::Ended(JobExit::Code(3)), None, took),
