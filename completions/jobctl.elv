@@ -218,6 +218,7 @@ set edit:completion:arg-completer[jobctl] = {|@words|
         }
         &'jobctl;__run-job'= {
             cand --control-fd 'The supervisor''s end of the worker''s control socket'
+            cand --cwd 'The job''s working directory, entered by the supervisor'
             cand --config 'Config file [default: ~/.config/jobctl/config.toml]'
             cand -h 'Print help'
             cand --help 'Print help'

@@ -67,6 +67,9 @@ pub struct RunJobArgs {
     /// The supervisor's end of the worker's control socket
     #[arg(long)]
     pub control_fd: i32,
+    /// The job's working directory, entered by the supervisor
+    #[arg(long)]
+    pub cwd: Option<PathBuf>,
     /// The job's argv
     #[arg(last = true, required = true)]
     pub command: Vec<std::ffi::OsString>,

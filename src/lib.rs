@@ -66,6 +66,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Logs(args) => cmd::logs::run(args, &file, shutdown.graceful).await,
         Command::Token(args) => cmd::token::run(args, &file).await,
         Command::Completions(args) => cmd::completions::run(args),
-        Command::RunJob(args) => Ok(worker::shim::run(args.control_fd, args.command)),
+        Command::RunJob(args) => Ok(worker::shim::run(args)),
     }
 }

@@ -2,14 +2,27 @@
 //!
 //! The claim loop runs up to `slots` jobs at once, asking for work about once
 //! a second when idle and backing off when the api fails. Each job runs in
-//! its own task ([`job::run`]) through a small supervisor process
-//! ([`shim`]) whose stdout and stderr are the job's log file.
+//! its own task ([`job`]), which is split by concern:
+//!
+//! - [`executor`]: the seam between a job's life and what runs its
+//!   processes; [`local`] runs each under a small supervisor process
+//!   ([`shim`]) whose stdout and stderr are the job's log file;
+//! - [`lease`]: heartbeats and the final report;
+//! - [`logfile`]: the log file the job writes into;
+//! - [`outcome`]: how the job ended, as a pure function of the facts;
+//! - [`fs`]: filesystem calls off the async runtime, with a deadline.
 //!
 //! Stopping (SIGINT/SIGTERM): no more claims; running jobs get up to
 //! `drain_timeout` to finish; then the rest are stopped as on a timeout and
 //! reported `failed` (`worker shut down`). A second signal skips the drain.
 
+pub mod executor;
+mod fs;
 mod job;
+mod lease;
+mod local;
+pub mod logfile;
+mod outcome;
 pub mod shim;
 
 use std::path::PathBuf;
@@ -83,10 +96,13 @@ pub fn default_name() -> String {
 /// What every job task needs.
 struct WorkerContext {
     client: ApiClient,
+    executor: Arc<dyn executor::Executor>,
     logs_dir: PathBuf,
     kill_grace: Duration,
     heartbeat_interval: Duration,
-    shim_program: PathBuf,
+    /// How long a filesystem call may take before the filesystem counts as
+    /// hung (see [`fs`]).
+    fs_timeout: Duration,
     /// fdatasync running logs every few seconds. Only on a network
     /// filesystem: there it pushes output to the server for the api's host
     /// to see; on a local disk the api reads the same page cache the job
@@ -108,9 +124,13 @@ pub async fn run(config: WorkerConfig, shutdown: Shutdown) -> anyhow::Result<()>
     let ctx = Arc::new(WorkerContext {
         client: client.clone(),
         logs_dir: config.logs_dir.clone(),
+        executor: Arc::new(local::LocalExecutor {
+            shim_program: config.shim_program.clone(),
+            fs_timeout: fs::FS_TIMEOUT,
+        }),
         kill_grace: config.kill_grace,
         heartbeat_interval: config.heartbeat_interval,
-        shim_program: config.shim_program.clone(),
+        fs_timeout: fs::FS_TIMEOUT,
         sync_logs: network_fs.is_some(),
         give_up: shutdown.immediate.clone(),
     });

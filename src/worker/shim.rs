@@ -23,9 +23,8 @@
 //!
 //! The supervisor is single-purpose and synchronous: no tokio, no tracing.
 
-use std::ffi::OsString;
 use std::io::{BufRead, BufReader, Write};
-use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{FromRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
 use std::process::ExitCode;
@@ -37,6 +36,8 @@ use nix::errno::Errno;
 use nix::sys::signal::{Signal, killpg};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
+
+use crate::cli::RunJobArgs;
 
 /// How the job leader ended, as the supervisor reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,9 +90,14 @@ impl ShimEvent {
 /// left behind before it reports the end anyway.
 const STRAGGLER_WAIT: Duration = Duration::from_secs(2);
 
-/// Runs `argv` as described in the module docs; `control_fd` is the
+/// Runs the job as described in the module docs; `args.control_fd` is the
 /// supervisor's end of the socket pair, inherited from the worker.
-pub fn run(control_fd: RawFd, argv: Vec<OsString>) -> ExitCode {
+pub fn run(args: RunJobArgs) -> ExitCode {
+    let RunJobArgs {
+        control_fd,
+        cwd,
+        command: argv,
+    } = args;
     // The fd must be open: fcntl fails on anything else.
     // SAFETY: F_GETFD only reads the fd's flags.
     if unsafe { libc::fcntl(control_fd, libc::F_GETFD) } == -1 {
@@ -121,6 +127,13 @@ pub fn run(control_fd: RawFd, argv: Vec<OsString>) -> ExitCode {
         );
         return ExitCode::SUCCESS;
     };
+    if let Some(cwd) = &cwd
+        && let Err(e) = std::env::set_current_dir(cwd)
+    {
+        let message = format!("working directory {}: {}", cwd.display(), os_error_text(&e));
+        let _ = writer.write_all(ShimEvent::SpawnError(message).line().as_bytes());
+        return ExitCode::SUCCESS;
+    }
     // SAFETY: prctl with these arguments has no memory-safety preconditions.
     unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
 
@@ -143,7 +156,8 @@ pub fn run(control_fd: RawFd, argv: Vec<OsString>) -> ExitCode {
     let child = match command.spawn() {
         Ok(c) => c,
         Err(e) => {
-            let _ = writer.write_all(ShimEvent::SpawnError(os_error_text(&e)).line().as_bytes());
+            let message = format!("{} (program {:?})", os_error_text(&e), program);
+            let _ = writer.write_all(ShimEvent::SpawnError(message).line().as_bytes());
             return ExitCode::SUCCESS;
         }
     };
