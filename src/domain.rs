@@ -247,6 +247,52 @@ pub mod limits {
     pub const MAX_ENV_BYTES: usize = 128 * 1024;
     /// The longest timeout accepted: 366 days.
     pub const MAX_TIMEOUT_SECONDS: u64 = 366 * 24 * 3600;
+    /// The kernel's limit on one argument or one `NAME=value` environment
+    /// string, its terminating NUL included (`MAX_ARG_STRLEN`, 32 pages of
+    /// 4 KiB): a longer one makes `execve` fail with `E2BIG`.
+    pub const MAX_ARG_STRLEN: usize = 32 * 4096;
+    /// What the command line and environment of a job may not take from
+    /// the kernel's total (`ARG_MAX`): the room left for the worker's own
+    /// environment, which the job inherits, and the supervisor's arguments.
+    pub const EXEC_RESERVE_BYTES: usize = 64 * 1024;
+}
+
+/// The kernel's limit on the total size of a new program's arguments and
+/// environment (`sysconf(_SC_ARG_MAX)`: a quarter of the stack limit).
+pub fn arg_max() -> usize {
+    // SAFETY: sysconf has no preconditions.
+    let max = unsafe { libc::sysconf(libc::_SC_ARG_MAX) };
+    if max > 0 { max as usize } else { 128 * 1024 }
+}
+
+/// Whether `execve` can take this command line and environment: each
+/// string within `MAX_ARG_STRLEN`, and all of them — strings, their NULs
+/// and the pointer arrays — within `arg_max` less the worker's reserve.
+fn check_exec_size(
+    command: &[String],
+    env: &BTreeMap<String, String>,
+    arg_max: usize,
+) -> Result<(), SpecError> {
+    let pointer = std::mem::size_of::<usize>();
+    let mut total = 2 * pointer; // the two NULL terminators
+    for (i, arg) in command.iter().enumerate() {
+        if arg.len() + 1 > limits::MAX_ARG_STRLEN {
+            return Err(SpecError::ArgumentTooLong(i, arg.len()));
+        }
+        total += arg.len() + 1 + pointer;
+    }
+    for (k, v) in env {
+        let entry = k.len() + 1 + v.len();
+        if entry + 1 > limits::MAX_ARG_STRLEN {
+            return Err(SpecError::EnvEntryTooLong(k.clone(), entry));
+        }
+        total += entry + 1 + pointer;
+    }
+    let limit = arg_max.saturating_sub(limits::EXEC_RESERVE_BYTES);
+    if total > limit {
+        return Err(SpecError::ExecTooLarge { total, limit });
+    }
+    Ok(())
 }
 
 /// Why a job spec was refused.
@@ -293,6 +339,20 @@ pub enum SpecError {
         limits::MAX_ENV_BYTES
     )]
     EnvTooLarge,
+    #[error(
+        "command argument {0} is {1} bytes; the kernel takes at most {max} bytes in one argument (MAX_ARG_STRLEN)",
+        max = limits::MAX_ARG_STRLEN - 1
+    )]
+    ArgumentTooLong(usize, usize),
+    #[error(
+        "environment variable {0} is {1} bytes as NAME=value; the kernel takes at most {max} bytes in one (MAX_ARG_STRLEN)",
+        max = limits::MAX_ARG_STRLEN - 1
+    )]
+    EnvEntryTooLong(String, usize),
+    #[error(
+        "command and environment take {total} bytes when passed to a program; this system allows {limit} (ARG_MAX less what the worker's own environment needs)"
+    )]
+    ExecTooLarge { total: usize, limit: usize },
     #[error("timeout_seconds must be greater than 0")]
     ZeroTimeout,
     #[error(
@@ -376,6 +436,7 @@ impl TryFrom<SubmitJob> for JobSpec {
         if env_bytes > limits::MAX_ENV_BYTES {
             return Err(SpecError::EnvTooLarge);
         }
+        check_exec_size(&command, &env, arg_max())?;
         match timeout_seconds {
             Some(0) => return Err(SpecError::ZeroTimeout),
             Some(t) if t > limits::MAX_TIMEOUT_SECONDS => return Err(SpecError::TimeoutTooLarge),
@@ -526,6 +587,33 @@ mod tests {
             spec(&["echo", ""]).is_ok(),
             "empty later arguments are fine"
         );
+    }
+
+    #[test]
+    fn command_lines_the_kernel_would_refuse_are_refused() {
+        let none = BTreeMap::new();
+        let max = limits::MAX_ARG_STRLEN;
+        let ok = vec!["x".repeat(max - 1)];
+        assert_eq!(check_exec_size(&ok, &none, 2 << 20), Ok(()));
+        let long = vec!["echo".to_string(), "x".repeat(max)];
+        assert_eq!(
+            check_exec_size(&long, &none, 2 << 20),
+            Err(SpecError::ArgumentTooLong(1, max))
+        );
+        let cmd = vec!["env".to_string()];
+        // "K=" + value + NUL: a 131 071-byte value is 3 bytes too long.
+        let env = BTreeMap::from([("K".to_string(), "v".repeat(max - 1))]);
+        assert_eq!(
+            check_exec_size(&cmd, &env, 2 << 20),
+            Err(SpecError::EnvEntryTooLong("K".into(), max + 1))
+        );
+        // Within each string's limit, but not in total on a small stack.
+        let many: Vec<String> = (0..4).map(|_| "x".repeat(60_000)).collect();
+        assert!(matches!(
+            check_exec_size(&many, &none, 256 * 1024),
+            Err(SpecError::ExecTooLarge { .. })
+        ));
+        assert_eq!(check_exec_size(&many, &none, 2 << 20), Ok(()));
     }
 
     #[test]

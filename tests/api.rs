@@ -40,6 +40,8 @@ backend_tests!(
     id_prefixes_find_jobs,
     a_worker_hands_back_a_job_it_could_not_start,
     finished_at_is_when_the_worker_saw_the_end,
+    nul_is_refused_in_every_string_field,
+    command_lines_beyond_the_kernel_limits_are_refused,
 );
 
 async fn error_of(resp: reqwest::Response) -> (u16, String) {
@@ -1164,4 +1166,94 @@ async fn finished_at_is_when_the_worker_saw_the_end(backend: Backend) {
     )
     .await;
     assert_eq!(huge.status(), 400);
+}
+
+async fn nul_is_refused_in_every_string_field(backend: Backend) {
+    let api = TestApi::start(&backend).await;
+    let user = api.token("alice", Role::User).await;
+    let worker = api.token("w1", Role::Worker).await;
+    let job = api.submit(&user, &["true"]).await;
+    let claimed = claim(&api, &worker).await.unwrap();
+    let nul = "a\u{0}b";
+    let bodies = [
+        ("/jobs", &user, json!({"command": ["true"], "name": nul})),
+        ("/jobs", &user, json!({"command": ["true", nul]})),
+        (
+            "/jobs",
+            &user,
+            json!({"command": ["true"], "cwd": format!("/{nul}")}),
+        ),
+        (
+            "/jobs",
+            &user,
+            json!({"command": ["true"], "env": {"K": nul}}),
+        ),
+        (
+            "/jobs",
+            &user,
+            json!({"command": ["true"], "env": {nul: "v"}}),
+        ),
+        ("/workers/claim", &worker, json!({"worker": nul})),
+    ];
+    let job_path = |route: &str| format!("/jobs/{}/{route}", job.id);
+    let reports = [
+        (job_path("heartbeat"), &worker, json!({"lease_token": nul})),
+        (
+            job_path("status"),
+            &worker,
+            json!({"lease_token": nul, "status": "completed"}),
+        ),
+        (
+            job_path("status"),
+            &worker,
+            json!({"lease_token": claimed.lease_token, "status": "failed", "failure_reason": nul}),
+        ),
+    ];
+    for (path, token, body) in bodies
+        .into_iter()
+        .map(|(p, t, b)| (p.to_string(), t, b))
+        .chain(reports)
+    {
+        let resp = api.post(&path, token).json(&body).send().await.unwrap();
+        let (status, msg) = error_of(resp).await;
+        assert_eq!(status, 400, "{path} {body}: {msg}");
+        assert!(msg.contains("NUL"), "{msg}");
+    }
+    for query in ["owner=a%00b", "id_prefix=%00", "status=%00"] {
+        let resp = api
+            .get(&format!("/jobs?{query}"), &user)
+            .send()
+            .await
+            .unwrap();
+        let (status, msg) = error_of(resp).await;
+        assert_eq!(status, 400, "{query}: {msg}");
+    }
+    // Nothing was stored, and the job's lease still works.
+    assert_eq!(api.list(&user, "/jobs").await.jobs.len(), 1);
+    let beat = heartbeat(&api, &worker, job.id, &claimed.lease_token).await;
+    assert_eq!(beat.status(), 200);
+}
+
+async fn command_lines_beyond_the_kernel_limits_are_refused(backend: Backend) {
+    let api = TestApi::start(&backend).await;
+    let user = api.token("alice", Role::User).await;
+    let max = jobctl::domain::limits::MAX_ARG_STRLEN;
+    for (body, expect) in [
+        (
+            json!({"command": ["echo", "x".repeat(max)]}),
+            "MAX_ARG_STRLEN",
+        ),
+        (
+            json!({"command": ["env"], "env": {"K": "v".repeat(max - 1)}}),
+            "MAX_ARG_STRLEN",
+        ),
+    ] {
+        let resp = api.post("/jobs", &user).json(&body).send().await.unwrap();
+        let (status, msg) = error_of(resp).await;
+        assert_eq!(status, 400, "{msg}");
+        assert!(msg.contains(expect), "{msg}");
+    }
+    // Just within the limit: accepted.
+    api.submit_json(&user, json!({"command": ["echo", "x".repeat(max - 1)]}))
+        .await;
 }

@@ -7,8 +7,9 @@
 //! Extractors run in argument order: put the caller first, so a request
 //! without a token is a 401 whatever else is wrong with it.
 
+use axum::body::Bytes;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
-use axum::extract::{FromRequest, FromRequestParts};
+use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::header;
 use axum::http::request::Parts;
 
@@ -16,16 +17,96 @@ use super::AppState;
 use super::error::ApiError;
 use crate::auth::{self, Caller};
 use crate::domain::{JobId, Role};
+use serde::de::DeserializeOwned;
 
-/// A JSON body; syntax and shape errors answer 400, oversize 413.
+/// A JSON body; syntax and shape errors answer 400, oversize 413, a NUL
+/// character in any string 400 (see [`NulFreeJson`]).
 #[derive(FromRequest)]
-#[from_request(via(axum::Json), rejection(ApiError))]
+#[from_request(via(NulFreeJson), rejection(ApiError))]
 pub struct ApiJson<T>(pub T);
 
-/// A query string; anything that does not parse answers 400.
+/// A query string; anything that does not parse answers 400, and so does a
+/// NUL character in any value (see [`NulFreeQuery`]).
 #[derive(FromRequestParts)]
-#[from_request(via(axum::extract::Query), rejection(ApiError))]
+#[from_request(via(NulFreeQuery), rejection(ApiError))]
 pub struct ApiQuery<T>(pub T);
+
+/// Why a string with a NUL character is refused at the door: PostgreSQL
+/// cannot store one in text (it would answer 500), SQLite would store it,
+/// and a command line or environment cannot carry one at all. Checked here,
+/// once for every string field of every body and query, present and future.
+const NUL_REFUSED: &str = "strings must not contain NUL characters (\\u0000)";
+
+/// [`axum::Json`] that first refuses any string holding a NUL character.
+pub struct NulFreeJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for NulFreeJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        if !json_content_type(req.headers()) {
+            return Err(ApiError::UnsupportedMediaType(
+                "expected a JSON body with Content-Type: application/json".into(),
+            ));
+        }
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(|r| ApiError::from_rejection(r.status(), r.body_text()))?;
+        if has_escaped_nul(&bytes) {
+            return Err(ApiError::BadRequest(format!(
+                "invalid request body: {NUL_REFUSED}"
+            )));
+        }
+        let axum::Json(value) = axum::Json::<T>::from_bytes(&bytes)?;
+        Ok(NulFreeJson(value))
+    }
+}
+
+/// `application/json`, or any `application/…+json`, as [`axum::Json`] takes.
+fn json_content_type(headers: &axum::http::HeaderMap) -> bool {
+    let Some(value) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let essence = value.split(';').next().unwrap_or_default().trim();
+    let essence = essence.to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+/// Whether JSON text holds a `\u0000` escape — the only way a NUL can be
+/// in a JSON string (a raw one is invalid JSON). An escape is a backslash
+/// preceded by an even number of backslashes: in `\\u0000` the first
+/// backslash escapes the second, and the `u0000` is plain text.
+fn has_escaped_nul(json: &[u8]) -> bool {
+    memchr::memmem::find_iter(json, b"u0000").any(|at| {
+        let backslashes = json[..at].iter().rev().take_while(|&&b| b == b'\\').count();
+        backslashes % 2 == 1
+    })
+}
+
+/// [`axum::extract::Query`] that first refuses any value holding a NUL
+/// character (`%00`).
+pub struct NulFreeQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for NulFreeQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        // `%00` is the only way to put a NUL in a query: `%2500` decodes to
+        // the text "%00", and does not contain it.
+        if parts.uri.query().is_some_and(|q| q.contains("%00")) {
+            return Err(ApiError::BadRequest(format!(
+                "invalid query: {NUL_REFUSED}"
+            )));
+        }
+        let axum::extract::Query(value) =
+            axum::extract::Query::<T>::from_request_parts(parts, state).await?;
+        Ok(NulFreeQuery(value))
+    }
+}
 
 /// Path parameters, e.g. `ApiPath(id): ApiPath<JobId>`: anything that is not
 /// a UUID answers 400 before the handler runs, so no lookup (and no file
@@ -241,6 +322,18 @@ mod tests {
             .await
             .unwrap();
         resp.status()
+    }
+
+    #[test]
+    fn only_escaped_nuls_count() {
+        assert!(has_escaped_nul(br#"{"name": "a\u0000b"}"#));
+        assert!(has_escaped_nul(br#"{"a\u0000": 1}"#), "keys too");
+        assert!(
+            has_escaped_nul(br#"["\\\u0000"]"#),
+            "an escaped backslash, then NUL"
+        );
+        assert!(!has_escaped_nul(br#"{"name": "a\\u0000b"}"#), "text u0000");
+        assert!(!has_escaped_nul(br#"{"name": "u0000"}"#));
     }
 
     #[tokio::test]
