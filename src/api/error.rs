@@ -11,6 +11,10 @@ use axum::response::{IntoResponse, Response};
 use crate::protocol::ErrorBody;
 use crate::store::StoreError;
 
+/// What a 503 says: nothing was recorded; the cause is in the api's log.
+pub const UNAVAILABLE: &str = "the database cannot be written right now (full, read-only or \
+     unreachable); nothing was recorded — try again later (the api's log has the details)";
+
 /// An error answer.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -30,6 +34,10 @@ pub enum ApiError {
     PayloadTooLarge(String),
     #[error("{0}")]
     UnsupportedMediaType(String),
+    /// The database cannot be written right now (full, read-only,
+    /// unreachable): 503, with the cause in the api's log.
+    #[error("service unavailable: {0:#}")]
+    Unavailable(anyhow::Error),
     #[error("internal error: {0:#}")]
     Internal(anyhow::Error),
 }
@@ -45,6 +53,7 @@ impl ApiError {
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -67,6 +76,7 @@ impl From<StoreError> for ApiError {
             StoreError::JobNotFound(id) => ApiError::NotFound(format!("job {id} not found")),
             StoreError::Conflict(msg) => ApiError::Conflict(msg),
             StoreError::TokenExists(_) => ApiError::Conflict(e.to_string()),
+            other if other.is_unavailable() => ApiError::Unavailable(other.into()),
             other => ApiError::Internal(other.into()),
         }
     }
@@ -80,9 +90,18 @@ impl IntoResponse for ApiError {
                 tracing::error!(error = format!("{cause:#}"), "request failed");
                 "internal server error; the api's log has the details".to_string()
             }
+            ApiError::Unavailable(cause) => {
+                tracing::error!(error = format!("{cause:#}"), "the database is unavailable");
+                UNAVAILABLE.to_string()
+            }
             other => other.to_string(),
         };
         let mut response = (status, Json(ErrorBody { error: message })).into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        }
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,

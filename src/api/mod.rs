@@ -143,24 +143,30 @@ impl utoipa::Modify for BearerAuth {
     }
 }
 
-/// Health check for load balancers: the api answers and reaches its database.
+/// Health check for load balancers: the api answers and can write to its
+/// database (a full disk or a read-only database still answers reads).
 #[utoipa::path(get, path = "/healthz", tag = "service",
     responses(
-        (status = 200, description = "The api is up and its database answers", body = String),
-        (status = 503, description = "The database does not answer", body = ErrorBody),
+        (status = 200, description = "The api is up and its database takes writes", body = String, content_type = "text/plain"),
+        (status = 503, description = "The database cannot be written (full, read-only or unreachable)", body = ErrorBody),
     ))]
 async fn healthz(State(state): State<AppState>) -> axum::response::Response {
     match state.store.ping().await {
         Ok(()) => "ok\n".into_response(),
         Err(e) => {
-            tracing::warn!(error = %e, "health check: the database does not answer");
-            (
+            tracing::warn!(error = %e, "health check: the database cannot be written");
+            let mut response = (
                 axum::http::StatusCode::SERVICE_UNAVAILABLE,
                 Json(ErrorBody {
-                    error: "the database does not answer".into(),
+                    error: format!("the database cannot be written: {e}"),
                 }),
             )
-                .into_response()
+                .into_response();
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static("5"),
+            );
+            response
         }
     }
 }

@@ -45,6 +45,51 @@ pub enum StoreError {
     Setup(String),
 }
 
+impl StoreError {
+    /// The database cannot take writes or cannot be reached right now — a
+    /// full disk, a read-only file or server, a lost connection, a lock
+    /// held too long — rather than anything wrong with the request. The
+    /// api answers 503: try again later; nothing was recorded.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            StoreError::Database(e) => database_unavailable(e),
+            _ => false,
+        }
+    }
+}
+
+fn database_unavailable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => {
+            let Some(code) = db.code() else {
+                return false;
+            };
+            match code.parse::<i32>() {
+                // SQLite's result codes, extended ones carrying the
+                // primary code in their low byte: BUSY, LOCKED, READONLY,
+                // IOERR, FULL, CANTOPEN.
+                Ok(sqlite) => matches!(sqlite & 0xff, 5 | 6 | 8 | 10 | 13 | 14),
+                // PostgreSQL's SQLSTATEs: connection exceptions, a
+                // read-only transaction, insufficient resources (disk full,
+                // out of memory, too many connections), operator
+                // intervention (shutdown, cannot connect now).
+                Err(_) => {
+                    code.starts_with("08")
+                        || code == "25006"
+                        || code.starts_with("53")
+                        || code.starts_with("57P")
+                }
+            }
+        }
+        _ => false,
+    }
+}
+
 /// Which jobs `GET /jobs` lists.
 #[derive(Debug, Clone, Default)]
 pub struct JobFilter {
@@ -87,7 +132,7 @@ pub struct LostJob {
 /// atomic: two concurrent claimers never receive the same job.
 #[async_trait]
 pub trait JobStore: Send + Sync + 'static {
-    /// Checks that the database answers.
+    /// Checks that the database takes a write (one row, rewritten).
     async fn ping(&self) -> Result<(), StoreError>;
 
     /// Records a new pending job.

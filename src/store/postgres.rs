@@ -107,7 +107,9 @@ fn job_from_row(row: &PgRow) -> Result<Job, StoreError> {
 #[async_trait]
 impl JobStore for PostgresStore {
     async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        sqlx::query("UPDATE health SET checked_at = now() WHERE id = 1")
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 

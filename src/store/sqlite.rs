@@ -16,7 +16,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
 };
-use sqlx::{Row, Sqlite, Transaction};
+use sqlx::{Connection, Row, Sqlite, Transaction};
 
 use super::{
     CancelDecision, FinishDecision, HandBackDecision, JobEnd, JobFilter, JobStore, LostJob,
@@ -60,11 +60,21 @@ impl SqliteStore {
             .filename(path)
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
+            // Each commit reaches the disk before it is acknowledged: a
+            // submitted job survives a power cut, not only a crash of the
+            // api (what NORMAL guarantees in WAL mode).
+            .synchronous(SqliteSynchronous::Full)
             .busy_timeout(BUSY_TIMEOUT)
             .foreign_keys(true);
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
+            // A COMMIT that fails for a full disk has SQLite roll the
+            // transaction back by itself; sqlx's own ROLLBACK then fails,
+            // and the connection would count itself inside a transaction
+            // for ever, refusing every later BEGIN. Such a connection is
+            // closed instead of reused, so the store recovers by itself as
+            // soon as there is space again.
+            .before_acquire(|conn, _| Box::pin(async move { Ok(!conn.is_in_transaction()) }))
             .connect_with(options)
             .await?;
         let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
@@ -156,13 +166,23 @@ fn job_from_row(row: &SqliteRow) -> Result<Job, StoreError> {
 #[async_trait]
 impl JobStore for SqliteStore {
     async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        let mut tx = self.write_tx().await?;
+        sqlx::query("UPDATE health SET checked_at = ?1 WHERE id = 1")
+            .bind(micros(Utc::now()))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
         Ok(())
     }
 
     async fn insert_job(&self, owner: &str, spec: &JobSpec) -> Result<Job, StoreError> {
         let id = JobId::new();
         let now = Utc::now();
+        // An explicit transaction whose commit is awaited: in autocommit a
+        // RETURNING statement hands back its row before the commit, and a
+        // commit that then fails (a full disk) would go unseen — the job
+        // acknowledged, and lost.
+        let mut tx = self.write_tx().await?;
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
             "INSERT INTO jobs (id, name, owner, command, cwd, env, timeout_seconds, status, created_at) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', ?8) RETURNING {JOB_COLUMNS}"
@@ -175,9 +195,11 @@ impl JobStore for SqliteStore {
         .bind(serde_json::to_string(spec.env()).expect("strings serialise"))
         .bind(spec.timeout_seconds().map(|t| t as i64))
         .bind(micros(now))
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *tx)
         .await?;
-        job_from_row(&row)
+        let job = job_from_row(&row)?;
+        tx.commit().await?;
+        Ok(job)
     }
 
     async fn get_job(&self, id: JobId) -> Result<Option<Job>, StoreError> {

@@ -107,8 +107,8 @@ impl Backend {
 
 /// Drops a test's PostgreSQL schema when the test ends.
 pub struct SchemaGuard {
-    base: String,
-    schema: String,
+    pub base: String,
+    pub schema: String,
 }
 
 impl Drop for SchemaGuard {
@@ -194,6 +194,16 @@ impl TestApi {
     pub async fn start_with(backend: &Backend, options: ApiOptions) -> TestApi {
         let dir = tempfile::tempdir().unwrap();
         let (database_url, schema) = backend.fresh_database(dir.path()).await;
+        Self::start_on(database_url, schema, dir, options).await
+    }
+
+    /// An api on a given database (the logs in `dir`).
+    pub async fn start_on(
+        database_url: String,
+        schema: Option<SchemaGuard>,
+        dir: tempfile::TempDir,
+        options: ApiOptions,
+    ) -> TestApi {
         let logs_dir = dir.path().join("logs");
         let config = api_config(&database_url, &logs_dir, &options);
         let server = ApiServer::build(config, "127.0.0.1:0".parse().unwrap())
