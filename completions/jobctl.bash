@@ -190,7 +190,7 @@ _jobctl() {
             return 0
             ;;
         jobctl__subcmd__api)
-            opts="-h -V --listen --database --data-dir --logs-dir --retention-days --lease-timeout --config --help --version"
+            opts="-h -V --listen --database --data-dir --logs-dir --retention-days --lease-timeout --max-connections --config --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -217,6 +217,10 @@ _jobctl() {
                     return 0
                     ;;
                 --lease-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-connections)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -44,6 +44,7 @@ set edit:completion:arg-completer[jobctl] = {|@words|
             cand --logs-dir 'Directory of job logs, the same path as on every worker [default: DATA_DIR/logs]'
             cand --retention-days 'Delete finished jobs and their logs after this many days'
             cand --lease-timeout 'Fail a running job as `worker lost` when its worker has not heartbeated for this long'
+            cand --max-connections 'Connections served at once; beyond it the longest-idle one is closed, or the new one gets a 503 [capped by the open-file limit]'
             cand --config 'Config file [default: ~/.config/jobctl/config.toml]'
             cand -h 'Print help'
             cand --help 'Print help'

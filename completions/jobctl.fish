@@ -46,6 +46,7 @@ complete -c jobctl -n "__fish_jobctl_using_subcommand api" -l data-dir -d 'Defau
 complete -c jobctl -n "__fish_jobctl_using_subcommand api" -l logs-dir -d 'Directory of job logs, the same path as on every worker [default: DATA_DIR/logs]' -r -F
 complete -c jobctl -n "__fish_jobctl_using_subcommand api" -l retention-days -d 'Delete finished jobs and their logs after this many days' -r
 complete -c jobctl -n "__fish_jobctl_using_subcommand api" -l lease-timeout -d 'Fail a running job as `worker lost` when its worker has not heartbeated for this long' -r
+complete -c jobctl -n "__fish_jobctl_using_subcommand api" -l max-connections -d 'Connections served at once; beyond it the longest-idle one is closed, or the new one gets a 503 [capped by the open-file limit]' -r
 complete -c jobctl -n "__fish_jobctl_using_subcommand api" -l config -d 'Config file [default: ~/.config/jobctl/config.toml]' -r -F
 complete -c jobctl -n "__fish_jobctl_using_subcommand api" -s h -l help -d 'Print help'
 complete -c jobctl -n "__fish_jobctl_using_subcommand api" -s V -l version -d 'Print version'

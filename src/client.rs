@@ -79,6 +79,9 @@ impl ApiClient {
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
             .timeout(Duration::from_secs(30))
+            // Well inside the server's 60 s keep-alive idle timeout, so a
+            // pooled connection is never reused just as the server closes it.
+            .pool_idle_timeout(Duration::from_secs(30))
             .user_agent(concat!("jobctl/", env!("CARGO_PKG_VERSION")))
             .build()?;
         Ok(ApiClient {

@@ -18,6 +18,7 @@ pub mod fsinfo;
 pub mod logs;
 pub mod protocol;
 pub mod retry;
+pub mod server;
 pub mod shutdown;
 pub mod store;
 pub mod telemetry;

@@ -3,8 +3,6 @@
 //! One token reaches every long-running task. The first signal asks for a
 //! graceful stop (a worker drains its jobs); a second one asks to stop now.
 
-use std::future::IntoFuture;
-
 use tokio::signal::unix::{SignalKind, signal};
 use tokio_util::sync::CancellationToken;
 
@@ -45,44 +43,5 @@ impl Shutdown {
             }
         });
         Ok(shutdown)
-    }
-}
-
-/// How long in-flight requests may run on after a server is told to stop. A
-/// log download or a stalled client must not hold a restart hostage.
-pub const REQUEST_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
-
-/// Serves `router` on `listener` until `stop` fires, then lets in-flight
-/// requests finish for at most [`REQUEST_GRACE`] before closing them.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    router: axum::Router,
-    stop: CancellationToken,
-) -> std::io::Result<()> {
-    use axum::serve::ListenerExt;
-    // Answers are small and latency matters: without TCP_NODELAY the last
-    // segment of a response can wait ~40 ms on the client's delayed ACK.
-    let listener = listener.tap_io(|stream| {
-        if let Err(e) = stream.set_nodelay(true) {
-            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
-        }
-    });
-    let server = axum::serve(listener, router)
-        .with_graceful_shutdown(stop.clone().cancelled_owned())
-        .into_future();
-    tokio::pin!(server);
-    tokio::select! {
-        served = &mut server => return served,
-        _ = stop.cancelled() => {}
-    }
-    match tokio::time::timeout(REQUEST_GRACE, &mut server).await {
-        Ok(served) => served,
-        Err(_) => {
-            tracing::warn!(
-                "requests still running {}s after the stop signal; closing them",
-                REQUEST_GRACE.as_secs()
-            );
-            Ok(())
-        }
     }
 }

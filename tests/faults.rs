@@ -256,3 +256,196 @@ async fn a_read_only_postgresql_answers_503_and_recovers_without_a_restart() {
     drop(api);
     drop(role);
 }
+
+/// `jobctl api` in a process of its own with an open-file limit of
+/// `nofile`, on a SQLite database in `data_dir`; its stderr is kept.
+struct ApiProcess {
+    child: common::ChildGuard,
+    addr: std::net::SocketAddr,
+    stderr: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl ApiProcess {
+    fn start(data_dir: &std::path::Path, nofile: u64) -> ApiProcess {
+        use std::io::BufRead;
+        use std::os::unix::process::CommandExt;
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_jobctl"));
+        cmd.args(["api", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir)
+            .env_remove("JOBCTL_CONFIG")
+            .env("JOBCTL_LOG", "info")
+            .stdin(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped());
+        // SAFETY: setrlimit is async-signal-safe; it lowers the limit in
+        // the child only, as `prlimit --nofile` would.
+        unsafe {
+            cmd.pre_exec(move || {
+                let limit = libc::rlimit {
+                    rlim_cur: nofile,
+                    rlim_max: nofile,
+                };
+                if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let mut child = common::ChildGuard::spawn(cmd);
+        let stderr = child.child.as_mut().unwrap().stderr.take().unwrap();
+        let kept = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+        std::thread::spawn({
+            let kept = kept.clone();
+            move || {
+                for line in std::io::BufReader::new(stderr).lines() {
+                    let Ok(line) = line else { break };
+                    if line.contains("api listening") {
+                        let addr = line
+                            .split_whitespace()
+                            .find_map(|w| w.strip_prefix("addr="))
+                            .and_then(|a| a.parse::<std::net::SocketAddr>().ok());
+                        let _ = addr_tx.send(addr);
+                    }
+                    let mut kept = kept.lock().unwrap();
+                    kept.push_str(&line);
+                    kept.push('\n');
+                }
+            }
+        });
+        let addr = addr_rx
+            .recv_timeout(WITHIN)
+            .ok()
+            .flatten()
+            .expect("the api says where it listens");
+        ApiProcess {
+            child,
+            addr,
+            stderr: kept,
+        }
+    }
+}
+
+/// Raises this process's open-file limit as far as allowed: the test
+/// itself holds more sockets than the api may.
+fn raise_own_nofile() -> u64 {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit on our own process with a valid pointer.
+    unsafe {
+        libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit);
+        limit.rlim_cur = limit.rlim_max;
+        libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+    }
+    limit.rlim_cur
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn idle_connections_and_slow_readers_do_not_keep_a_client_waiting() {
+    use tokio::io::AsyncWriteExt;
+    if raise_own_nofile() < 2000 {
+        eprintln!("SKIPPED: idle connection test (this process may not open 2000 files)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let token = std::process::Command::new(env!("CARGO_BIN_EXE_jobctl"))
+        .args([
+            "token",
+            "create",
+            "--name",
+            "alice",
+            "--role",
+            "user",
+            "--data-dir",
+        ])
+        .arg(dir.path())
+        .env_remove("JOBCTL_CONFIG")
+        .output()
+        .unwrap();
+    assert!(token.status.success());
+    let token = String::from_utf8(token.stdout).unwrap().trim().to_string();
+    let mut api = ApiProcess::start(dir.path(), 1024);
+    let url = format!("http://{}", api.addr);
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let job: jobctl::protocol::Job = client
+        .post(format!("{url}/jobs"))
+        .bearer_auth(&token)
+        .json(&json!({"command": ["true"]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    // A 4 MiB log, so that each slow reader's tail is a full 1 MiB answer.
+    let line = format!("{}\n", "x".repeat(1023));
+    std::fs::write(
+        dir.path().join("logs").join(format!("{}.log", job.id)),
+        line.repeat(4096),
+    )
+    .unwrap();
+
+    // 1 500 connections that never send a byte, and some that stop half-way
+    // through their request's head.
+    let mut idle = Vec::new();
+    for i in 0..1500 {
+        let mut stream = tokio::net::TcpStream::connect(api.addr).await.unwrap();
+        if i % 10 == 0 {
+            let _ = stream.write_all(b"GET /jobs HTTP/1.1\r\nHost: x\r\n").await;
+        }
+        idle.push(stream);
+    }
+    // 50 clients that ask for a 1 MiB tail and never read it.
+    let mut slow = Vec::new();
+    for _ in 0..50 {
+        let mut stream = tokio::net::TcpStream::connect(api.addr).await.unwrap();
+        let request = format!(
+            "GET /jobs/{}/logs?tail=10000 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\r\n",
+            job.id
+        );
+        stream.write_all(request.as_bytes()).await.unwrap();
+        slow.push(stream);
+    }
+    // A well-behaved client still gets its answers (within the client's
+    // 10 s timeout, on a fresh connection each).
+    for _ in 0..3 {
+        let fresh = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .unwrap();
+        let health = fresh.get(format!("{url}/healthz")).send().await.unwrap();
+        assert_eq!(health.status(), 200);
+        let tail = fresh
+            .get(format!("{url}/jobs/{}/logs?tail=10", job.id))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(tail.status(), 200);
+        let chunk: jobctl::protocol::LogChunk = tail.json().await.unwrap();
+        assert_eq!(chunk.logs.lines().count(), 10);
+        let submitted = fresh
+            .post(format!("{url}/jobs"))
+            .bearer_auth(&token)
+            .json(&json!({"command": ["true"]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(submitted.status(), 201);
+    }
+    let log = api.stderr.lock().unwrap().clone();
+    assert!(
+        !log.contains("Too many open files"),
+        "the api ran out of descriptors: {log}"
+    );
+    drop(idle);
+    drop(slow);
+    api.child.signal(nix::sys::signal::Signal::SIGTERM);
+    api.child
+        .wait(WITHIN)
+        .expect("the api stops despite stalled clients");
+}

@@ -269,8 +269,6 @@ pub fn job_id(raw: &str) -> Result<JobId, ApiError> {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use axum::Router;
     use axum::body::Body;
     use axum::http::{Request, StatusCode};
@@ -293,12 +291,11 @@ mod tests {
                 .unwrap();
             tokens.push((role, secret));
         }
-        let state = AppState {
+        let state = AppState::new(
             store,
-            logs_dir: dir.path().to_path_buf(),
-            lease_timeout: std::time::Duration::from_secs(60),
-            log_reads: Arc::new(tokio::sync::Semaphore::new(1)),
-        };
+            dir.path().to_path_buf(),
+            std::time::Duration::from_secs(60),
+        );
         let router = Router::new()
             .route("/user", get(|User(c): User| async move { c.name }))
             .route("/admin", get(|Admin(c): Admin| async move { c.name }))

@@ -12,10 +12,10 @@ use tokio::io::AsyncReadExt;
 use tokio::sync::OwnedSemaphorePermit;
 use tokio_util::io::ReaderStream;
 
-use super::AppState;
 use super::error::ApiError;
 use super::extract::{ApiPath, ApiQuery, User};
 use super::jobs::visible_job;
+use super::{ANSWER_BUDGET_KIB, AppState};
 use crate::domain::JobId;
 use crate::logs::{self, LogSlice};
 use crate::protocol::{ErrorBody, LogChunk, LogsQuery};
@@ -91,12 +91,26 @@ pub async fn job_logs(
     // behind it (what the api's RSS under 1000 followers was made of).
     let mut json = Vec::with_capacity(chunk.logs.len() + 256);
     serde_json::to_writer(&mut json, &chunk).map_err(|e| ApiError::Internal(e.into()))?;
-    Ok(json_holding(json, permit))
+    // The read is done: the next one may start while this answer waits for
+    // its client. Its memory counts against the answer budget instead,
+    // until the client has taken it (or the server has dropped a client
+    // that stalled).
+    drop(permit);
+    let kib = u32::try_from(json.len().div_ceil(1024))
+        .unwrap_or(u32::MAX)
+        .min(ANSWER_BUDGET_KIB as u32);
+    let memory = state
+        .answer_kib
+        .clone()
+        .acquire_many_owned(kib)
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))?;
+    Ok(json_holding(json, memory))
 }
 
 /// A JSON answer whose body keeps `permit` until it has been handed on
 /// whole: the encoded chunk (up to a few MiB for a log of control bytes)
-/// counts against the read bound until a slow client has taken it.
+/// counts against the answer budget until a slow client has taken it.
 fn json_holding(json: Vec<u8>, permit: OwnedSemaphorePermit) -> Response {
     let length = json.len();
     enum Stage {
@@ -166,6 +180,7 @@ impl LogRead {
         (status = 401, description = "Missing, unknown or revoked token", body = ErrorBody),
         (status = 403, description = "A worker token", body = ErrorBody),
         (status = 404, description = "No such job, or not the caller's", body = ErrorBody),
+        (status = 503, description = "Too many downloads streaming at once; try again", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -175,6 +190,13 @@ pub async fn download_logs(
     ApiPath(id): ApiPath<JobId>,
 ) -> Result<Response, ApiError> {
     visible_job(&state, &caller, id).await?;
+    // Each download holds a file and a blocking thread while it streams.
+    let permit = state.downloads.clone().try_acquire_owned().map_err(|_| {
+        ApiError::Busy(format!(
+            "{} log downloads are already streaming; try again in a moment",
+            super::CONCURRENT_DOWNLOADS
+        ))
+    })?;
     let path = logs::log_path(&state.logs_dir, id);
     let (body, size) = match tokio::fs::File::open(&path).await {
         Ok(file) => {
@@ -186,6 +208,12 @@ pub async fn download_logs(
             // Serve the file as it is now; a running job's later output
             // belongs to the next download.
             let stream = ReaderStream::with_capacity(file.take(size), 64 * 1024);
+            // The permit goes when the stream does: sent, or dropped with a
+            // client that stalled.
+            let stream = futures_util::StreamExt::map(stream, move |chunk| {
+                let _held = &permit;
+                chunk
+            });
             (Body::from_stream(stream), size)
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => (Body::empty(), 0),

@@ -42,6 +42,9 @@ use crate::store::{self, JobStore};
 /// Largest request body accepted (a job spec is far smaller).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
+/// How long a request's body may take to arrive.
+pub const REQUEST_BODY_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// How much of an oversized body is read and dropped before answering 413.
 const DRAIN_CAP: u64 = 16 * 1024 * 1024;
 
@@ -63,7 +66,15 @@ pub struct ApiConfig {
     /// How long after the api starts the first look for expired leases
     /// comes: see [`default_reap_grace`].
     pub reap_grace: Duration,
+    /// Connections served at once (fewer if the open-file limit is lower;
+    /// see [`crate::server`]).
+    pub max_connections: usize,
 }
+
+/// Connections the api serves at once unless told otherwise. The shipped
+/// systemd unit's `LimitNOFILE` leaves room for these and
+/// [`crate::server::RESERVED_FDS`].
+pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
 
 impl ApiConfig {
     /// Production defaults for everything but the locations.
@@ -77,6 +88,7 @@ impl ApiConfig {
             lease_timeout,
             reap_interval: default_reap_interval(lease_timeout),
             reap_grace: default_reap_grace(lease_timeout),
+            max_connections: DEFAULT_MAX_CONNECTIONS,
         }
     }
 }
@@ -103,15 +115,42 @@ pub struct AppState {
     pub store: Arc<dyn JobStore>,
     pub logs_dir: PathBuf,
     pub lease_timeout: Duration,
-    /// Log reads in flight at once. Each holds up to ~1 MiB while it runs;
-    /// the bound keeps memory (and blocking threads) flat however many
+    /// Log reads in flight at once: the file read and the encoding of the
+    /// answer, never the sending of it (a slow reader must not hold a
+    /// permit). The bound keeps blocking threads flat however many
     /// followers poll at the same moment. Reads are short, so waiting for a
     /// permit costs little.
     pub log_reads: Arc<tokio::sync::Semaphore>,
+    /// The memory that encoded log answers may hold while they wait for
+    /// their clients to take them, in KiB: the bound on what slow readers
+    /// can pin, each for at most the server's write-stall timeout.
+    pub answer_kib: Arc<tokio::sync::Semaphore>,
+    /// Log downloads streaming at once; beyond it, 503.
+    pub downloads: Arc<tokio::sync::Semaphore>,
+}
+
+impl AppState {
+    /// The state of an api on `store`.
+    pub fn new(store: Arc<dyn JobStore>, logs_dir: PathBuf, lease_timeout: Duration) -> Self {
+        AppState {
+            store,
+            logs_dir,
+            lease_timeout,
+            log_reads: Arc::new(tokio::sync::Semaphore::new(CONCURRENT_LOG_READS)),
+            answer_kib: Arc::new(tokio::sync::Semaphore::new(ANSWER_BUDGET_KIB)),
+            downloads: Arc::new(tokio::sync::Semaphore::new(CONCURRENT_DOWNLOADS)),
+        }
+    }
 }
 
 /// See [`AppState::log_reads`].
 pub const CONCURRENT_LOG_READS: usize = 16;
+
+/// See [`AppState::answer_kib`]: 128 MiB.
+pub const ANSWER_BUDGET_KIB: usize = 128 * 1024;
+
+/// See [`AppState::downloads`].
+pub const CONCURRENT_DOWNLOADS: usize = 32;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -221,6 +260,10 @@ pub fn router(state: AppState) -> Router {
     .fallback(no_route)
     .method_not_allowed_fallback(wrong_method)
     .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+    // A body trickled in byte by byte must not hold its connection for ever.
+    .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
+        REQUEST_BODY_TIMEOUT,
+    ))
     .layer(axum::middleware::from_fn(refuse_oversized))
     .layer(tower_http::trace::TraceLayer::new_for_http())
     .with_state(state)
@@ -290,12 +333,7 @@ impl ApiServer {
             .with_context(|| format!("cannot listen on {listen}"))?;
         Ok(ApiServer {
             listener,
-            state: AppState {
-                store,
-                logs_dir: config.logs_dir.clone(),
-                lease_timeout: config.lease_timeout,
-                log_reads: Arc::new(tokio::sync::Semaphore::new(CONCURRENT_LOG_READS)),
-            },
+            state: AppState::new(store, config.logs_dir.clone(), config.lease_timeout),
             config,
         })
     }
@@ -330,13 +368,30 @@ impl ApiServer {
         ));
         tasks.close();
         tracing::info!(addr = %self.local_addr(), "api listening");
-        let served = crate::shutdown::serve(self.listener, router(self.state), shutdown.clone())
-            .await
-            .context("the api server failed");
+        let limits = crate::server::ServeLimits::new(connection_cap(self.config.max_connections));
+        let served =
+            crate::server::serve(self.listener, router(self.state), limits, shutdown.clone())
+                .await
+                .context("the api server failed");
         shutdown.cancel();
         tasks.wait().await;
         served
     }
+}
+
+/// `requested` connections, or fewer when the open-file limit cannot
+/// hold them — said loudly, since clients beyond it meet 503s.
+pub fn connection_cap(requested: usize) -> usize {
+    let budget = crate::server::connection_budget();
+    if requested > budget {
+        tracing::warn!(
+            requested,
+            serving = budget,
+            "the open-file limit leaves room for {budget} connections, not {requested}; \
+             raise it (LimitNOFILE= in the systemd unit, ulimit -n) or lower --max-connections"
+        );
+    }
+    requested.min(budget)
 }
 
 /// A database URL fit for logs: no password.

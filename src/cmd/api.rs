@@ -53,6 +53,10 @@ pub struct Args {
     /// Fail a running job as `worker lost` when its worker has not heartbeated for this long
     #[arg(long, env = "JOBCTL_LEASE_TIMEOUT", default_value = "60s", value_parser = parse_lease)]
     pub lease_timeout: Duration,
+    /// Connections served at once; beyond it the longest-idle one is closed, or the new one gets a 503 [capped by the open-file limit]
+    #[arg(long, env = "JOBCTL_MAX_CONNECTIONS", default_value_t = api::DEFAULT_MAX_CONNECTIONS as u32,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_connections: u32,
 }
 
 /// A lease between 1 s and 1 h: shorter would fail healthy workers on a hiccup.
@@ -74,6 +78,7 @@ impl Args {
         api.lease_timeout = self.lease_timeout;
         api.reap_interval = api::default_reap_interval(self.lease_timeout);
         api.reap_grace = api::default_reap_grace(self.lease_timeout);
+        api.max_connections = self.max_connections as usize;
         Ok(api)
     }
 }

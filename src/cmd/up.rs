@@ -45,12 +45,15 @@ pub async fn run(args: Args, file: &ConfigFile, shutdown: Shutdown) -> anyhow::R
     create_private_dir(&data_dir)?;
     let logs_dir = data_dir.join("logs");
     let database = format!("sqlite://{}", data_dir.join("jobctl.db").display());
-    let api = ApiServer::build(ApiConfig::new(database, logs_dir.clone()), args.listen)
-        .await
-        .context(
-            "is another `jobctl up` running? pick another address with --listen (the API) \
+    // One process, one open-file limit: three quarters of what it leaves
+    // for connections go to the api, the rest to the web UI.
+    let budget = crate::server::connection_budget();
+    let mut api_config = ApiConfig::new(database, logs_dir.clone());
+    api_config.max_connections = api_config.max_connections.min(budget * 3 / 4);
+    let api = ApiServer::build(api_config, args.listen).await.context(
+        "is another `jobctl up` running? pick another address with --listen (the API) \
              or stop the other one",
-        )?;
+    )?;
     let api_url = format!("http://{}", api.local_addr());
     let store = api.store();
     ensure_token(
@@ -74,7 +77,9 @@ pub async fn run(args: Args, file: &ConfigFile, shutdown: Shutdown) -> anyhow::R
         &format!("{api_url}\n"),
     )?;
 
-    let web = WebServer::build(WebConfig::new(api_url.clone()), args.web_listen)
+    let mut web_config = WebConfig::new(api_url.clone());
+    web_config.max_connections = web_config.max_connections.min(budget / 4).max(1);
+    let web = WebServer::build(web_config, args.web_listen)
         .await
         .context("pick another address for the web UI with --web-listen")?;
     let web_url = web::browse_url(web.local_addr());

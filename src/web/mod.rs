@@ -51,15 +51,19 @@ pub struct WebConfig {
     pub refresh_interval: Duration,
     /// A session ends after this long without a request.
     pub session_idle_timeout: Duration,
+    /// Browser connections served at once (see [`crate::server`]).
+    pub max_connections: usize,
 }
 
 impl WebConfig {
-    /// Production defaults: a 5 s refresh, sessions that end after 12 idle hours.
+    /// Production defaults: a 5 s refresh, sessions that end after 12 idle
+    /// hours, up to 1024 connections.
     pub fn new(api_url: String) -> Self {
         WebConfig {
             api_url,
             refresh_interval: Duration::from_secs(5),
             session_idle_timeout: Duration::from_secs(12 * 3600),
+            max_connections: 1024,
         }
     }
 }
@@ -109,6 +113,9 @@ pub fn router(state: WebState) -> Router {
         .fallback(pages::not_found)
         .layer(axum::middleware::from_fn(security::refuse_cross_site))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
+            crate::api::REQUEST_BODY_TIMEOUT,
+        ))
         // Pages and data are per user and change all the time: never stored
         // by a browser or proxy. Assets say otherwise for themselves.
         .layer(SetResponseHeaderLayer::if_not_present(
@@ -127,6 +134,7 @@ pub fn router(state: WebState) -> Router {
 pub struct WebServer {
     listener: TcpListener,
     state: WebState,
+    max_connections: usize,
 }
 
 impl WebServer {
@@ -136,7 +144,11 @@ impl WebServer {
         let listener = TcpListener::bind(listen)
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;
-        Ok(WebServer { listener, state })
+        Ok(WebServer {
+            listener,
+            state,
+            max_connections: config.max_connections,
+        })
     }
 
     /// The address actually bound (the port when asked for port 0).
@@ -150,7 +162,9 @@ impl WebServer {
     /// (for a few seconds at most).
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         tracing::info!(addr = %self.local_addr(), api = %self.state.api_url, "web UI listening");
-        crate::shutdown::serve(self.listener, router(self.state), shutdown)
+        let limits =
+            crate::server::ServeLimits::new(crate::api::connection_cap(self.max_connections));
+        crate::server::serve(self.listener, router(self.state), limits, shutdown)
             .await
             .context("the web server failed")
     }
