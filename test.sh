@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of jobctl: unit tests, the API/worker/CLI integration suites
 # on SQLite and PostgreSQL, the scale-out tests, the generated-docs check, the
-# browser tests in headless Chromium, and a smoke run of every benchmark (tiny
+# browser tests in headless Chromium, a schemathesis run against the api's
+# OpenAPI description, and a smoke run of every benchmark (tiny
 # sizes, so the benchmarks cannot rot; figures come from bench/run.sh alone).
 #
 # Needs: a Rust toolchain, PostgreSQL reachable at JOBCTL_TEST_DATABASE_URL
@@ -27,6 +28,10 @@ if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null
 fi
 
 cargo test --locked "$@"
+
+# The api against its own OpenAPI description: schemathesis (PyPI, into a
+# venv under target/) with user, admin and worker tokens; about a minute.
+bash tests/openapi/schemathesis.sh
 
 # The benchmarks at toy sizes on the debug build the tests just made.
 BENCH_PROFILE=dev bash bench/run.sh --smoke

@@ -43,16 +43,95 @@ pub struct Job {
 #[serde(deny_unknown_fields)]
 pub struct SubmitJob {
     /// argv, program first (no shell: use `["sh", "-c", "…"]` for one).
+    #[schema(schema_with = command_schema)]
     pub command: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 256, pattern = "^[^\\u0000]*$")]
     pub name: Option<String>,
     /// Absolute working directory on the worker.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 4096, pattern = "^(/[^\\u0000]*)?$")]
     pub cwd: Option<String>,
+    /// Variables added to the worker's environment: names of letters,
+    /// digits and underscores, not starting with a digit.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schema(schema_with = env_schema)]
     pub env: BTreeMap<String, String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Seconds, at most 366 days.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "whole_number"
+    )]
+    #[schema(minimum = 1, maximum = 31_622_400)]
     pub timeout_seconds: Option<u64>,
+}
+
+/// A whole number, also when written `90.0`: JSON Schema (and so every
+/// client generated from the OpenAPI description) counts that an integer.
+fn whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    let Some(n) = Option::<serde_json::Number>::deserialize(d)? else {
+        return Ok(None);
+    };
+    if let Some(n) = n.as_u64() {
+        return Ok(Some(n));
+    }
+    match n.as_f64() {
+        Some(f) if f.fract() == 0.0 && (0.0..=u64::MAX as f64).contains(&f) => Ok(Some(f as u64)),
+        _ => Err(serde::de::Error::custom(format!(
+            "expected a whole number of seconds, got {n}"
+        ))),
+    }
+}
+
+/// Strings the api takes hold no NUL character.
+const NO_NUL: &str = "^[^\\u0000]*$";
+
+/// A command as the api takes it: 1 to 4096 arguments, the program (the
+/// first) not empty.
+fn command_schema() -> utoipa::openapi::Array {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+    ArrayBuilder::new()
+        .prefix_items([ObjectBuilder::new()
+            .schema_type(Type::String)
+            .min_length(Some(1))
+            .pattern(Some(NO_NUL))
+            .build()])
+        .items(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some(NO_NUL)),
+        )
+        .min_items(Some(1))
+        .max_items(Some(crate::domain::limits::MAX_ARGS))
+        .description(Some(
+            "argv, program first (no shell: use `[\"sh\", \"-c\", \"…\"]` for one).",
+        ))
+        .build()
+}
+
+/// A job's environment: at most 256 variables with portable names.
+fn env_schema() -> utoipa::openapi::Object {
+    use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, Type};
+    ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .property_names(Some(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some("^[A-Za-z_][A-Za-z0-9_]{0,1023}$")),
+        ))
+        .additional_properties(Some(AdditionalProperties::RefOr(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some(NO_NUL))
+                .into(),
+        )))
+        .max_properties(Some(crate::domain::limits::MAX_ENV_VARS))
+        .description(Some(
+            "Variables added to the worker's environment: names of letters, digits and \
+             underscores, not starting with a digit.",
+        ))
+        .build()
 }
 
 /// `GET /jobs` answer.
@@ -65,25 +144,31 @@ pub struct JobList {
 /// `GET /jobs` query.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// Only jobs in this status.
     pub status: Option<JobStatus>,
     /// Only jobs of this owner (admins; a user may only name themself).
     pub owner: Option<String>,
     /// At most this many jobs (default 100, at most 1000).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
     /// Only jobs whose id starts with these hex digits (how the CLI resolves
     /// short ids).
+    #[param(pattern = "^[0-9a-fA-F-]{1,36}$")]
     pub id_prefix: Option<String>,
 }
 
 /// `GET /jobs/{id}/logs` query.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct LogsQuery {
-    /// The last N lines (default 1000, at most 10000).
+    /// The last N lines (default 1000, at most 10000). Not with `offset`.
+    #[param(minimum = 0, maximum = 10000)]
     pub tail: Option<u32>,
-    /// The bytes from this offset on, instead of a tail.
+    /// The bytes from this offset on, instead of a tail. Not with `tail`.
+    #[param(minimum = 0, maximum = 9223372036854775807_i64)]
     pub offset: Option<u64>,
 }
 
@@ -110,7 +195,12 @@ pub struct LogChunk {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClaimRequest {
-    /// The worker's name (host name by default).
+    /// The worker's name (host name by default): not blank, no control
+    /// characters.
+    #[schema(
+        max_length = 256,
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$"
+    )]
     pub worker: String,
 }
 

@@ -112,7 +112,7 @@ pub async fn list_jobs(
 /// Show one job.
 #[utoipa::path(
     get, path = "/jobs/{id}", tag = "jobs",
-    params(("id" = String, Path, description = "Job id (UUID)")),
+    params(("id" = uuid::Uuid, Path, description = "Job id (UUID)")),
     responses(
         (status = 200, description = "The job", body = Job),
         (status = 400, description = "Not a UUID", body = ErrorBody),
@@ -133,7 +133,7 @@ pub async fn get_job(
 /// Cancel a job: a pending one at once, a running one through its worker.
 #[utoipa::path(
     post, path = "/jobs/{id}/cancel", tag = "jobs",
-    params(("id" = String, Path, description = "Job id (UUID)")),
+    params(("id" = uuid::Uuid, Path, description = "Job id (UUID)")),
     responses(
         (status = 200, description = "The job: cancelled, or running with cancel_requested", body = Job),
         (status = 400, description = "Not a UUID", body = ErrorBody),

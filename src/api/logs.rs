@@ -23,7 +23,7 @@ use crate::protocol::{ErrorBody, LogChunk, LogsQuery};
 /// Read a job's log: the last lines, or the bytes from an offset.
 #[utoipa::path(
     get, path = "/jobs/{id}/logs", tag = "logs",
-    params(("id" = String, Path, description = "Job id (UUID)"), LogsQuery),
+    params(("id" = uuid::Uuid, Path, description = "Job id (UUID)"), LogsQuery),
     responses(
         (status = 200, description = "A piece of the log; empty when the job has not written yet", body = LogChunk),
         (status = 400, description = "Not a UUID, or a bad tail/offset", body = ErrorBody),
@@ -173,7 +173,7 @@ impl LogRead {
 /// Download the whole log as plain text, streamed.
 #[utoipa::path(
     get, path = "/jobs/{id}/logs/download", tag = "logs",
-    params(("id" = String, Path, description = "Job id (UUID)")),
+    params(("id" = uuid::Uuid, Path, description = "Job id (UUID)")),
     responses(
         (status = 200, description = "The log as it is now", content_type = "text/plain", body = String),
         (status = 400, description = "Not a UUID", body = ErrorBody),

@@ -182,6 +182,41 @@ impl utoipa::Modify for BearerAuth {
     }
 }
 
+/// Answers every route of a kind may give, declared once here rather than
+/// on each route: a JSON body can be too large (413) or not JSON (415);
+/// anything that reaches the database can meet one that cannot be written
+/// (503).
+fn add_common_responses(openapi: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{Content, Ref, ResponseBuilder};
+    let error = |description: &str| {
+        ResponseBuilder::new()
+            .description(description)
+            .content(
+                "application/json",
+                Content::new(Some(Ref::from_schema_name("ErrorBody"))),
+            )
+            .build()
+    };
+    for item in openapi.paths.paths.values_mut() {
+        for op in [&mut item.get, &mut item.post].into_iter().flatten() {
+            let responses = &mut op.responses.responses;
+            if op.request_body.is_some() {
+                responses
+                    .entry("413".into())
+                    .or_insert_with(|| error("Body too large").into());
+                responses.entry("415".into()).or_insert_with(|| {
+                    error("Not a JSON body (Content-Type: application/json)").into()
+                });
+            }
+            if op.security.is_some() {
+                responses.entry("503".into()).or_insert_with(|| {
+                    error("The database cannot be written right now; try again").into()
+                });
+            }
+        }
+    }
+}
+
 /// Health check for load balancers: the api answers and can write to its
 /// database (a full disk or a read-only database still answers reads).
 #[utoipa::path(get, path = "/healthz", tag = "service",
@@ -230,6 +265,7 @@ fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
 /// The OpenAPI 3 description of every route, as served at `/openapi.json`.
 pub fn openapi() -> utoipa::openapi::OpenApi {
     let (_, mut doc) = routes();
+    add_common_responses(&mut doc);
     let serve_doc = utoipa::openapi::path::OperationBuilder::new()
         .tag("service")
         .summary(Some("This OpenAPI description"))

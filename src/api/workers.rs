@@ -16,8 +16,8 @@ use crate::protocol::{
 };
 use crate::store::JobEnd;
 
-/// Longest worker name accepted.
-const MAX_TEXT: usize = 1024;
+/// Longest worker name accepted, in characters (host names have at most 253).
+const MAX_WORKER_NAME: usize = 256;
 
 /// Claim the oldest pending job.
 #[utoipa::path(
@@ -38,9 +38,13 @@ pub async fn claim_job(
     ApiJson(body): ApiJson<ClaimRequest>,
 ) -> Result<Response, ApiError> {
     let worker = body.worker.trim();
-    if worker.is_empty() || worker.len() > MAX_TEXT || worker.chars().any(char::is_control) {
+    if worker.is_empty()
+        || worker.chars().count() > MAX_WORKER_NAME
+        || worker.chars().any(char::is_control)
+    {
         return Err(ApiError::BadRequest(
-            "worker must be a non-empty name without control characters".into(),
+            "worker must be a non-empty name of at most 256 characters, without control characters"
+                .into(),
         ));
     }
     match state.store.claim_job(worker, state.lease_timeout).await? {
@@ -60,7 +64,7 @@ pub async fn claim_job(
 /// Extend a running job's lease; learn whether it should be cancelled.
 #[utoipa::path(
     post, path = "/jobs/{id}/heartbeat", tag = "workers",
-    params(("id" = String, Path, description = "Job id (UUID)")),
+    params(("id" = uuid::Uuid, Path, description = "Job id (UUID)")),
     request_body = Heartbeat,
     responses(
         (status = 200, description = "Lease extended", body = HeartbeatAck),
@@ -89,7 +93,7 @@ pub async fn heartbeat(
 /// worker could not start.
 #[utoipa::path(
     post, path = "/jobs/{id}/status", tag = "workers",
-    params(("id" = String, Path, description = "Job id (UUID)")),
+    params(("id" = uuid::Uuid, Path, description = "Job id (UUID)")),
     request_body = StatusReport,
     responses(
         (status = 200, description = "The job, ended (or pending again after a hand-back)", body = Job),
