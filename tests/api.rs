@@ -362,7 +362,7 @@ async fn malformed_and_oversized_bodies_are_refused(backend: Backend) {
         (
             "application/json",
             b"{\"command\": \"echo hi\"}".to_vec(),
-            "",
+            "invalid type",
             400,
         ),
         (
@@ -380,7 +380,7 @@ async fn malformed_and_oversized_bodies_are_refused(backend: Backend) {
         (
             "application/json",
             format!("{{\"command\": [\"{}\"]}}", "x".repeat(2 * 1024 * 1024)).into_bytes(),
-            "",
+            "over the limit",
             413,
         ),
     ];

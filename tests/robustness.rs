@@ -167,15 +167,28 @@ async fn random_requests_never_break_the_api() {
             assert!(body["error"].is_string(), "round {round}: {text}");
         }
     }
-    // Garbage straight on the wire.
-    for request in [
-        "GET /jobs/%zz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-        "GET /jobs/\u{0}/logs HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-        "POST /jobs HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nConnection: close\r\n\r\n{\"co",
-        "GARBAGE\r\n\r\n",
+    // Garbage straight on the wire: each gets an answer, the right 4xx.
+    for (request, expected) in [
+        (
+            "GET /jobs/%zz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            401,
+        ),
+        (
+            "GET /jobs/\u{0}/logs HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            400,
+        ),
+        // No token, and a body that ends early: refused, not hung.
+        (
+            "POST /jobs HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n{\"co",
+            401,
+        ),
+        ("GARBAGE\r\n\r\n", 400),
     ] {
-        let (status, _) = raw_request(api.addr, request).await;
-        assert!(status < 500, "{request:?} answered {status}");
+        let (status, text) = raw_request(api.addr, request).await;
+        assert_eq!(
+            status, expected,
+            "{request:?} (0: no answer at all): {text:?}"
+        );
     }
     let health = api
         .http

@@ -220,7 +220,11 @@ impl TestApi {
             logs_dir,
             store,
             options,
-            http: reqwest::Client::new(),
+            // A hung api fails the test instead of hanging it.
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(60))
+                .build()
+                .unwrap(),
             shutdown,
             task: Some(task),
             _schema: schema,
@@ -438,12 +442,16 @@ pub fn process_alive(pid: i32) -> bool {
 }
 
 /// Sends a raw HTTP/1.1 request, so paths reach the server unnormalised.
+/// The status is 0 when no answer came.
 pub async fn raw_request(addr: SocketAddr, request: &str) -> (u16, String) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
     stream.write_all(request.as_bytes()).await.unwrap();
     let mut response = Vec::new();
-    stream.read_to_end(&mut response).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(30), stream.read_to_end(&mut response))
+        .await
+        .expect("the server answers or closes within 30 s")
+        .unwrap_or_default();
     let text = String::from_utf8_lossy(&response).to_string();
     let status = text
         .split_whitespace()
