@@ -135,7 +135,12 @@ impl JobStatus {
         use JobStatus::*;
         matches!(
             (self, next),
-            (Pending, Running) | (Pending, Cancelled) | (Running, Completed | Failed | Cancelled)
+            (Pending, Running)
+                | (Pending, Cancelled)
+                | (Running, Completed | Failed | Cancelled)
+                // A worker hands back a job it could not start, through no
+                // fault of the job, before the job ever ran.
+                | (Running, Pending)
         )
     }
 
@@ -482,6 +487,7 @@ mod tests {
             (Running, Completed),
             (Running, Failed),
             (Running, Cancelled),
+            (Running, Pending),
         ];
         for from in JobStatus::ALL {
             for to in JobStatus::ALL {

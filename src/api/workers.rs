@@ -18,6 +18,8 @@ use crate::store::JobEnd;
 
 /// Longest worker name accepted.
 const MAX_TEXT: usize = 1024;
+/// Longest `pending_reason` a heartbeat may carry.
+const MAX_PENDING_REASON_BYTES: usize = 1024;
 
 /// Claim the oldest pending job.
 #[utoipa::path(
@@ -81,14 +83,24 @@ pub async fn heartbeat(
 ) -> Result<Json<HeartbeatAck>, ApiError> {
     caller.require_worker()?;
     let id = job_id(&id)?;
+    let pending_reason = match body.pending_reason.as_deref().map(str::trim) {
+        Some(r) if r.len() > MAX_PENDING_REASON_BYTES || r.contains('\0') => {
+            return Err(ApiError::BadRequest(format!(
+                "pending_reason must be at most {MAX_PENDING_REASON_BYTES} bytes, without NUL"
+            )));
+        }
+        Some("") | None => None,
+        Some(r) => Some(r),
+    };
     let cancel_requested = state
         .store
-        .heartbeat(id, &body.lease_token, state.lease_timeout)
+        .heartbeat(id, &body.lease_token, state.lease_timeout, pending_reason)
         .await?;
     Ok(Json(HeartbeatAck { cancel_requested }))
 }
 
-/// Report how a running job ended.
+/// Report how a running job ended, or hand back (`pending`) a job the
+/// worker could not start through no fault of the job.
 #[utoipa::path(
     post, path = "/jobs/{id}/status", tag = "workers",
     params(("id" = String, Path, description = "Job id (UUID)")),
@@ -132,6 +144,9 @@ fn job_end(
         )));
     }
     match status {
+        JobStatus::Pending if exit_code.is_some() => Err(ApiError::BadRequest(
+            "a job handed back to pending never ran: it has no exit_code".into(),
+        )),
         JobStatus::Completed if exit_code.is_some_and(|c| c != 0) => Err(ApiError::BadRequest(
             "completed means exit code 0; report a non-zero exit as failed".into(),
         )),

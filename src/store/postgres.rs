@@ -26,7 +26,7 @@ use crate::protocol::{Job, TokenInfo};
 
 const JOB_COLUMNS: &str = "id, name, owner, command::text AS command, cwd, env::text AS env, \
      timeout_seconds, status, exit_code, failure_reason, worker, created_at, started_at, \
-     finished_at, cancel_requested, lease_token";
+     finished_at, cancel_requested, lease_token, pending_reason";
 
 /// Job state in PostgreSQL.
 #[derive(Clone)]
@@ -99,6 +99,7 @@ fn job_from_row(row: &PgRow) -> Result<Job, StoreError> {
         started_at: row.try_get("started_at")?,
         finished_at: row.try_get("finished_at")?,
         cancel_requested: row.try_get("cancel_requested")?,
+        pending_reason: row.try_get("pending_reason")?,
     })
 }
 
@@ -189,7 +190,8 @@ impl JobStore for PostgresStore {
                  SELECT id FROM jobs WHERE status = 'pending' \
                  ORDER BY created_at, id LIMIT 1 FOR UPDATE SKIP LOCKED) \
              UPDATE jobs SET status = 'running', worker = $1, started_at = $2, \
-                 lease_token = $3, lease_expires_at = now() + make_interval(secs => $4) \
+                 lease_token = $3, lease_expires_at = now() + make_interval(secs => $4), \
+                 pending_reason = NULL \
              FROM next WHERE jobs.id = next.id \
              RETURNING {}",
             JOB_COLUMNS
@@ -215,17 +217,20 @@ impl JobStore for PostgresStore {
         id: JobId,
         lease_token: &str,
         lease: Duration,
+        pending_reason: Option<&str>,
     ) -> Result<bool, StoreError> {
         // One conditional update: it either extends this lease or touches
         // nothing, so no lock is held across round trips.
         let row = sqlx::query(
-            "UPDATE jobs SET lease_expires_at = now() + make_interval(secs => $3) \
+            "UPDATE jobs SET lease_expires_at = now() + make_interval(secs => $3), \
+                 pending_reason = $4 \
              WHERE id = $1 AND status = 'running' AND lease_token = $2 \
              RETURNING cancel_requested",
         )
         .bind(id.as_uuid())
         .bind(lease_token)
         .bind(lease.as_secs_f64())
+        .bind(pending_reason)
         .fetch_optional(&self.pool)
         .await?;
         match row {
@@ -251,9 +256,27 @@ impl JobStore for PostgresStore {
             tx.commit().await?;
             return Ok(job);
         }
+        if end.status == JobStatus::Pending {
+            // Handed back: claimable again, unless a cancel came meanwhile.
+            sqlx::query(
+                "UPDATE jobs SET \
+                     status = CASE WHEN cancel_requested THEN 'cancelled' ELSE 'pending' END, \
+                     finished_at = CASE WHEN cancel_requested THEN $2 END, \
+                     worker = NULL, started_at = NULL, lease_token = NULL, \
+                     lease_expires_at = NULL, pending_reason = $3 WHERE id = $1",
+            )
+            .bind(id.as_uuid())
+            .bind(Utc::now())
+            .bind(end.failure_reason.as_deref())
+            .execute(&mut *tx)
+            .await?;
+            let job = Self::job_in(&mut tx, id).await?;
+            tx.commit().await?;
+            return Ok(job);
+        }
         sqlx::query(
             "UPDATE jobs SET status = $2, exit_code = $3, failure_reason = $4, finished_at = $5, \
-                 lease_expires_at = NULL WHERE id = $1",
+                 lease_expires_at = NULL, pending_reason = NULL WHERE id = $1",
         )
         .bind(id.as_uuid())
         .bind(end.status.as_str())
@@ -272,7 +295,7 @@ impl JobStore for PostgresStore {
         // re-checks `status = 'running'` and skips rows already failed.
         let rows = sqlx::query(
             "UPDATE jobs SET status = 'failed', failure_reason = 'worker lost', finished_at = now(), \
-                 lease_expires_at = NULL \
+                 lease_expires_at = NULL, pending_reason = NULL \
              WHERE status = 'running' AND lease_expires_at <= now() RETURNING id, worker",
         )
         .fetch_all(&self.pool)

@@ -11,13 +11,13 @@ use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixStream;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::WorkerContext;
 use super::shim::{JobExit, ShimEvent, os_error_text};
 use crate::client::ClientError;
-use crate::domain::{JobStatus, format_duration};
+use crate::domain::{JobId, JobStatus, format_duration};
 use crate::logs;
 use crate::protocol::{ClaimedJob, Job, StatusReport};
 
@@ -57,7 +57,7 @@ impl StopReason {
 }
 
 /// What the heartbeat task tells the supervising loop.
-enum LeaseEvent {
+pub(super) enum LeaseEvent {
     CancelRequested,
     Lost(String),
 }
@@ -74,14 +74,14 @@ pub async fn run(ctx: Arc<WorkerContext>, claimed: ClaimedJob, stop: Cancellatio
         Some(end) => end,
         None => return, // lease lost: the api has already ended the job
     };
-    report(&ctx, &job, &lease, end).await;
+    report(&ctx, job.id, &lease, end).await;
 }
 
 /// What the worker reports.
-struct Ending {
-    status: JobStatus,
-    exit_code: Option<i32>,
-    failure_reason: Option<String>,
+pub(super) struct Ending {
+    pub(super) status: JobStatus,
+    pub(super) exit_code: Option<i32>,
+    pub(super) failure_reason: Option<String>,
 }
 
 impl Ending {
@@ -137,8 +137,9 @@ async fn execute(
     let (lease_tx, mut lease_rx) = mpsc::channel(4);
     let heartbeats = tokio::spawn(heartbeat_loop(
         ctx.client.clone(),
-        job.clone(),
+        job.id,
         lease.to_string(),
+        tokio::sync::watch::channel(None).1,
         heartbeat_every,
         lease_tx,
         lease_watch.clone(),
@@ -275,7 +276,7 @@ async fn execute(
 
 /// A failure reason the api accepts: cut at a character boundary with `…`
 /// when too long (a long cwd or program name). The log keeps the whole text.
-fn fit_reason(reason: String) -> String {
+pub(super) fn fit_reason(reason: String) -> String {
     use crate::protocol::MAX_FAILURE_REASON_BYTES as MAX;
     if reason.len() <= MAX {
         return reason;
@@ -291,7 +292,7 @@ fn exit_code(exit: Option<JobExit>) -> Option<i32> {
     }
 }
 
-async fn sleep_until_opt(at: Option<tokio::time::Instant>) {
+pub(super) async fn sleep_until_opt(at: Option<tokio::time::Instant>) {
     match at {
         Some(at) => tokio::time::sleep_until(at).await,
         None => std::future::pending().await,
@@ -301,9 +302,9 @@ async fn sleep_until_opt(at: Option<tokio::time::Instant>) {
 /// The log file, created exclusively and locked (`flock`) for the job's
 /// lifetime. The lock belongs to the open file description, which the job's
 /// stdout and stderr share, so it lasts as long as anything can still write.
-type LogFile = File;
+pub(super) type LogFile = File;
 
-fn create_log(path: &Path) -> std::io::Result<LogFile> {
+pub(super) fn create_log(path: &Path) -> std::io::Result<LogFile> {
     let file = std::fs::OpenOptions::new()
         .append(true)
         .read(true)
@@ -327,7 +328,7 @@ fn create_log(path: &Path) -> std::io::Result<LogFile> {
 
 /// Appends a `[jobctl]` line through the worker's own handle. `O_APPEND`
 /// keeps it whole between the job's writes.
-async fn note(log: &Arc<LogFile>, message: &str) {
+pub(super) async fn note(log: &Arc<LogFile>, message: &str) {
     let log = log.clone();
     let message = message.to_string();
     let written = tokio::task::spawn_blocking(move || logs::append_note(&log, &message)).await;
@@ -482,11 +483,13 @@ impl Supervised {
 
 /// Heartbeats until `done`; reports a cancel request or a lost lease.
 /// Transient failures (api down) are retried on the next beat: the job keeps
-/// running through an outage.
-async fn heartbeat_loop(
+/// running through an outage. Each beat carries the job's current
+/// `pending_reason` (why it still waits, for an executor that queues it).
+pub(super) async fn heartbeat_loop(
     client: crate::client::ApiClient,
-    job: Job,
+    id: JobId,
     lease: String,
+    pending_reason: watch::Receiver<Option<String>>,
     every: Duration,
     events: mpsc::Sender<LeaseEvent>,
     done: CancellationToken,
@@ -501,14 +504,15 @@ async fn heartbeat_loop(
             _ = done.cancelled() => return,
             _ = ticker.tick() => {}
         }
+        let reason = pending_reason.borrow().clone();
         let beat = tokio::select! {
             _ = done.cancelled() => return,
-            beat = client.heartbeat(job.id, &lease) => beat,
+            beat = client.heartbeat(id, &lease, reason) => beat,
         };
         match beat {
             Ok(ack) => {
                 if let Some(since) = failing_since.take() {
-                    tracing::info!(job = %job.id, "heartbeats reach the API again after {}", format_duration(since.elapsed()));
+                    tracing::info!(job = %id, "heartbeats reach the API again after {}", format_duration(since.elapsed()));
                 }
                 if ack.cancel_requested && !cancel_sent {
                     cancel_sent = true;
@@ -518,22 +522,24 @@ async fn heartbeat_loop(
             Err(e) if e.is_transient() => {
                 if failing_since.is_none() {
                     failing_since = Some(Instant::now());
-                    tracing::warn!(job = %job.id, error = %e, "heartbeat failed; the job keeps running and heartbeats are retried");
+                    tracing::warn!(job = %id, error = %e, "heartbeat failed; the job keeps running and heartbeats are retried");
                 }
             }
-            // 409/404: the lease or the job is gone. 401/403: this worker's
-            // token was revoked, so it can never report on the job again.
-            Err(ClientError::Api { status, message })
-                if matches!(status.as_u16(), 401 | 403 | 404 | 409) =>
-            {
-                let _ = events.send(LeaseEvent::Lost(message)).await;
+            Err(e) if lease_is_gone(&e) => {
+                let _ = events.send(LeaseEvent::Lost(e.to_string())).await;
                 return;
             }
             Err(e) => {
-                tracing::error!(job = %job.id, error = %e, "heartbeat refused; retrying");
+                tracing::error!(job = %id, error = %e, "heartbeat refused; retrying");
             }
         }
     }
+}
+
+/// 409/404: the lease or the job is gone. 401/403: this worker's token was
+/// revoked, so it can never report on the job again.
+pub(super) fn lease_is_gone(e: &ClientError) -> bool {
+    matches!(e, ClientError::Api { status, .. } if matches!(status.as_u16(), 401 | 403 | 404 | 409))
 }
 
 /// fdatasyncs the log every few seconds while the job runs.
@@ -554,7 +560,7 @@ async fn sync_loop(log: Arc<LogFile>, done: CancellationToken) {
 
 /// Reports the end, retrying with backoff while the api is unreachable, so
 /// no final status is lost to an outage.
-async fn report(ctx: &WorkerContext, job: &Job, lease: &str, end: Ending) {
+pub(super) async fn report(ctx: &WorkerContext, id: JobId, lease: &str, end: Ending) {
     let report = StatusReport {
         lease_token: lease.to_string(),
         status: end.status,
@@ -564,7 +570,7 @@ async fn report(ctx: &WorkerContext, job: &Job, lease: &str, end: Ending) {
     let mut delay = Duration::from_millis(500);
     let mut warned = false;
     loop {
-        match ctx.client.report(job.id, &report).await {
+        match ctx.client.report(id, &report).await {
             Ok(job) => {
                 if warned {
                     tracing::info!(job = %job.id, "final status delivered");
@@ -573,18 +579,18 @@ async fn report(ctx: &WorkerContext, job: &Job, lease: &str, end: Ending) {
             }
             Err(e) if e.is_transient() => {
                 if !warned {
-                    tracing::warn!(job = %job.id, error = %e, "cannot report the job's end; retrying until the API answers");
+                    tracing::warn!(job = %id, error = %e, "cannot report the job's end; retrying until the API answers");
                     warned = true;
                 }
             }
             Err(e) => {
-                tracing::error!(job = %job.id, error = %e, "the API refused the job's final status");
+                tracing::error!(job = %id, error = %e, "the API refused the job's final status");
                 return;
             }
         }
         tokio::select! {
             _ = ctx.give_up.cancelled() => {
-                tracing::error!(job = %job.id, status = %report.status, "giving up reporting the job's end: the worker is stopping now");
+                tracing::error!(job = %id, status = %report.status, "giving up reporting the job's end: the worker is stopping now");
                 return;
             }
             _ = tokio::time::sleep(delay) => {}

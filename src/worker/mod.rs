@@ -8,9 +8,15 @@
 //! Stopping (SIGINT/SIGTERM): no more claims; running jobs get up to
 //! `drain_timeout` to finish; then the rest are stopped as on a timeout and
 //! reported `failed` (`worker shut down`). A second signal skips the drain.
+//!
+//! With `--executor slurm` ([`slurm`]) each job runs as a Slurm batch job
+//! instead, and `--max-jobs` bounds how many the worker has in Slurm. Those
+//! jobs do not depend on the worker process: on a stop it leaves them
+//! running, and its next start (same `--name`) takes them back.
 
 mod job;
 pub mod shim;
+pub mod slurm;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -24,6 +30,16 @@ use tokio_util::task::TaskTracker;
 use crate::client::{ApiClient, ClientError};
 use crate::domain::format_duration;
 use crate::shutdown::Shutdown;
+use slurm::{SlurmConfig, SlurmExecutor};
+
+/// Where claimed jobs run.
+#[derive(Debug, Clone)]
+pub enum ExecutorConfig {
+    /// As child processes of this worker (`--executor local`).
+    Local,
+    /// As Slurm batch jobs (`--executor slurm`).
+    Slurm(SlurmConfig),
+}
 
 /// How a worker runs.
 #[derive(Debug, Clone)]
@@ -32,8 +48,10 @@ pub struct WorkerConfig {
     pub token: String,
     /// Where logs are created: the same path the api reads.
     pub logs_dir: PathBuf,
-    /// Jobs run at once.
+    /// Jobs run at once (with Slurm: jobs in Slurm at once, `--max-jobs`).
     pub slots: usize,
+    /// Where jobs run.
+    pub executor: ExecutorConfig,
     /// This worker's name in job records.
     pub name: String,
     /// Between SIGTERM and SIGKILL when a job is stopped.
@@ -58,6 +76,7 @@ impl WorkerConfig {
             token,
             logs_dir,
             slots: 1,
+            executor: ExecutorConfig::Local,
             name: default_name(),
             kill_grace: Duration::from_secs(10),
             drain_timeout: Duration::from_secs(60),
@@ -114,9 +133,22 @@ pub async fn run(config: WorkerConfig, shutdown: Shutdown) -> anyhow::Result<()>
         sync_logs: network_fs.is_some(),
         give_up: shutdown.immediate.clone(),
     });
+    let executor = match &config.executor {
+        ExecutorConfig::Local => Executor::Local,
+        ExecutorConfig::Slurm(slurm) => Executor::Slurm(
+            SlurmExecutor::start(
+                slurm.clone(),
+                &config.name,
+                &config.logs_dir,
+                network_fs.is_some(),
+            )
+            .await?,
+        ),
+    };
     tracing::info!(
         name = %config.name,
         api = %client.base_url(),
+        executor = executor.name(),
         slots = config.slots,
         logs_dir = %config.logs_dir.display(),
         logs_fs = network_fs.unwrap_or("local"),
@@ -127,11 +159,27 @@ pub async fn run(config: WorkerConfig, shutdown: Shutdown) -> anyhow::Result<()>
     let stop_jobs = CancellationToken::new();
     let jobs = TaskTracker::new();
     let slots = Arc::new(Semaphore::new(config.slots.max(1)));
-    let fatal = claim_loop(&ctx, &config, &slots, &jobs, &stop_jobs, &shutdown).await;
+    let poller_done = CancellationToken::new();
+    let poller = match &executor {
+        Executor::Slurm(slurm) => {
+            let poller = tokio::spawn(slurm.clone().run_poller(poller_done.clone()));
+            slurm.adopt(&ctx, &jobs, &slots, &stop_jobs).await?;
+            Some(poller)
+        }
+        Executor::Local => None,
+    };
+    let fatal = claim_loop(
+        &ctx, &config, &executor, &slots, &jobs, &stop_jobs, &shutdown,
+    )
+    .await;
 
     jobs.close();
     let running = jobs.len();
-    if running > 0 {
+    if let Executor::Slurm(slurm) = &executor {
+        // Slurm runs the jobs, not this process: nothing to drain.
+        slurm.detach_notice(running);
+        stop_jobs.cancel();
+    } else if running > 0 {
         tracing::info!(
             running,
             "waiting up to {} for running jobs to finish",
@@ -147,14 +195,34 @@ pub async fn run(config: WorkerConfig, shutdown: Shutdown) -> anyhow::Result<()>
     }
     stop_jobs.cancel();
     jobs.wait().await;
+    poller_done.cancel();
+    if let Some(poller) = poller {
+        let _ = poller.await;
+    }
     tracing::info!("worker stopped");
     fatal.map_or(Ok(()), Err)
+}
+
+/// The executor a worker runs its jobs with.
+enum Executor {
+    Local,
+    Slurm(Arc<SlurmExecutor>),
+}
+
+impl Executor {
+    fn name(&self) -> &'static str {
+        match self {
+            Executor::Local => "local",
+            Executor::Slurm(_) => "slurm",
+        }
+    }
 }
 
 /// Claims and starts jobs until shutdown; returns a fatal error, if any.
 async fn claim_loop(
     ctx: &Arc<WorkerContext>,
     config: &WorkerConfig,
+    executor: &Executor,
     slots: &Arc<Semaphore>,
     jobs: &TaskTracker,
     stop_jobs: &CancellationToken,
@@ -169,6 +237,16 @@ async fn claim_loop(
         if shutdown.graceful.is_cancelled() {
             return None;
         }
+        // Slurm could not take the last job: do not take another yet.
+        if let Executor::Slurm(slurm) = executor
+            && let Some(wait) = slurm.claim_pause()
+        {
+            tokio::select! {
+                _ = shutdown.graceful.cancelled() => return None,
+                _ = tokio::time::sleep(wait) => {}
+            }
+            continue;
+        }
         // The claim is not raced against shutdown: a job the api has handed
         // over must run (or be reported), never be dropped on the floor.
         let wait = match ctx.client.claim(&config.name).await {
@@ -177,10 +255,19 @@ async fn claim_loop(
                 tracing::info!(job = %claimed.job.id, "claimed job");
                 let ctx = ctx.clone();
                 let stop = stop_jobs.clone();
-                jobs.spawn(async move {
-                    job::run(ctx, claimed, stop).await;
-                    drop(permit);
-                });
+                match executor {
+                    Executor::Local => jobs.spawn(async move {
+                        job::run(ctx, claimed, stop).await;
+                        drop(permit);
+                    }),
+                    Executor::Slurm(slurm) => {
+                        let slurm = slurm.clone();
+                        jobs.spawn(async move {
+                            slurm.run(ctx, claimed, stop).await;
+                            drop(permit);
+                        })
+                    }
+                };
                 continue;
             }
             Ok(None) => {
