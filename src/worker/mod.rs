@@ -238,14 +238,19 @@ async fn claim_loop(
             return None;
         }
         // Slurm could not take the last job: do not take another yet.
-        if let Executor::Slurm(slurm) = executor
-            && let Some(wait) = slurm.claim_pause()
-        {
-            tokio::select! {
+        if let Executor::Slurm(slurm) = executor {
+            let pause = tokio::select! {
                 _ = shutdown.graceful.cancelled() => return None,
-                _ = tokio::time::sleep(wait) => {}
+                pause = slurm.claim_pause() => pause,
+            };
+            if let Some(wait) = pause {
+                drop(permit);
+                tokio::select! {
+                    _ = shutdown.graceful.cancelled() => return None,
+                    _ = tokio::time::sleep(wait) => {}
+                }
+                continue;
             }
-            continue;
         }
         // The claim is not raced against shutdown: a job the api has handed
         // over must run (or be reported), never be dropped on the floor.

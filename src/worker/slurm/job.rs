@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 use super::SlurmExecutor;
 use super::outcome::{self, ExitRecord, Facts, SlurmEnd, StopReason};
 use super::poller::Lookup;
-use super::queue::{Phase, QueueEntry};
+use super::queue::{Phase, QueueEntry, SlurmState};
 use super::sbatch::{self, Resources, SubmitFailure, SubmitSpec};
 use super::script::{self, ScriptSpec};
 use super::state::JobRecord;
@@ -418,8 +418,18 @@ async fn supervise(
     };
     exec.poller.untrack(slurm_id);
     // The job's script writes its exit file just before it ends; on NFS
-    // this host may see it a little later than Slurm's word.
-    let exit = read_exit_file(exec, id, &end, stop).await;
+    // this host may see it a little later than Slurm's word. Worth waiting
+    // for only when it decides the outcome: not after a stop jobctl asked
+    // for, nor when Slurm itself ended the job (its script may never have
+    // written one).
+    let decisive = stopping.is_none()
+        && match &end {
+            SlurmEnd::Unknown => true,
+            SlurmEnd::State(state) => {
+                matches!(state, SlurmState::Completed | SlurmState::Failed)
+            }
+        };
+    let exit = read_exit_file(exec, id, decisive, stop).await;
     heartbeats_done.cancel();
     let _ = heartbeats.await;
     let facts = Facts {
@@ -548,14 +558,20 @@ async fn detach(exec: &SlurmExecutor, tracked: &Tracked) {
     .await;
 }
 
-/// The exit file, waiting up to [`super::EXIT_FILE_GRACE`] for it to show.
+/// The exit file; with `wait`, waiting up to [`super::EXIT_FILE_GRACE`] for
+/// it to show.
 async fn read_exit_file(
     exec: &SlurmExecutor,
     id: JobId,
-    end: &SlurmEnd,
+    wait: bool,
     stop: &CancellationToken,
 ) -> Option<ExitRecord> {
-    let give_up = Instant::now() + super::EXIT_FILE_GRACE;
+    let give_up = Instant::now()
+        + if wait {
+            super::EXIT_FILE_GRACE
+        } else {
+            Duration::ZERO
+        };
     let mut warned = false;
     loop {
         let state = exec.state.clone();
@@ -573,7 +589,7 @@ async fn read_exit_file(
             return None;
         }
         if !warned {
-            tracing::debug!(job = %id, ?end, "Slurm says the job ended; waiting for its exit file");
+            tracing::debug!(job = %id, "Slurm says the job ended; waiting for its exit file");
             warned = true;
         }
         tokio::select! {

@@ -62,6 +62,16 @@ impl Default for SlurmConfig {
     }
 }
 
+/// What `sbatch --test-only` checks: the worker's own settings.
+fn probe_args(config: &SlurmConfig) -> Vec<String> {
+    let mut probe = config.sbatch_args.clone();
+    probe.push("--output=/dev/null".into());
+    if let Some(p) = &config.partition {
+        probe.push(format!("--partition={p}"));
+    }
+    probe
+}
+
 /// How long a job's exit file may take to show up on this host after Slurm
 /// said the job ended: NFS clients cache directory contents for up to a
 /// minute (`acdirmax`), though a listing usually revalidates sooner.
@@ -118,20 +128,19 @@ impl SlurmExecutor {
             )
         })?;
         let commands = SlurmCommands;
-        let mut probe = config.sbatch_args.clone();
-        probe.push("--output=/dev/null".into());
-        if let Some(p) = &config.partition {
-            probe.push(format!("--partition={p}"));
-        }
-        match commands.test_submit(&probe).await {
+        let mut down = false;
+        match commands.test_submit(&probe_args(&config)).await {
             Ok(()) => {}
             Err(SubmitFailure::Job(message)) => anyhow::bail!(
                 "Slurm refuses jobs with this worker's settings (--partition, --sbatch-arg): {message}"
             ),
-            Err(SubmitFailure::Cluster(message)) => tracing::warn!(
-                error = %message,
-                "cannot check the Slurm settings now: Slurm does not answer; jobs wait until it does"
-            ),
+            Err(SubmitFailure::Cluster(message)) => {
+                tracing::warn!(
+                    error = %message,
+                    "cannot check the Slurm settings now: Slurm does not answer; no job is claimed until it does"
+                );
+                down = true;
+            }
         }
         let accounting = commands.accounting_enabled().await.unwrap_or_else(|e| {
             tracing::warn!(error = %e, "cannot tell whether Slurm keeps accounting; not using sacct");
@@ -144,7 +153,7 @@ impl SlurmExecutor {
             state = %state.path().display(),
             "Slurm executor ready"
         );
-        Ok(Arc::new(SlurmExecutor {
+        let executor = Arc::new(SlurmExecutor {
             config,
             worker: worker.to_string(),
             logs_dir,
@@ -157,7 +166,11 @@ impl SlurmExecutor {
                 until: None,
                 next: Duration::from_secs(1),
             }),
-        }))
+        });
+        if down {
+            executor.cluster_failed();
+        }
+        Ok(executor)
     }
 
     /// Polls Slurm for this worker's jobs until `done`.
@@ -183,13 +196,28 @@ impl SlurmExecutor {
         job::run_claimed(&self, &ctx, claimed, &stop).await;
     }
 
-    /// How long the claim loop should wait before claiming, while Slurm
-    /// could not take jobs.
-    pub fn claim_pause(&self) -> Option<Duration> {
-        let cluster = self.cluster.lock().expect("poisoned");
-        cluster
-            .until
-            .and_then(|until| until.checked_duration_since(Instant::now()))
+    /// How long the claim loop should wait before it claims again: while
+    /// Slurm could not take jobs, claims pause; once the pause is over,
+    /// `sbatch --test-only` must succeed before the next job is claimed, so
+    /// a cluster that is down does not bounce jobs in and out of the queue.
+    pub(super) async fn claim_pause(&self) -> Option<Duration> {
+        let paused = self.cluster.lock().expect("poisoned").until;
+        let until = paused?;
+        if let Some(left) = until.checked_duration_since(Instant::now()) {
+            return Some(left);
+        }
+        match self.commands.test_submit(&probe_args(&self.config)).await {
+            Ok(()) | Err(SubmitFailure::Job(_)) => {
+                tracing::info!("Slurm takes jobs again; claiming");
+                self.cluster_ok();
+                None
+            }
+            Err(SubmitFailure::Cluster(message)) => {
+                let wait = self.cluster_failed();
+                tracing::warn!(error = %message, "Slurm still cannot take jobs; next try in {}", crate::domain::format_duration(wait));
+                Some(wait)
+            }
+        }
     }
 
     /// Slurm could not take a job: claims pause, longer each time (1 s to
