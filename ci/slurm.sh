@@ -51,11 +51,14 @@ as_root() {
 }
 
 # A daemon is running when the pid in its pid file is alive.
-pid_of() { cat "/run/$1.pid" 2>/dev/null || true; }
+pid_of() { cat "/run/$1.pid" "/run/munge/$1.pid" 2>/dev/null | head -n1 || true; }
 running() {
-  local pid
+  local pid state
   pid=$(pid_of "$1")
-  [ -n "$pid" ] && [ -d "/proc/$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$1" ]
+  [ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$1" ] || return 1
+  # A zombie waiting for its parent to reap it is not running.
+  state=$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null | cut -c1)
+  [ -n "$state" ] && [ "$state" != Z ]
 }
 # Stops a daemon this script started, by the pid in its pid file.
 stop() {
@@ -90,9 +93,13 @@ fi
 if ! command -v slurmctld >/dev/null 2>&1 || ! command -v slurmd >/dev/null 2>&1 ||
   ! command -v sbatch >/dev/null 2>&1 || ! command -v munged >/dev/null 2>&1; then
   say "installing slurm-wlm and munge"
-  as_root apt-get update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-    slurm-wlm munge >/dev/null
+  if ! out=$(as_root apt-get update -qq 2>&1 &&
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+      slurm-wlm munge 2>&1); then
+    printf '%s\n' "$out" >&2
+    say "could not install slurm-wlm and munge"
+    exit 1
+  fi
 fi
 
 if [ -e "$CONF" ] && ! grep -qF "$MARKER" "$CONF"; then
@@ -167,6 +174,9 @@ fi
 
 # munged runs as the munge user, as its own init scripts would start it.
 if [ ! -s /etc/munge/munge.key ]; then
+  as_root mkdir -p /etc/munge
+  as_root chown munge:munge /etc/munge
+  as_root chmod 700 /etc/munge
   as_root mungekey --create --keyfile=/etc/munge/munge.key
   as_root chown munge:munge /etc/munge/munge.key
   as_root chmod 400 /etc/munge/munge.key

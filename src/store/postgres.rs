@@ -158,7 +158,17 @@ impl JobStore for PostgresStore {
         let mut tx = self.pool.begin().await?;
         let (job, _) = Self::locked_job(&mut tx, id).await?;
         let id_uuid = id.as_uuid();
-        let update = match decide_cancel(&job)? {
+        let decision = match decide_cancel(&job) {
+            Ok(decision) => decision,
+            Err(e) => {
+                // Release the row lock now: a transaction merely dropped is
+                // rolled back later, and a claimer's SKIP LOCKED meanwhile
+                // would pass over the row.
+                tx.rollback().await?;
+                return Err(e);
+            }
+        };
+        let update = match decision {
             CancelDecision::CancelNow => {
                 sqlx::query("UPDATE jobs SET status = 'cancelled', finished_at = $2 WHERE id = $1")
                     .bind(id_uuid)
@@ -250,9 +260,17 @@ impl JobStore for PostgresStore {
     ) -> Result<Job, StoreError> {
         let mut tx = self.pool.begin().await?;
         let (job, current) = Self::locked_job(&mut tx, id).await?;
-        if let FinishDecision::AlreadyRecorded =
-            check_finish(&job, current.as_deref(), lease_token, end)?
-        {
+        let decision = match check_finish(&job, current.as_deref(), lease_token, end) {
+            Ok(decision) => decision,
+            Err(e) => {
+                // Release the row lock now: a transaction merely dropped is
+                // rolled back later, and a claimer's SKIP LOCKED meanwhile
+                // would pass over the row.
+                tx.rollback().await?;
+                return Err(e);
+            }
+        };
+        if let FinishDecision::AlreadyRecorded = decision {
             tx.commit().await?;
             return Ok(job);
         }
