@@ -246,6 +246,10 @@ Register-ArgumentCompleter -Native -CommandName 'jobctl' -ScriptBlock {
         }
         'jobctl;__run-job' {
             [CompletionResult]::new('--control-fd', '--control-fd', [CompletionResultType]::ParameterName, 'The supervisor''s end of the worker''s control socket')
+            [CompletionResult]::new('--cwd', '--cwd', [CompletionResultType]::ParameterName, 'The job''s working directory, entered by the supervisor')
+            [CompletionResult]::new('--job-id', '--job-id', [CompletionResultType]::ParameterName, 'The job''s id, for the supervisor''s process name')
+            [CompletionResult]::new('--lease-ms', '--lease-ms', [CompletionResultType]::ParameterName, 'Stop the job when the worker has not renewed its lease for this long')
+            [CompletionResult]::new('--kill-grace-ms', '--kill-grace-ms', [CompletionResultType]::ParameterName, 'Between SIGTERM and SIGKILL when the lease runs out')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file [default: ~/.config/jobctl/config.toml]')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')

@@ -152,13 +152,29 @@ _jobctl() {
             return 0
             ;;
         jobctl__subcmd____run__subcmd__job)
-            opts="-h -V --control-fd --config --help --version"
+            opts="-h -V --control-fd --cwd --job-id --lease-ms --kill-grace-ms --config --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --control-fd)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cwd)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --job-id)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --lease-ms)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --kill-grace-ms)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -223,6 +223,10 @@ set edit:completion:arg-completer[jobctl] = {|@words|
         }
         &'jobctl;__run-job'= {
             cand --control-fd 'The supervisor''s end of the worker''s control socket'
+            cand --cwd 'The job''s working directory, entered by the supervisor'
+            cand --job-id 'The job''s id, for the supervisor''s process name'
+            cand --lease-ms 'Stop the job when the worker has not renewed its lease for this long'
+            cand --kill-grace-ms 'Between SIGTERM and SIGKILL when the lease runs out'
             cand --config 'Config file [default: ~/.config/jobctl/config.toml]'
             cand -h 'Print help'
             cand --help 'Print help'

@@ -162,6 +162,10 @@ complete -c jobctl -n "__fish_jobctl_using_subcommand completions" -l config -d 
 complete -c jobctl -n "__fish_jobctl_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c jobctl -n "__fish_jobctl_using_subcommand completions" -s V -l version -d 'Print version'
 complete -c jobctl -n "__fish_jobctl_using_subcommand __run-job" -l control-fd -d 'The supervisor\'s end of the worker\'s control socket' -r
+complete -c jobctl -n "__fish_jobctl_using_subcommand __run-job" -l cwd -d 'The job\'s working directory, entered by the supervisor' -r -F
+complete -c jobctl -n "__fish_jobctl_using_subcommand __run-job" -l job-id -d 'The job\'s id, for the supervisor\'s process name' -r
+complete -c jobctl -n "__fish_jobctl_using_subcommand __run-job" -l lease-ms -d 'Stop the job when the worker has not renewed its lease for this long' -r
+complete -c jobctl -n "__fish_jobctl_using_subcommand __run-job" -l kill-grace-ms -d 'Between SIGTERM and SIGKILL when the lease runs out' -r
 complete -c jobctl -n "__fish_jobctl_using_subcommand __run-job" -l config -d 'Config file [default: ~/.config/jobctl/config.toml]' -r -F
 complete -c jobctl -n "__fish_jobctl_using_subcommand __run-job" -s h -l help -d 'Print help'
 complete -c jobctl -n "__fish_jobctl_using_subcommand __run-job" -s V -l version -d 'Print version'

@@ -67,6 +67,18 @@ pub struct RunJobArgs {
     /// The supervisor's end of the worker's control socket
     #[arg(long)]
     pub control_fd: i32,
+    /// The job's working directory, entered by the supervisor
+    #[arg(long)]
+    pub cwd: Option<PathBuf>,
+    /// The job's id, for the supervisor's process name
+    #[arg(long)]
+    pub job_id: Option<String>,
+    /// Stop the job when the worker has not renewed its lease for this long
+    #[arg(long, value_name = "MS")]
+    pub lease_ms: Option<u64>,
+    /// Between SIGTERM and SIGKILL when the lease runs out
+    #[arg(long, value_name = "MS", default_value_t = 10_000)]
+    pub kill_grace_ms: u64,
     /// The job's argv
     #[arg(last = true, required = true)]
     pub command: Vec<std::ffi::OsString>,

@@ -130,17 +130,16 @@ impl JobStatus {
     ];
 
     /// The one place where legal transitions are defined:
-    /// `pending → running | cancelled`, `running → completed | failed | cancelled`.
+    /// `pending → running | cancelled`, `running → completed | failed |
+    /// cancelled`, and `running → pending` when a worker hands back a job it
+    /// could not start through no fault of the job.
     pub fn can_become(self, next: JobStatus) -> bool {
         use JobStatus::*;
         matches!(
             (self, next),
             (Pending, Running)
                 | (Pending, Cancelled)
-                | (Running, Completed | Failed | Cancelled)
-                // A worker hands back a job it could not start, through no
-                // fault of the job, before the job ever ran.
-                | (Running, Pending)
+                | (Running, Completed | Failed | Cancelled | Pending)
         )
     }
 

@@ -17,6 +17,7 @@ pub mod exit;
 pub mod fsinfo;
 pub mod logs;
 pub mod protocol;
+pub mod retry;
 pub mod shutdown;
 pub mod store;
 pub mod telemetry;
@@ -66,6 +67,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Logs(args) => cmd::logs::run(args, &file, shutdown.graceful).await,
         Command::Token(args) => cmd::token::run(args, &file).await,
         Command::Completions(args) => cmd::completions::run(args),
-        Command::RunJob(args) => Ok(worker::shim::run(args.control_fd, args.command)),
+        Command::RunJob(args) => Ok(worker::shim::run(args)),
     }
 }

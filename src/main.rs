@@ -11,7 +11,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     // The job supervisor stays minimal: no runtime, no logging.
     if let Command::RunJob(args) = cli.command {
-        return jobctl::worker::shim::run(args.control_fd, args.command);
+        return jobctl::worker::shim::run(args);
     }
     jobctl::telemetry::init(cli.command.is_service());
     let runtime = match jobctl::runtime() {

@@ -151,17 +151,31 @@ pub struct HeartbeatAck {
 /// The longest `failure_reason` a status report may carry.
 pub const MAX_FAILURE_REASON_BYTES: usize = 1024;
 
-/// `POST /jobs/{id}/status`: a worker reports how its job ended.
+/// `POST /jobs/{id}/status`: a worker reports how its job ended — or
+/// hands back, as `pending`, a job it could not start through no fault of
+/// the job (its logs dir is unwritable, its supervisor failed).
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StatusReport {
     pub lease_token: String,
+    /// `completed`, `failed` or `cancelled`; `pending` to hand the job back.
     pub status: JobStatus,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exit_code: Option<i32>,
+    /// Why the job failed; for a hand-back, why this worker could not
+    /// start it (logged by the api, not stored).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure_reason: Option<String>,
+    /// How many milliseconds before this report the worker saw the job
+    /// end: `finished_at` is when the job ended, not when a report delayed
+    /// by an outage arrived. Absent: just now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(maximum = 31_622_400_000_u64)]
+    pub finished_ms_ago: Option<u64>,
 }
+
+/// The largest `finished_ms_ago` accepted: 366 days.
+pub const MAX_FINISHED_MS_AGO: u64 = 366 * 24 * 3600 * 1000;
 
 /// Every error answer.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

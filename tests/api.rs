@@ -27,7 +27,7 @@ backend_tests!(
     invalid_job_specs_are_refused_with_the_reason,
     claim_heartbeat_and_report_a_job,
     status_reports_are_fenced_and_checked,
-    heartbeats_carry_a_pending_reason_and_workers_hand_jobs_back,
+    heartbeats_carry_a_pending_reason,
     cancel_a_pending_and_a_running_job,
     concurrent_claimers_never_share_a_job,
     logs_of_a_job_without_a_file_are_empty,
@@ -39,6 +39,8 @@ backend_tests!(
     expired_leases_fail_the_job_as_worker_lost,
     retention_removes_old_finished_jobs_and_their_logs,
     id_prefixes_find_jobs,
+    a_worker_hands_back_a_job_it_could_not_start,
+    finished_at_is_when_the_worker_saw_the_end,
 );
 
 async fn error_of(resp: reqwest::Response) -> (u16, String) {
@@ -509,7 +511,7 @@ async fn report(
         .unwrap()
 }
 
-async fn heartbeats_carry_a_pending_reason_and_workers_hand_jobs_back(backend: Backend) {
+async fn heartbeats_carry_a_pending_reason(backend: Backend) {
     let api = TestApi::start(&backend).await;
     let user = api.token("alice", Role::User).await;
     let worker = api.token("w1", Role::Worker).await;
@@ -533,8 +535,10 @@ async fn heartbeats_carry_a_pending_reason_and_workers_hand_jobs_back(backend: B
     assert_eq!(api.job(&user, job.id).await.pending_reason, None);
     let (status, msg) = error_of(beat(json!("x".repeat(2000))).await.unwrap()).await;
     assert_eq!(status, 400, "{msg}");
+    assert_eq!(api.job(&user, job.id).await.pending_reason, None);
 
-    // Handed back: pending again, claimable, the old lease dead.
+    // Neither a hand-back nor the end leaves one behind.
+    assert_eq!(beat(json!(waiting)).await.unwrap().status(), 200);
     let back = report(
         &api,
         &worker,
@@ -545,33 +549,24 @@ async fn heartbeats_carry_a_pending_reason_and_workers_hand_jobs_back(backend: B
     assert_eq!(back.status(), 200);
     let shown = api.job(&user, job.id).await;
     assert_eq!(shown.status, JobStatus::Pending);
-    assert_eq!(shown.worker, None);
-    assert_eq!(shown.started_at, None);
-    assert_eq!(shown.pending_reason.as_deref(), Some("Slurm is down"));
-    assert_eq!(heartbeat(&api, &worker, job.id, &lease).await.status(), 409);
+    assert_eq!(shown.pending_reason, None);
     let again = claim(&api, &worker).await.unwrap();
-    assert_eq!(again.job.id, job.id);
-    assert_ne!(again.lease_token, lease);
-    assert_eq!(again.job.pending_reason, None);
-
-    // A job whose cancel was asked for while it ran is not handed back
-    // to run again: it is cancelled.
-    api.post(&format!("/jobs/{}/cancel", job.id), &user)
+    let beat = api
+        .post(&format!("/jobs/{}/heartbeat", job.id), &worker)
+        .json(&json!({"lease_token": again.lease_token, "pending_reason": waiting}))
         .send()
         .await
         .unwrap();
-    let back = report(
+    assert_eq!(beat.status(), 200);
+    let done = report(
         &api,
         &worker,
         job.id,
-        json!({"lease_token": again.lease_token, "status": "pending"}),
+        json!({"lease_token": again.lease_token, "status": "completed", "exit_code": 0}),
     )
     .await;
-    assert_eq!(back.status(), 200);
-    let shown = api.job(&user, job.id).await;
-    assert_eq!(shown.status, JobStatus::Cancelled);
-    assert!(shown.finished_at.is_some());
-    assert!(claim(&api, &worker).await.is_none());
+    assert_eq!(done.status(), 200);
+    assert_eq!(api.job(&user, job.id).await.pending_reason, None);
 }
 
 async fn claim_heartbeat_and_report_a_job(backend: Backend) {
@@ -646,10 +641,6 @@ async fn status_reports_are_fenced_and_checked(backend: Backend) {
             409,
         ),
         (json!({"lease_token": lease, "status": "running"}), 409),
-        (
-            json!({"lease_token": lease, "status": "pending", "exit_code": 0}),
-            400,
-        ),
         (
             json!({"lease_token": lease, "status": "completed", "exit_code": 2}),
             400,
@@ -977,10 +968,7 @@ async fn download_streams_the_whole_log(backend: Backend) {
 }
 
 async fn expired_leases_fail_the_job_as_worker_lost(backend: Backend) {
-    let options = ApiOptions {
-        lease_timeout: Duration::from_secs(1),
-        ..ApiOptions::default()
-    };
+    let options = ApiOptions::short_lease(Duration::from_secs(1));
     let api = TestApi::start_with(&backend, options).await;
     let user = api.token("alice", Role::User).await;
     let worker = api.token("w1", Role::Worker).await;
@@ -1110,4 +1098,129 @@ async fn unknown_routes_and_methods_answer_json() {
         .unwrap();
     let (status, _) = error_of(resp).await;
     assert_eq!(status, 405);
+}
+
+async fn a_worker_hands_back_a_job_it_could_not_start(backend: Backend) {
+    let api = TestApi::start(&backend).await;
+    let user = api.token("alice", Role::User).await;
+    let worker = api.token("w1", Role::Worker).await;
+    let job = api.submit(&user, &["true"]).await;
+    let first = claim(&api, &worker).await.unwrap();
+    let hand_back = json!({
+        "lease_token": first.lease_token,
+        "status": "pending",
+        "failure_reason": "cannot create log file: Read-only file system",
+    });
+    let resp = report(&api, &worker, job.id, hand_back.clone()).await;
+    assert_eq!(resp.status(), 200);
+    let back: Job = resp.json().await.unwrap();
+    assert_eq!(back.status, JobStatus::Pending);
+    assert_eq!((back.worker, back.started_at), (None, None));
+    assert_eq!(back.failure_reason, None);
+    let log = std::fs::read_to_string(api.log_path(job.id)).unwrap();
+    assert_eq!(
+        log,
+        "[jobctl] worker test-worker could not start the job (cannot create log file: \
+         Read-only file system); it is pending again\n"
+    );
+    // A retry after a lost answer is harmless and notes nothing twice.
+    let again = report(&api, &worker, job.id, hand_back.clone()).await;
+    assert_eq!(again.status(), 200);
+    assert_eq!(std::fs::read_to_string(api.log_path(job.id)).unwrap(), log);
+    // Another worker takes it; the old lease can no longer hand it back.
+    let second = claim(&api, &worker).await.unwrap();
+    assert_eq!(second.job.id, job.id);
+    assert_ne!(second.lease_token, first.lease_token);
+    let stale = report(&api, &worker, job.id, hand_back).await;
+    assert_eq!(stale.status(), 409);
+    // A job finished cannot go back; a hand-back with an exit code is no
+    // hand-back at all.
+    let bad = report(
+        &api,
+        &worker,
+        job.id,
+        json!({"lease_token": second.lease_token, "status": "pending", "exit_code": 0}),
+    )
+    .await;
+    assert_eq!(bad.status(), 400);
+    let running = report(
+        &api,
+        &worker,
+        job.id,
+        json!({"lease_token": second.lease_token, "status": "running"}),
+    )
+    .await;
+    assert_eq!(running.status(), 409);
+    // Cancelled while a worker was starting it: the hand-back cancels it.
+    let resp = api
+        .post(&format!("/jobs/{}/cancel", job.id), &user)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let resp = report(
+        &api,
+        &worker,
+        job.id,
+        json!({"lease_token": second.lease_token, "status": "pending"}),
+    )
+    .await;
+    assert_eq!(resp.status(), 200);
+    let cancelled: Job = resp.json().await.unwrap();
+    assert_eq!(cancelled.status, JobStatus::Cancelled);
+    assert!(cancelled.finished_at.is_some());
+    let done = report(
+        &api,
+        &worker,
+        job.id,
+        json!({"lease_token": second.lease_token, "status": "pending"}),
+    )
+    .await;
+    assert_eq!(done.status(), 200, "a retry of that hand-back too");
+}
+
+async fn finished_at_is_when_the_worker_saw_the_end(backend: Backend) {
+    let api = TestApi::start(&backend).await;
+    let user = api.token("alice", Role::User).await;
+    let worker = api.token("w1", Role::Worker).await;
+    let early = api.submit(&user, &["true"]).await;
+    let late = api.submit(&user, &["true"]).await;
+    let early_lease = claim(&api, &worker).await.unwrap().lease_token;
+    let late_lease = claim(&api, &worker).await.unwrap().lease_token;
+    let before = chrono::Utc::now();
+    // Ended before it started, says a confused report: it is clamped.
+    let resp = report(
+        &api,
+        &worker,
+        early.id,
+        json!({"lease_token": early_lease, "status": "completed", "exit_code": 0,
+               "finished_ms_ago": 86_400_000}),
+    )
+    .await;
+    let early: Job = resp.json().await.unwrap();
+    assert_eq!(early.finished_at, early.started_at);
+    let resp = report(
+        &api,
+        &worker,
+        late.id,
+        json!({"lease_token": late_lease, "status": "failed", "exit_code": 2,
+               "failure_reason": "exit code 2", "finished_ms_ago": 0}),
+    )
+    .await;
+    let late: Job = resp.json().await.unwrap();
+    let finished = late.finished_at.unwrap();
+    assert!(
+        finished >= before - chrono::Duration::seconds(1),
+        "{finished} vs {before}"
+    );
+    assert!(finished >= late.started_at.unwrap());
+    let huge = report(
+        &api,
+        &worker,
+        late.id,
+        json!({"lease_token": late_lease, "status": "failed", "exit_code": 2,
+               "failure_reason": "exit code 2", "finished_ms_ago": u64::MAX}),
+    )
+    .await;
+    assert_eq!(huge.status(), 400);
 }

@@ -117,6 +117,7 @@ async fn reaper_and_reports_race_without_going_backwards(backend: Backend) {
         status: JobStatus::Completed,
         exit_code: Some(0),
         failure_reason: None,
+        ago: Duration::ZERO,
     };
     for (id, lease) in &leases {
         match store.finish_job(*id, lease, &end).await {

@@ -24,11 +24,13 @@ backend_tests!(
     a_timeout_kills_the_whole_group_even_when_sigterm_is_ignored,
     cancel_reaches_running_and_pending_jobs,
     a_killed_worker_takes_its_jobs_with_it_and_they_end_worker_lost,
-    an_api_outage_does_not_lose_the_final_status,
+    an_api_outage_longer_than_the_lease_keeps_what_the_worker_saw,
     sigterm_drains_then_stops_running_jobs,
     many_workers_run_every_job_exactly_once,
     a_huge_line_and_invalid_utf8_stay_readable,
     revoking_a_worker_token_stops_its_jobs,
+    a_stopped_worker_s_job_is_fenced_before_the_api_counts_it_lost,
+    a_worker_that_cannot_write_logs_hands_jobs_back_and_stops_claiming,
 );
 
 const WITHIN: Duration = Duration::from_secs(30);
@@ -293,10 +295,7 @@ async fn cancel_reaches_running_and_pending_jobs(backend: Backend) {
 }
 
 async fn a_killed_worker_takes_its_jobs_with_it_and_they_end_worker_lost(backend: Backend) {
-    let options = ApiOptions {
-        lease_timeout: Duration::from_secs(3),
-        ..ApiOptions::default()
-    };
+    let options = ApiOptions::short_lease(Duration::from_secs(3));
     let (api, user, worker) = setup(&backend, options).await;
     let mut w = api.worker(&worker, &[]);
     let dir = tempfile::tempdir().unwrap();
@@ -337,25 +336,152 @@ async fn a_killed_worker_takes_its_jobs_with_it_and_they_end_worker_lost(backend
     assert_eq!(api.job(&user, job.id).await.status, JobStatus::Failed);
 }
 
-async fn an_api_outage_does_not_lose_the_final_status(backend: Backend) {
-    let (mut api, user, worker) = setup(&backend, ApiOptions::default()).await;
-    let _w = api.worker(&worker, &[]);
+/// Listens where the api was, while it is down: records the request line
+/// of everything the workers send there, and answers nothing.
+struct ApiSpy {
+    seen: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl ApiSpy {
+    async fn listen(addr: std::net::SocketAddr) -> ApiSpy {
+        use tokio::io::AsyncReadExt;
+        let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let task = tokio::spawn({
+            let seen = seen.clone();
+            async move {
+                loop {
+                    let Ok((mut stream, _)) = listener.accept().await else {
+                        continue;
+                    };
+                    let mut head = vec![0u8; 4096];
+                    let read = tokio::time::timeout(Duration::from_secs(1), stream.read(&mut head));
+                    if let Ok(Ok(n)) = read.await {
+                        let text = String::from_utf8_lossy(&head[..n]).into_owned();
+                        let line = text.lines().next().unwrap_or_default().to_string();
+                        seen.lock().unwrap().push(line);
+                    }
+                }
+            }
+        });
+        ApiSpy { seen, task }
+    }
+
+    fn saw(&self, request: &str) -> bool {
+        self.seen
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|l| l.starts_with(request))
+    }
+
+    /// Stops listening, freeing the address for the api.
+    async fn stop(self) {
+        self.task.abort();
+        let _ = self.task.await;
+    }
+}
+
+async fn an_api_outage_longer_than_the_lease_keeps_what_the_worker_saw(backend: Backend) {
+    let lease = Duration::from_secs(3);
+    // The production reaper grace after a restart.
+    let options = ApiOptions {
+        lease_timeout: lease,
+        ..ApiOptions::default()
+    };
+    let (mut api, user, worker) = setup(&backend, options).await;
+    let _w = api.worker(&worker, &["--slots", "4"]);
     let dir = tempfile::tempdir().unwrap();
-    let marker = dir.path().join("finished");
-    let script = format!("echo begin; sleep 2; echo end; touch {}", marker.display());
+    let go = dir.path().join("go");
+    let codes = [0, 3, 0, 7];
+    let mut jobs = Vec::new();
+    for code in codes {
+        let script = format!(
+            "echo begin; while [ ! -e {} ]; do sleep 0.05; done; echo end; exit {code}",
+            go.display()
+        );
+        jobs.push(api.submit(&user, &["sh", "-c", &script]).await.id);
+    }
+    for id in &jobs {
+        wait_status(&api, &user, *id, JobStatus::Running).await;
+    }
+    api.stop().await;
+    let down_since = std::time::Instant::now();
+    let spy = ApiSpy::listen(api.addr).await;
+    // The jobs end early in the outage, which then outlasts their lease:
+    // the worker keeps trying to report them all along.
+    std::fs::write(&go, "").unwrap();
+    wait_for(WITHIN, || async {
+        let all_tried = jobs
+            .iter()
+            .all(|id| spy.saw(&format!("POST /jobs/{id}/status ")));
+        (all_tried && down_since.elapsed() > lease + Duration::from_secs(1)).then_some(())
+    })
+    .await
+    .expect("the worker tries to report every job during the outage");
+    spy.stop().await;
+    let back_at = chrono::Utc::now();
+    api.restart().await;
+    for (id, code) in jobs.iter().zip(codes) {
+        let job = api.wait_finished(&user, *id, WITHIN).await;
+        let expected = if code == 0 {
+            (JobStatus::Completed, None)
+        } else {
+            (JobStatus::Failed, Some(format!("exit code {code}")))
+        };
+        assert_eq!(
+            (job.status, job.failure_reason),
+            expected,
+            "what the worker saw"
+        );
+        assert_eq!(job.exit_code, Some(code));
+        let finished = job.finished_at.unwrap();
+        assert!(
+            finished < back_at - chrono::Duration::seconds(2),
+            "finished_at is when the job ended ({finished}), not when the report landed (after {back_at})"
+        );
+        assert!(finished >= job.started_at.unwrap());
+        let log = full_log(&api, &user, *id).await;
+        assert!(log.starts_with("begin\nend\n"), "{log}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_stopping_worker_gives_up_undeliverable_reports_within_one_bound() {
+    let (mut api, user, worker) = setup(&Backend::Sqlite, ApiOptions::default()).await;
+    let mut cmd = api.worker_command(&worker, &api.logs_dir, &["--drain-timeout", "1s"]);
+    cmd.stderr(std::process::Stdio::piped());
+    let mut w = common::ChildGuard::spawn(cmd);
+    let stderr = w.child.as_mut().unwrap().stderr.take().unwrap();
+    let output = std::thread::spawn(move || std::io::read_to_string(stderr).unwrap_or_default());
+    let dir = tempfile::tempdir().unwrap();
+    let go = dir.path().join("go");
+    let script = format!("while [ ! -e {} ]; do sleep 0.05; done", go.display());
     let job = api.submit(&user, &["sh", "-c", &script]).await;
     wait_status(&api, &user, job.id, JobStatus::Running).await;
     api.stop().await;
-    // The job goes on without the api and ends during the outage.
-    wait_for(WITHIN, || async { marker.exists().then_some(()) })
-        .await
-        .expect("the job kept running while the api was down");
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    std::fs::write(&go, "").unwrap();
+    wait_for(WITHIN, || async {
+        std::fs::read_to_string(api.log_path(job.id))
+            .is_ok_and(|l| l.contains("[jobctl] finished: completed"))
+            .then_some(())
+    })
+    .await
+    .expect("the job ends during the outage");
+    w.signal(Signal::SIGTERM);
+    // Drain 1s + kill grace 2s + the report window, and some slack.
+    let bound = Duration::from_secs(1 + 2) + jobctl::worker::REPORT_WINDOW;
+    let status = w
+        .wait(bound + Duration::from_secs(10))
+        .expect("the worker exits within its bound although the api is away");
+    assert!(status.success(), "{status:?}");
+    let output = output.join().unwrap();
+    assert!(
+        output.contains("could not be delivered") && output.contains(&job.id.to_string()),
+        "the worker says which report it could not deliver: {output}"
+    );
     api.restart().await;
-    let job = api.wait_finished(&user, job.id, WITHIN).await;
-    assert_eq!(job.status, JobStatus::Completed, "the final status landed");
-    let log = full_log(&api, &user, job.id).await;
-    assert!(log.starts_with("begin\nend\n"), "{log}");
 }
 
 async fn sigterm_drains_then_stops_running_jobs(backend: Backend) {
@@ -443,10 +569,7 @@ async fn a_huge_line_and_invalid_utf8_stay_readable(backend: Backend) {
 }
 
 async fn revoking_a_worker_token_stops_its_jobs(backend: Backend) {
-    let options = ApiOptions {
-        lease_timeout: Duration::from_secs(3),
-        ..ApiOptions::default()
-    };
+    let options = ApiOptions::short_lease(Duration::from_secs(3));
     let (api, user, worker) = setup(&backend, options).await;
     let _w = api.worker(&worker, &[]);
     let dir = tempfile::tempdir().unwrap();
@@ -524,4 +647,177 @@ async fn jobs_get_only_stdin_stdout_and_stderr() {
         !log.lines().next().unwrap().contains(" 7 "),
         "fd 7 leaked into the job: {log}"
     );
+}
+
+async fn a_stopped_worker_s_job_is_fenced_before_the_api_counts_it_lost(backend: Backend) {
+    let lease = Duration::from_secs(3);
+    let (api, user, worker) = setup(&backend, ApiOptions::short_lease(lease)).await;
+    let w = api.worker(&worker, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let script = format!(
+        "echo $$ > {}/child; while true; do echo tick; sleep 0.05; done",
+        dir.path().display()
+    );
+    let job = api.submit(&user, &["sh", "-c", &script]).await;
+    let pid = wait_for(WITHIN, || async { read_pid(&dir.path().join("child")) })
+        .await
+        .expect("the job started");
+    // Frozen, the worker can neither heartbeat nor stop its job: only the
+    // supervisor can.
+    w.signal(Signal::SIGSTOP);
+    let lost = api.wait_finished(&user, job.id, WITHIN).await;
+    assert_eq!(lost.status, JobStatus::Failed);
+    assert_eq!(lost.failure_reason.as_deref(), Some("worker lost"));
+    // The supervisor kills the job as the lease expires; the api reaps the
+    // job at that moment or later. Allow for a busy machine's scheduling.
+    let dead = wait_for(Duration::from_secs(1), || async {
+        (!process_alive(pid)).then_some(())
+    })
+    .await;
+    assert!(
+        dead.is_some(),
+        "the job still ran when the api counted it lost"
+    );
+    let size = std::fs::metadata(api.log_path(job.id)).unwrap().len();
+    let grew = wait_for(Duration::from_secs(1), || async {
+        (std::fs::metadata(api.log_path(job.id)).unwrap().len() != size).then_some(())
+    })
+    .await;
+    let log = std::fs::read_to_string(api.log_path(job.id)).unwrap();
+    assert!(grew.is_none(), "the log grew after the job was lost: {log}");
+    assert!(
+        log.contains("[jobctl] lease expiring: the worker has not renewed"),
+        "the supervisor says why: {log}"
+    );
+    // Thawed, the worker learns what happened and carries on.
+    w.signal(Signal::SIGCONT);
+    let next = api.submit(&user, &["true"]).await;
+    let next = api.wait_finished(&user, next.id, WITHIN).await;
+    assert_eq!(next.status, JobStatus::Completed);
+    let lost = api.job(&user, job.id).await;
+    assert_eq!(lost.failure_reason.as_deref(), Some("worker lost"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_supervisor_shows_its_job_in_ps() {
+    let (api, user, worker) = setup(&Backend::Sqlite, ApiOptions::default()).await;
+    let _w = api.worker(&worker, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let script = format!("echo $PPID > {}/parent; sleep 1000", dir.path().display());
+    let job = api.submit(&user, &["sh", "-c", &script]).await;
+    let supervisor = wait_for(WITHIN, || async { read_pid(&dir.path().join("parent")) })
+        .await
+        .expect("the job started");
+    let short = &job.id.to_string()[..8];
+    let cmdline = std::fs::read(format!("/proc/{supervisor}/cmdline")).unwrap();
+    let argv: Vec<String> = cmdline
+        .split(|&b| b == 0)
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect();
+    assert_eq!(argv[0], format!("jobctl job {short}"), "{argv:?}");
+    assert!(
+        argv.contains(&"sleep 1000".to_string()) || argv.iter().any(|a| a.contains("sleep 1000")),
+        "{argv:?}"
+    );
+    let comm = std::fs::read_to_string(format!("/proc/{supervisor}/comm")).unwrap();
+    assert_eq!(comm.trim_end(), format!("jobctl-{short}"));
+    api.post(&format!("/jobs/{}/cancel", job.id), &user)
+        .send()
+        .await
+        .unwrap();
+    api.wait_finished(&user, job.id, WITHIN).await;
+}
+
+/// A directory that can be made unwritable: a read-only tmpfs as root
+/// (where permission bits stop nothing), `chmod 555` otherwise.
+enum Unwritable {
+    Mount(common::Tmpfs),
+    Chmod(std::path::PathBuf),
+}
+
+impl Unwritable {
+    fn new(dir: &Path) -> Unwritable {
+        std::fs::create_dir_all(dir).unwrap();
+        if common::is_root() {
+            Unwritable::Mount(common::Tmpfs::mount(dir, "4m"))
+        } else {
+            Unwritable::Chmod(dir.to_path_buf())
+        }
+    }
+
+    fn set_writable(&self, writable: bool) {
+        use std::os::unix::fs::PermissionsExt;
+        match self {
+            Unwritable::Mount(fs) => fs.set_read_only(!writable),
+            Unwritable::Chmod(dir) => {
+                let mode = if writable { 0o755 } else { 0o555 };
+                std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode)).unwrap();
+            }
+        }
+    }
+}
+
+async fn a_worker_that_cannot_write_logs_hands_jobs_back_and_stops_claiming(backend: Backend) {
+    let (api, user, worker) = setup(&backend, ApiOptions::default()).await;
+    let broken_logs = api.dir.path().join("broken-logs");
+    let fault = Unwritable::new(&broken_logs);
+    fault.set_writable(false);
+    let broken =
+        common::ChildGuard::spawn(api.worker_command(&worker, &broken_logs, &["--name", "broken"]));
+    let mut jobs = Vec::new();
+    for i in 0..6 {
+        jobs.push(api.submit(&user, &sh(&format!("echo job {i}"))).await.id);
+    }
+    // The broken worker claims one job, cannot create its log, hands it
+    // back, and claims nothing more: no job fails for it.
+    let handed_back = wait_for(WITHIN, || async {
+        jobs.iter()
+            .find(|id| {
+                std::fs::read_to_string(api.log_path(**id))
+                    .is_ok_and(|l| l.contains("[jobctl] worker broken could not start the job"))
+            })
+            .copied()
+    })
+    .await
+    .expect("the broken worker hands its job back");
+    let log = std::fs::read_to_string(api.log_path(handed_back)).unwrap();
+    assert!(
+        log.contains("Read-only file system") || log.contains("Permission denied"),
+        "says why: {log}"
+    );
+    let healthy = api.worker(&worker, &["--name", "healthy"]);
+    for id in &jobs {
+        let job = api.wait_finished(&user, *id, WITHIN).await;
+        assert_eq!(job.status, JobStatus::Completed, "{job:?}");
+        assert_eq!(job.worker.as_deref(), Some("healthy"));
+    }
+    let hand_backs: usize = jobs
+        .iter()
+        .map(|id| {
+            std::fs::read_to_string(api.log_path(*id))
+                .unwrap()
+                .matches("could not start the job")
+                .count()
+        })
+        .sum();
+    assert_eq!(hand_backs, 1, "the broken worker stopped claiming");
+    let log = full_log(&api, &user, handed_back).await;
+    let n: usize = jobs.iter().position(|id| *id == handed_back).unwrap();
+    assert!(
+        log.contains(&format!("job {n}\n[jobctl] finished: completed")),
+        "the healthy worker appended to the same log: {log}"
+    );
+
+    // Once its logs dir is writable again, the broken worker claims again.
+    let mut healthy = healthy;
+    healthy.signal(Signal::SIGTERM);
+    healthy.wait(WITHIN).expect("the healthy worker stops");
+    fault.set_writable(true);
+    let later = api.submit(&user, &["true"]).await;
+    let later = api
+        .wait_finished(&user, later.id, Duration::from_secs(60))
+        .await;
+    assert_eq!(later.status, JobStatus::Completed);
+    assert_eq!(later.worker.as_deref(), Some("broken"));
+    drop(broken);
 }

@@ -17,11 +17,17 @@ use crate::logs;
 const SWEEP_BATCH: u32 = 500;
 
 /// Every `interval`, fails running jobs whose lease ran out and notes it in
-/// their logs. The first look comes one lease after start: after an api
-/// outage, workers get a full lease to heartbeat again before their jobs
-/// count as lost.
-pub async fn reap_leases(state: AppState, interval: Duration, shutdown: CancellationToken) {
-    let first = tokio::time::Instant::now() + state.lease_timeout;
+/// their logs. The first look comes `grace` after start (see
+/// [`super::default_reap_grace`]): after an api outage, workers get time to
+/// heartbeat again, and to deliver the final reports the outage held back,
+/// before their jobs count as lost.
+pub async fn reap_leases(
+    state: AppState,
+    grace: Duration,
+    interval: Duration,
+    shutdown: CancellationToken,
+) {
+    let first = tokio::time::Instant::now() + grace;
     let mut ticker = tokio::time::interval_at(first, interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {

@@ -59,6 +59,9 @@ pub struct ApiConfig {
     pub lease_timeout: Duration,
     /// How often expired leases are looked for.
     pub reap_interval: Duration,
+    /// How long after the api starts the first look for expired leases
+    /// comes: see [`default_reap_grace`].
+    pub reap_grace: Duration,
 }
 
 impl ApiConfig {
@@ -72,8 +75,19 @@ impl ApiConfig {
             sweep_interval: Duration::from_secs(3600),
             lease_timeout,
             reap_interval: default_reap_interval(lease_timeout),
+            reap_grace: default_reap_grace(lease_timeout),
         }
     }
+}
+
+/// After the api (re)starts, no job counts as lost before every worker has
+/// had the chance to reach it again: a full lease to heartbeat, and time
+/// for a final report held back by the outage to arrive — a worker retries
+/// those at most [`crate::retry::REPORT`]'s longest delay apart. Without
+/// this, a job that completed during an outage longer than its lease would
+/// be recorded `worker lost`.
+pub fn default_reap_grace(lease_timeout: Duration) -> Duration {
+    lease_timeout.max(crate::retry::REPORT.max_delay() + Duration::from_secs(5))
 }
 
 /// Looks for expired leases several times per lease, so a lost worker's jobs
@@ -297,6 +311,7 @@ impl ApiServer {
         let tasks = TaskTracker::new();
         tasks.spawn(maintenance::reap_leases(
             self.state.clone(),
+            self.config.reap_grace,
             self.config.reap_interval,
             shutdown.clone(),
         ));

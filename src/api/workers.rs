@@ -10,9 +10,10 @@ use super::error::ApiError;
 use super::extract::{ApiJson, job_id};
 use crate::auth::Caller;
 use crate::domain::JobStatus;
+use crate::logs;
 use crate::protocol::{
     ClaimRequest, ClaimedJob, ErrorBody, Heartbeat, HeartbeatAck, Job, MAX_FAILURE_REASON_BYTES,
-    StatusReport,
+    MAX_FINISHED_MS_AGO, StatusReport,
 };
 use crate::store::JobEnd;
 
@@ -99,14 +100,14 @@ pub async fn heartbeat(
     Ok(Json(HeartbeatAck { cancel_requested }))
 }
 
-/// Report how a running job ended, or hand back (`pending`) a job the
-/// worker could not start through no fault of the job.
+/// Report how a running job ended, or hand back (`pending`) one this
+/// worker could not start.
 #[utoipa::path(
     post, path = "/jobs/{id}/status", tag = "workers",
     params(("id" = String, Path, description = "Job id (UUID)")),
     request_body = StatusReport,
     responses(
-        (status = 200, description = "The job, ended", body = Job),
+        (status = 200, description = "The job, ended (or pending again after a hand-back)", body = Job),
         (status = 400, description = "Not a UUID, or a malformed or inconsistent report", body = ErrorBody),
         (status = 401, description = "Missing, unknown or revoked token", body = ErrorBody),
         (status = 403, description = "Not a worker token", body = ErrorBody),
@@ -123,30 +124,74 @@ pub async fn report_status(
 ) -> Result<Json<Job>, ApiError> {
     caller.require_worker()?;
     let id = job_id(&id)?;
-    let end = job_end(body.status, body.exit_code, body.failure_reason)?;
+    if body.status == JobStatus::Pending {
+        if body.exit_code.is_some() {
+            return Err(ApiError::BadRequest(
+                "a job handed back (pending) has no exit code".into(),
+            ));
+        }
+        check_reason(&body.failure_reason)?;
+        let before = state.store.get_job(id).await?;
+        let job = state.store.hand_back(id, &body.lease_token).await?;
+        // A retried hand-back changes nothing and notes nothing.
+        let Some(worker) = before
+            .filter(|b| b.status == JobStatus::Running)
+            .and_then(|b| b.worker)
+        else {
+            return Ok(Json(job));
+        };
+        let reason = body.failure_reason.as_deref().unwrap_or("no reason given");
+        tracing::warn!(
+            job = %id,
+            worker,
+            reason,
+            status = %job.status,
+            "a worker could not start the job and handed it back"
+        );
+        let note = format!(
+            "worker {worker} could not start the job ({reason}); it is {} again",
+            job.status
+        );
+        let path = logs::log_path(&state.logs_dir, id);
+        let written =
+            tokio::task::spawn_blocking(move || logs::append_jobctl_line(&path, &note)).await;
+        if let Ok(Err(e)) | Err(e) = written.map_err(std::io::Error::other) {
+            tracing::warn!(job = %id, error = %e, "cannot note the hand-back in the log");
+        }
+        return Ok(Json(job));
+    }
+    let end = job_end(&body)?;
     let job = state.store.finish_job(id, &body.lease_token, &end).await?;
     tracing::info!(job = %id, status = %job.status, reason = ?job.failure_reason, "job ended");
     Ok(Json(job))
 }
 
-/// Checks that a report is self-consistent. Whether the move is legal from
-/// the job's current state is the store's call (409).
-fn job_end(
-    status: JobStatus,
-    exit_code: Option<i32>,
-    failure_reason: Option<String>,
-) -> Result<JobEnd, ApiError> {
-    if let Some(reason) = &failure_reason
-        && (reason.len() > MAX_FAILURE_REASON_BYTES || reason.is_empty())
-    {
+fn check_reason(reason: &Option<String>) -> Result<(), ApiError> {
+    match reason {
+        Some(r) if r.len() > MAX_FAILURE_REASON_BYTES || r.is_empty() => Err(ApiError::BadRequest(
+            format!("failure_reason must be 1 to {MAX_FAILURE_REASON_BYTES} bytes"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Checks that a report of a job's end is self-consistent. Whether the
+/// move is legal from the job's current state is the store's call (409).
+fn job_end(report: &StatusReport) -> Result<JobEnd, ApiError> {
+    let (status, exit_code, failure_reason) = (
+        report.status,
+        report.exit_code,
+        report.failure_reason.clone(),
+    );
+    check_reason(&failure_reason)?;
+    let ago = report.finished_ms_ago.unwrap_or(0);
+    if ago > MAX_FINISHED_MS_AGO {
         return Err(ApiError::BadRequest(format!(
-            "failure_reason must be 1 to {MAX_FAILURE_REASON_BYTES} bytes"
+            "finished_ms_ago must be at most {MAX_FINISHED_MS_AGO}"
         )));
     }
+    let ago = std::time::Duration::from_millis(ago);
     match status {
-        JobStatus::Pending if exit_code.is_some() => Err(ApiError::BadRequest(
-            "a job handed back to pending never ran: it has no exit_code".into(),
-        )),
         JobStatus::Completed if exit_code.is_some_and(|c| c != 0) => Err(ApiError::BadRequest(
             "completed means exit code 0; report a non-zero exit as failed".into(),
         )),
@@ -160,6 +205,7 @@ fn job_end(
             status,
             exit_code,
             failure_reason,
+            ago,
         }),
     }
 }

@@ -73,6 +73,7 @@ impl Args {
         api.retention = Duration::from_secs(u64::from(self.retention_days) * 24 * 3600);
         api.lease_timeout = self.lease_timeout;
         api.reap_interval = api::default_reap_interval(self.lease_timeout);
+        api.reap_grace = api::default_reap_grace(self.lease_timeout);
         Ok(api)
     }
 }

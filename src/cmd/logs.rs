@@ -74,6 +74,7 @@ pub async fn run(
     if args.follow {
         // Following rides out API outages from the very first request.
         let mut outage: Option<Instant> = None;
+        let mut backoff = outage_retry(args.interval).backoff();
         let job = loop {
             let resolved = tokio::select! {
                 _ = interrupt.cancelled() => return Ok(ExitCode::from(exit::INTERRUPTED)),
@@ -83,15 +84,12 @@ pub async fn run(
                 Ok(job) => break job,
                 Err(e) if is_transient(&e) => {
                     if outage.is_none() {
-                        eprintln!(
-                            "jobctl: {e:#}; retrying every {}",
-                            format_duration(args.interval)
-                        );
+                        eprintln!("jobctl: {e:#}; retrying until it answers");
                         outage = Some(Instant::now());
                     }
                     tokio::select! {
                         _ = interrupt.cancelled() => return Ok(ExitCode::from(exit::INTERRUPTED)),
-                        _ = tokio::time::sleep(args.interval) => {}
+                        _ = tokio::time::sleep(backoff.next_delay()) => {}
                     }
                 }
                 Err(e) => return Err(e),
@@ -133,6 +131,7 @@ pub async fn follow(
 ) -> anyhow::Result<ExitCode> {
     let mut spinner = PendingSpinner::new();
     let mut outage: Option<Instant> = None;
+    let mut backoff = outage_retry(interval).backoff();
     let mut offset: Option<u64> = match start {
         Start::Tail(_) => None,
         Start::Beginning => Some(0),
@@ -151,8 +150,9 @@ pub async fn follow(
             _ = interrupt.cancelled() => return Ok(stop_following(&mut spinner, id)),
             fetched = request => fetched,
         };
-        let caught_up = match fetched {
+        let wait = match fetched {
             Ok(chunk) => {
+                backoff.reset();
                 if let Some(since) = outage.take() {
                     spinner.suspend(|| {
                         eprintln!(
@@ -170,16 +170,14 @@ pub async fn follow(
                     spinner.clear();
                     return Ok(exit::for_job(chunk.status));
                 }
-                caught_up(&chunk)
+                caught_up(&chunk).then_some(interval)
             }
             Err(e) if e.is_transient() => {
                 if outage.is_none() {
                     outage = Some(Instant::now());
-                    spinner.suspend(|| {
-                        eprintln!("jobctl: {e}; retrying every {}", format_duration(interval))
-                    });
+                    spinner.suspend(|| eprintln!("jobctl: {e}; retrying until it answers"));
                 }
-                true
+                Some(backoff.next_delay())
             }
             Err(e) => {
                 spinner.clear();
@@ -191,13 +189,20 @@ pub async fn follow(
                 });
             }
         };
-        if caught_up {
+        if let Some(wait) = wait {
             tokio::select! {
                 _ = interrupt.cancelled() => return Ok(stop_following(&mut spinner, id)),
-                _ = tokio::time::sleep(interval) => {}
+                _ = tokio::time::sleep(wait) => {}
             }
         }
     }
+}
+
+/// Polls during an api outage: from one poll interval, backing off to
+/// half a minute (or the interval, if longer), with jitter so a crowd of
+/// followers does not hit a restarting api all at once.
+fn outage_retry(interval: Duration) -> crate::retry::Policy {
+    crate::retry::Policy::new(interval, interval.max(Duration::from_secs(30)))
 }
 
 /// Ctrl-C while following: say that the job goes on, exit 130.

@@ -58,9 +58,14 @@ pub struct JobFilter {
 /// How a job ended, as its worker reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JobEnd {
+    /// Completed, failed or cancelled.
     pub status: JobStatus,
     pub exit_code: Option<i32>,
     pub failure_reason: Option<String>,
+    /// How long before the report the worker saw the job end: a report
+    /// delayed by an outage still records when the job ended, by the
+    /// database's clock.
+    pub ago: Duration,
 }
 
 /// A token row, for authentication.
@@ -120,12 +125,19 @@ pub trait JobStore: Send + Sync + 'static {
 
     /// Records how a running job ended. Repeating the very same report with
     /// the same lease is accepted (a retry after a lost answer).
+    /// `finished_at` is `end.ago` before now, and never before `started_at`.
     async fn finish_job(
         &self,
         id: JobId,
         lease_token: &str,
         end: &JobEnd,
     ) -> Result<Job, StoreError>;
+
+    /// Puts a running job that its worker could not start back to
+    /// `pending`, for another worker to claim — or, if a cancel was asked
+    /// for meanwhile, cancels it. Repeating it with the same lease is
+    /// accepted.
+    async fn hand_back(&self, id: JobId, lease_token: &str) -> Result<Job, StoreError>;
 
     /// Fails every running job whose lease has expired with `worker lost`,
     /// by the database's own clock; each is returned to exactly one caller,
@@ -186,9 +198,14 @@ fn check_finish(
     lease_token: &str,
     end: &JobEnd,
 ) -> Result<FinishDecision, StoreError> {
+    if !end.status.is_terminal() {
+        return Err(StoreError::Conflict(format!(
+            "a job's end is completed, failed or cancelled, not {}",
+            end.status
+        )));
+    }
     let lease_matches = current_lease == Some(lease_token);
     if lease_matches
-        && end.status.is_terminal()
         && current.status == end.status
         && current.exit_code == end.exit_code
         && current.failure_reason == end.failure_reason
@@ -213,6 +230,38 @@ fn check_finish(
 enum FinishDecision {
     Apply,
     AlreadyRecorded,
+}
+
+/// What a hand-back does to a job in its current state.
+enum HandBackDecision {
+    /// Back to pending.
+    Requeue,
+    /// A cancel was asked for while it was being started: cancel it.
+    Cancel,
+    /// A retry of a hand-back that already took effect.
+    AlreadyDone,
+}
+
+/// The checks for a hand-back: only the lease holder, only while running.
+/// The lease token stays on the job until its next claim, so a retried
+/// hand-back is recognised.
+fn check_hand_back(
+    current: &Job,
+    current_lease: Option<&str>,
+    lease_token: &str,
+) -> Result<HandBackDecision, StoreError> {
+    if current_lease != Some(lease_token) {
+        return Err(stale_lease(current.id, current.status));
+    }
+    match current.status {
+        JobStatus::Running if current.cancel_requested => Ok(HandBackDecision::Cancel),
+        JobStatus::Running => Ok(HandBackDecision::Requeue),
+        JobStatus::Pending | JobStatus::Cancelled => Ok(HandBackDecision::AlreadyDone),
+        done => Err(StoreError::Conflict(format!(
+            "job {} has already ended ({done}); it cannot go back to pending",
+            current.id
+        ))),
+    }
 }
 
 /// The conflict for a heartbeat whose lease is gone.

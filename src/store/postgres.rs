@@ -4,9 +4,10 @@
 //! `MATERIALIZED` CTE, so concurrent claimers skip each other's rows instead
 //! of queueing on them and the planner cannot inline the CTE and re-run the
 //! lock per candidate. Every other read-then-write locks its row with
-//! `FOR UPDATE`, so status never moves backwards under races. Leases are
-//! set and checked against the database's clock (`now()`), so api replicas
-//! whose clocks drift apart still agree on when a worker is lost.
+//! `FOR UPDATE`, so status never moves backwards under races. Every
+//! timestamp is the database's clock (`now()`), leases included, so api
+//! replicas whose clocks drift apart still agree on when a worker is lost
+//! and on the order in which jobs were submitted, claimed and finished.
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -18,8 +19,9 @@ use sqlx::{Postgres, Row, Transaction};
 use uuid::Uuid;
 
 use super::{
-    CancelDecision, FinishDecision, JobEnd, JobFilter, JobStore, LostJob, StoreError, StoredToken,
-    check_finish, decide_cancel, new_lease_token, stale_lease,
+    CancelDecision, FinishDecision, HandBackDecision, JobEnd, JobFilter, JobStore, LostJob,
+    StoreError, StoredToken, check_finish, check_hand_back, decide_cancel, new_lease_token,
+    stale_lease,
 };
 use crate::domain::{JobId, JobSpec, JobStatus, Role};
 use crate::protocol::{Job, TokenInfo};
@@ -113,7 +115,7 @@ impl JobStore for PostgresStore {
     async fn insert_job(&self, owner: &str, spec: &JobSpec) -> Result<Job, StoreError> {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
             "INSERT INTO jobs (id, name, owner, command, cwd, env, timeout_seconds, status, created_at) \
-             VALUES ($1, $2, $3, $4::jsonb, $5, $6::jsonb, $7, 'pending', $8) RETURNING {JOB_COLUMNS}"
+             VALUES ($1, $2, $3, $4::jsonb, $5, $6::jsonb, $7, 'pending', now()) RETURNING {JOB_COLUMNS}"
         )))
         .bind(JobId::new().as_uuid())
         .bind(spec.name())
@@ -122,7 +124,6 @@ impl JobStore for PostgresStore {
         .bind(spec.cwd())
         .bind(serde_json::to_string(spec.env()).expect("strings serialise"))
         .bind(spec.timeout_seconds().map(|t| t as i64))
-        .bind(Utc::now())
         .fetch_one(&self.pool)
         .await?;
         job_from_row(&row)
@@ -169,11 +170,10 @@ impl JobStore for PostgresStore {
             }
         };
         let update = match decision {
-            CancelDecision::CancelNow => {
-                sqlx::query("UPDATE jobs SET status = 'cancelled', finished_at = $2 WHERE id = $1")
-                    .bind(id_uuid)
-                    .bind(Utc::now())
-            }
+            CancelDecision::CancelNow => sqlx::query(
+                "UPDATE jobs SET status = 'cancelled', finished_at = now() WHERE id = $1",
+            )
+            .bind(id_uuid),
             CancelDecision::AskWorker => {
                 sqlx::query("UPDATE jobs SET cancel_requested = TRUE WHERE id = $1").bind(id_uuid)
             }
@@ -193,14 +193,13 @@ impl JobStore for PostgresStore {
         worker: &str,
         lease: Duration,
     ) -> Result<Option<(Job, String)>, StoreError> {
-        let now = Utc::now();
         let lease_token = new_lease_token();
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
             "WITH next AS MATERIALIZED ( \
                  SELECT id FROM jobs WHERE status = 'pending' \
                  ORDER BY created_at, id LIMIT 1 FOR UPDATE SKIP LOCKED) \
-             UPDATE jobs SET status = 'running', worker = $1, started_at = $2, \
-                 lease_token = $3, lease_expires_at = now() + make_interval(secs => $4), \
+             UPDATE jobs SET status = 'running', worker = $1, started_at = now(), \
+                 lease_token = $2, lease_expires_at = now() + make_interval(secs => $3), \
                  pending_reason = NULL \
              FROM next WHERE jobs.id = next.id \
              RETURNING {}",
@@ -211,7 +210,6 @@ impl JobStore for PostgresStore {
                 .join(", ")
         )))
         .bind(worker)
-        .bind(now)
         .bind(&lease_token)
         .bind(lease.as_secs_f64())
         .fetch_optional(&self.pool)
@@ -292,17 +290,53 @@ impl JobStore for PostgresStore {
             tx.commit().await?;
             return Ok(job);
         }
+        // By the database's clock, like every timestamp it stores.
         sqlx::query(
-            "UPDATE jobs SET status = $2, exit_code = $3, failure_reason = $4, finished_at = $5, \
+            "UPDATE jobs SET status = $2, exit_code = $3, failure_reason = $4, \
+                 finished_at = GREATEST(now() - make_interval(secs => $5), started_at), \
                  lease_expires_at = NULL, pending_reason = NULL WHERE id = $1",
         )
         .bind(id.as_uuid())
         .bind(end.status.as_str())
         .bind(end.exit_code)
         .bind(end.failure_reason.as_deref())
-        .bind(Utc::now())
+        .bind(end.ago.as_secs_f64())
         .execute(&mut *tx)
         .await?;
+        let job = Self::job_in(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok(job)
+    }
+
+    async fn hand_back(&self, id: JobId, lease_token: &str) -> Result<Job, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let (job, current) = Self::locked_job(&mut tx, id).await?;
+        let decision = match check_hand_back(&job, current.as_deref(), lease_token) {
+            Ok(decision) => decision,
+            Err(e) => {
+                // Release the row lock now, as in finish_job.
+                tx.rollback().await?;
+                return Err(e);
+            }
+        };
+        let update = match decision {
+            HandBackDecision::AlreadyDone => {
+                tx.commit().await?;
+                return Ok(job);
+            }
+            HandBackDecision::Requeue => {
+                "UPDATE jobs SET status = 'pending', worker = NULL, started_at = NULL, \
+                     lease_expires_at = NULL, pending_reason = NULL WHERE id = $1"
+            }
+            HandBackDecision::Cancel => {
+                "UPDATE jobs SET status = 'cancelled', finished_at = now(), \
+                     lease_expires_at = NULL, pending_reason = NULL WHERE id = $1"
+            }
+        };
+        sqlx::query(update)
+            .bind(id.as_uuid())
+            .execute(&mut *tx)
+            .await?;
         let job = Self::job_in(&mut tx, id).await?;
         tx.commit().await?;
         Ok(job)
@@ -364,13 +398,12 @@ impl JobStore for PostgresStore {
     ) -> Result<(), StoreError> {
         let result = sqlx::query(
             "INSERT INTO tokens (name, role, key_id, secret_hash, created_at) \
-             VALUES ($1, $2, $3, $4, $5)",
+             VALUES ($1, $2, $3, $4, now())",
         )
         .bind(name)
         .bind(role.as_str())
         .bind(key_id)
         .bind(secret_hash)
-        .bind(Utc::now())
         .execute(&self.pool)
         .await;
         match result {

@@ -19,8 +19,9 @@ use sqlx::sqlite::{
 use sqlx::{Row, Sqlite, Transaction};
 
 use super::{
-    CancelDecision, FinishDecision, JobEnd, JobFilter, JobStore, LostJob, StoreError, StoredToken,
-    check_finish, decide_cancel, lease_expiry, new_lease_token, stale_lease,
+    CancelDecision, FinishDecision, HandBackDecision, JobEnd, JobFilter, JobStore, LostJob,
+    StoreError, StoredToken, check_finish, check_hand_back, decide_cancel, lease_expiry,
+    new_lease_token, stale_lease,
 };
 use crate::domain::{JobId, JobSpec, JobStatus, Role};
 use crate::protocol::{Job, TokenInfo};
@@ -297,24 +298,8 @@ impl JobStore for SqliteStore {
             tx.commit().await?;
             return Ok(job);
         }
-        if end.status == JobStatus::Pending {
-            // Handed back: claimable again, unless a cancel came meanwhile.
-            sqlx::query(
-                "UPDATE jobs SET \
-                     status = CASE WHEN cancel_requested THEN 'cancelled' ELSE 'pending' END, \
-                     finished_at = CASE WHEN cancel_requested THEN ?2 END, \
-                     worker = NULL, started_at = NULL, lease_token = NULL, \
-                     lease_expires_at = NULL, pending_reason = ?3 WHERE id = ?1",
-            )
-            .bind(id.to_string())
-            .bind(micros(Utc::now()))
-            .bind(end.failure_reason.as_deref())
-            .execute(&mut *tx)
-            .await?;
-            let (job, _) = Self::job_in(&mut tx, id).await?;
-            tx.commit().await?;
-            return Ok(job);
-        }
+        let ended = Utc::now() - chrono::Duration::from_std(end.ago).unwrap_or_default();
+        let ended = job.started_at.map_or(ended, |started| ended.max(started));
         sqlx::query(
             "UPDATE jobs SET status = ?2, exit_code = ?3, failure_reason = ?4, finished_at = ?5, \
                  lease_expires_at = NULL, pending_reason = NULL WHERE id = ?1",
@@ -323,9 +308,35 @@ impl JobStore for SqliteStore {
         .bind(end.status.as_str())
         .bind(end.exit_code)
         .bind(end.failure_reason.as_deref())
-        .bind(micros(Utc::now()))
+        .bind(micros(ended))
         .execute(&mut *tx)
         .await?;
+        let (job, _) = Self::job_in(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok(job)
+    }
+
+    async fn hand_back(&self, id: JobId, lease_token: &str) -> Result<Job, StoreError> {
+        let mut tx = self.write_tx().await?;
+        let (job, current) = Self::job_in(&mut tx, id).await?;
+        let update = match check_hand_back(&job, current.as_deref(), lease_token)? {
+            HandBackDecision::AlreadyDone => {
+                tx.commit().await?;
+                return Ok(job);
+            }
+            HandBackDecision::Requeue => sqlx::query(
+                "UPDATE jobs SET status = 'pending', worker = NULL, started_at = NULL, \
+                     lease_expires_at = NULL, pending_reason = NULL WHERE id = ?1",
+            )
+            .bind(id.to_string()),
+            HandBackDecision::Cancel => sqlx::query(
+                "UPDATE jobs SET status = 'cancelled', finished_at = ?2, \
+                     lease_expires_at = NULL, pending_reason = NULL WHERE id = ?1",
+            )
+            .bind(id.to_string())
+            .bind(micros(Utc::now())),
+        };
+        update.execute(&mut *tx).await?;
         let (job, _) = Self::job_in(&mut tx, id).await?;
         tx.commit().await?;
         Ok(job)

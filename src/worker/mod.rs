@@ -2,19 +2,33 @@
 //!
 //! The claim loop runs up to `slots` jobs at once, asking for work about once
 //! a second when idle and backing off when the api fails. Each job runs in
-//! its own task ([`job::run`]) through a small supervisor process
-//! ([`shim`]) whose stdout and stderr are the job's log file.
+//! its own task ([`job`]), which is split by concern:
+//!
+//! - [`executor`]: the seam between a job's life and what runs its
+//!   processes; [`local`] runs each under a small supervisor process
+//!   ([`shim`]) whose stdout and stderr are the job's log file;
+//! - [`lease`]: heartbeats and the final report;
+//! - [`logfile`]: the log file the job writes into;
+//! - [`outcome`]: how the job ended, as a pure function of the facts;
+//! - [`fs`]: filesystem calls off the async runtime, with a deadline.
 //!
 //! Stopping (SIGINT/SIGTERM): no more claims; running jobs get up to
 //! `drain_timeout` to finish; then the rest are stopped as on a timeout and
 //! reported `failed` (`worker shut down`). A second signal skips the drain.
 //!
-//! With `--executor slurm` ([`slurm`]) each job runs as a Slurm batch job
-//! instead, and `--max-jobs` bounds how many the worker has in Slurm. Those
-//! jobs do not depend on the worker process: on a stop it leaves them
+//! With `--executor slurm` ([`slurm`]) each job runs as a Slurm batch job,
+//! and `slots` (`--max-jobs`) bounds how many the worker has in Slurm. Those
+//! jobs do not need the worker process: a stopping worker leaves them
 //! running, and its next start (same `--name`) takes them back.
 
+pub mod executor;
+mod fs;
+mod health;
 mod job;
+mod lease;
+mod local;
+pub mod logfile;
+mod outcome;
 pub mod shim;
 pub mod slurm;
 
@@ -30,15 +44,14 @@ use tokio_util::task::TaskTracker;
 use crate::client::{ApiClient, ClientError};
 use crate::domain::format_duration;
 use crate::shutdown::Shutdown;
-use slurm::{SlurmConfig, SlurmExecutor};
 
 /// Where claimed jobs run.
 #[derive(Debug, Clone)]
 pub enum ExecutorConfig {
-    /// As child processes of this worker (`--executor local`).
+    /// As supervised processes on this machine (`--executor local`).
     Local,
     /// As Slurm batch jobs (`--executor slurm`).
-    Slurm(SlurmConfig),
+    Slurm(slurm::SlurmConfig),
 }
 
 /// How a worker runs.
@@ -102,18 +115,26 @@ pub fn default_name() -> String {
 /// What every job task needs.
 struct WorkerContext {
     client: ApiClient,
+    executor: Arc<dyn executor::Executor>,
     logs_dir: PathBuf,
     kill_grace: Duration,
     heartbeat_interval: Duration,
-    shim_program: PathBuf,
+    /// How long a filesystem call may take before the filesystem counts as
+    /// hung (see [`fs`]).
+    fs_timeout: Duration,
     /// fdatasync running logs every few seconds. Only on a network
     /// filesystem: there it pushes output to the server for the api's host
     /// to see; on a local disk the api reads the same page cache the job
     /// writes, and syncing only slows the job (BENCHMARKS.md: +57 % on a
     /// 1 GiB writer).
     sync_logs: bool,
-    /// Fires when the worker must stop now: final reports stop retrying.
+    /// Fires when final reports must stop retrying: when the worker is
+    /// told to stop now, or when the shutdown's report window is over.
     give_up: CancellationToken,
+    /// Whether this worker can run jobs right now.
+    health: health::Health,
+    /// Final statuses that could not be delivered before `give_up`.
+    undelivered: std::sync::Mutex<Vec<String>>,
 }
 
 /// Runs the worker until `shutdown`; `Err` for a fatal problem (a refused
@@ -124,31 +145,52 @@ pub async fn run(config: WorkerConfig, shutdown: Shutdown) -> anyhow::Result<()>
     let client = ApiClient::new(&config.api_url, &config.token)?;
     wait_for_api(&client, config.startup_timeout, &shutdown.graceful).await?;
     let network_fs = crate::fsinfo::network_filesystem(&config.logs_dir);
-    let ctx = Arc::new(WorkerContext {
-        client: client.clone(),
-        logs_dir: config.logs_dir.clone(),
-        kill_grace: config.kill_grace,
-        heartbeat_interval: config.heartbeat_interval,
-        shim_program: config.shim_program.clone(),
-        sync_logs: network_fs.is_some(),
-        give_up: shutdown.immediate.clone(),
-    });
-    let executor = match &config.executor {
-        ExecutorConfig::Local => Executor::Local,
-        ExecutorConfig::Slurm(slurm) => Executor::Slurm(
-            SlurmExecutor::start(
-                slurm.clone(),
+    let health = health::Health::default();
+    let poller_done = CancellationToken::new();
+    let (executor, poller): (Arc<dyn executor::Executor>, _) = match &config.executor {
+        ExecutorConfig::Local => (
+            Arc::new(local::LocalExecutor {
+                shim_program: config.shim_program.clone(),
+                fs_timeout: fs::FS_TIMEOUT,
+            }),
+            None,
+        ),
+        ExecutorConfig::Slurm(settings) => {
+            let (slurm, down) = slurm::SlurmExecutor::start(
+                settings.clone(),
                 &config.name,
                 &config.logs_dir,
                 network_fs.is_some(),
+                fs::FS_TIMEOUT,
             )
-            .await?,
-        ),
+            .await?;
+            if let Some(why) = down {
+                // Claims wait until Slurm answers (see the claim loop).
+                health.fault(&why);
+            }
+            let poller = tokio::spawn(slurm.clone().run_poller(poller_done.clone()));
+            (slurm, Some(poller))
+        }
     };
+    let ctx = Arc::new(WorkerContext {
+        client: client.clone(),
+        logs_dir: config.logs_dir.clone(),
+        executor,
+        kill_grace: config.kill_grace,
+        heartbeat_interval: config.heartbeat_interval,
+        fs_timeout: fs::FS_TIMEOUT,
+        sync_logs: network_fs.is_some(),
+        give_up: shutdown.immediate.child_token(),
+        health,
+        undelivered: std::sync::Mutex::new(Vec::new()),
+    });
     tracing::info!(
         name = %config.name,
         api = %client.base_url(),
-        executor = executor.name(),
+        executor = match config.executor {
+            ExecutorConfig::Local => "local",
+            ExecutorConfig::Slurm(_) => "slurm",
+        },
         slots = config.slots,
         logs_dir = %config.logs_dir.display(),
         logs_fs = network_fs.unwrap_or("local"),
@@ -159,26 +201,30 @@ pub async fn run(config: WorkerConfig, shutdown: Shutdown) -> anyhow::Result<()>
     let stop_jobs = CancellationToken::new();
     let jobs = TaskTracker::new();
     let slots = Arc::new(Semaphore::new(config.slots.max(1)));
-    let poller_done = CancellationToken::new();
-    let poller = match &executor {
-        Executor::Slurm(slurm) => {
-            let poller = tokio::spawn(slurm.clone().run_poller(poller_done.clone()));
-            slurm.adopt(&ctx, &jobs, &slots, &stop_jobs).await?;
-            Some(poller)
-        }
-        Executor::Local => None,
-    };
-    let fatal = claim_loop(
-        &ctx, &config, &executor, &slots, &jobs, &stop_jobs, &shutdown,
-    )
-    .await;
+    readopt(&ctx, &slots, &jobs, &stop_jobs).await;
+    let fatal = claim_loop(&ctx, &config, &slots, &jobs, &stop_jobs, &shutdown).await;
 
     jobs.close();
+    // One bound for the whole stop: the drain, the grace of the jobs then
+    // stopped, and a window for the last reports. Final reports retry until
+    // its end, however long the api is away.
+    let deadline =
+        tokio::time::Instant::now() + config.drain_timeout + config.kill_grace + REPORT_WINDOW;
+    let give_up = ctx.give_up.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep_until(deadline).await;
+        give_up.cancel();
+    });
     let running = jobs.len();
-    if let Executor::Slurm(slurm) = &executor {
-        // Slurm runs the jobs, not this process: nothing to drain.
-        slurm.detach_notice(running);
-        stop_jobs.cancel();
+    if ctx.executor.jobs_outlive_worker() {
+        // Nothing to drain: the jobs do not need this process.
+        if running > 0 {
+            tracing::info!(
+                running,
+                "leaving the jobs running; start the worker again with the same --name within \
+                 the API's lease timeout to carry on with them"
+            );
+        }
     } else if running > 0 {
         tracing::info!(
             running,
@@ -194,7 +240,29 @@ pub async fn run(config: WorkerConfig, shutdown: Shutdown) -> anyhow::Result<()>
         }
     }
     stop_jobs.cancel();
-    jobs.wait().await;
+    // Past the deadline only a hung filesystem can hold a job task (its
+    // closing line); the jobs themselves die with their supervisors as
+    // this process exits.
+    let margin = Duration::from_secs(2);
+    if tokio::time::timeout_at(deadline + margin, jobs.wait())
+        .await
+        .is_err()
+    {
+        tracing::error!(
+            unfinished = jobs.len(),
+            "job tasks still busy at the end of the stop window; exiting anyway"
+        );
+    }
+    let undelivered =
+        std::mem::take(&mut *ctx.undelivered.lock().unwrap_or_else(|e| e.into_inner()));
+    if !undelivered.is_empty() {
+        tracing::error!(
+            "{} final status(es) could not be delivered before the worker stopped; the API \
+             will count these jobs as worker lost: {}",
+            undelivered.len(),
+            undelivered.join(", ")
+        );
+    }
     poller_done.cancel();
     if let Some(poller) = poller {
         let _ = poller.await;
@@ -203,32 +271,49 @@ pub async fn run(config: WorkerConfig, shutdown: Shutdown) -> anyhow::Result<()>
     fatal.map_or(Ok(()), Err)
 }
 
-/// The executor a worker runs its jobs with.
-enum Executor {
-    Local,
-    Slurm(Arc<SlurmExecutor>),
-}
-
-impl Executor {
-    fn name(&self) -> &'static str {
-        match self {
-            Executor::Local => "local",
-            Executor::Slurm(_) => "slurm",
-        }
+/// Takes over the jobs that a previous run of this worker left running
+/// (Slurm jobs), each in its own task; each holds a slot while one is free.
+async fn readopt(
+    ctx: &Arc<WorkerContext>,
+    slots: &Arc<Semaphore>,
+    jobs: &TaskTracker,
+    stop_jobs: &CancellationToken,
+) {
+    for (claimed, log, execution) in ctx.executor.readopt().await {
+        let permit = slots.clone().try_acquire_owned().ok();
+        let lease = lease::Lease::of(&claimed);
+        let ctx = ctx.clone();
+        let stop = stop_jobs.clone();
+        jobs.spawn(async move {
+            job::supervise(
+                ctx,
+                claimed.job,
+                lease,
+                log,
+                execution,
+                std::time::Instant::now(),
+                stop,
+            )
+            .await;
+            drop(permit);
+        });
     }
 }
+
+/// After the drain and the kill grace, how long final reports may still
+/// be retried before a stopping worker exits without them.
+pub const REPORT_WINDOW: Duration = Duration::from_secs(15);
 
 /// Claims and starts jobs until shutdown; returns a fatal error, if any.
 async fn claim_loop(
     ctx: &Arc<WorkerContext>,
     config: &WorkerConfig,
-    executor: &Executor,
     slots: &Arc<Semaphore>,
     jobs: &TaskTracker,
     stop_jobs: &CancellationToken,
     shutdown: &Shutdown,
 ) -> Option<anyhow::Error> {
-    let mut backoff = Backoff::new();
+    let mut backoff = crate::retry::API.backoff();
     loop {
         let permit = tokio::select! {
             _ = shutdown.graceful.cancelled() => return None,
@@ -237,20 +322,28 @@ async fn claim_loop(
         if shutdown.graceful.is_cancelled() {
             return None;
         }
-        // Slurm could not take the last job: do not take another yet.
-        if let Executor::Slurm(slurm) = executor {
-            let pause = tokio::select! {
+        // A worker that cannot run jobs claims none until it can again.
+        if let Some(fault) = ctx.health.current() {
+            drop(permit);
+            let wait = ctx.health.next_check_in();
+            tracing::debug!(
+                fault,
+                "not claiming; checking again in {}",
+                format_duration(wait)
+            );
+            tokio::select! {
                 _ = shutdown.graceful.cancelled() => return None,
-                pause = slurm.claim_pause() => pause,
-            };
-            if let Some(wait) = pause {
-                drop(permit);
-                tokio::select! {
-                    _ = shutdown.graceful.cancelled() => return None,
-                    _ = tokio::time::sleep(wait) => {}
-                }
-                continue;
+                _ = tokio::time::sleep(wait) => {}
             }
+            let probed = match health::probe_logs_dir(&ctx.logs_dir, ctx.fs_timeout).await {
+                Ok(()) => ctx.executor.probe().await,
+                Err(still) => Err(still),
+            };
+            match probed {
+                Ok(()) => ctx.health.clear(),
+                Err(still) => ctx.health.fault(&still),
+            }
+            continue;
         }
         // The claim is not raced against shutdown: a job the api has handed
         // over must run (or be reported), never be dropped on the floor.
@@ -260,19 +353,10 @@ async fn claim_loop(
                 tracing::info!(job = %claimed.job.id, "claimed job");
                 let ctx = ctx.clone();
                 let stop = stop_jobs.clone();
-                match executor {
-                    Executor::Local => jobs.spawn(async move {
-                        job::run(ctx, claimed, stop).await;
-                        drop(permit);
-                    }),
-                    Executor::Slurm(slurm) => {
-                        let slurm = slurm.clone();
-                        jobs.spawn(async move {
-                            slurm.run(ctx, claimed, stop).await;
-                            drop(permit);
-                        })
-                    }
-                };
+                jobs.spawn(async move {
+                    job::run(ctx, claimed, stop).await;
+                    drop(permit);
+                });
                 continue;
             }
             Ok(None) => {
@@ -289,7 +373,7 @@ async fn claim_loop(
                 ));
             }
             Err(e) => {
-                let wait = backoff.next();
+                let wait = backoff.next_delay();
                 tracing::warn!(error = %e, "cannot claim jobs; retrying in {}", format_duration(wait));
                 wait
             }
@@ -309,7 +393,7 @@ async fn wait_for_api(
     shutdown: &CancellationToken,
 ) -> anyhow::Result<()> {
     let deadline = tokio::time::Instant::now() + timeout;
-    let mut backoff = Backoff::new();
+    let mut backoff = crate::retry::API.backoff();
     loop {
         match client.healthz().await {
             Ok(()) => return Ok(()),
@@ -320,7 +404,7 @@ async fn wait_for_api(
                 ));
             }
             Err(e) => {
-                let wait = backoff.next();
+                let wait = backoff.next_delay();
                 tracing::warn!(error = %e, "API not reachable yet; retrying in {}", format_duration(wait));
                 tokio::select! {
                     _ = shutdown.cancelled() => anyhow::bail!("stopped while waiting for the API"),
@@ -328,22 +412,5 @@ async fn wait_for_api(
                 }
             }
         }
-    }
-}
-
-/// Exponential backoff from 1 s to 30 s.
-struct Backoff(Duration);
-
-impl Backoff {
-    fn new() -> Self {
-        Backoff(Duration::from_secs(1))
-    }
-    fn reset(&mut self) {
-        self.0 = Duration::from_secs(1);
-    }
-    fn next(&mut self) -> Duration {
-        let now = self.0;
-        self.0 = (self.0 * 2).min(Duration::from_secs(30));
-        now
     }
 }

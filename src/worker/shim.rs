@@ -11,32 +11,45 @@
 //!   reparented to it and reaped — no zombie is left;
 //! - it holds one end of a socket pair whose other end only the worker has.
 //!   When the worker dies, however it dies, the kernel closes its end; the
-//!   supervisor reads EOF and kills the whole job group.
+//!   supervisor reads EOF and kills the whole job group;
+//! - it fences the job on its lease: the worker passes on every renewal of
+//!   the job's lease, and when renewals stop (the worker is stopped, hung,
+//!   or cut off from the api) the supervisor stops the job so that it is
+//!   dead by the time the lease expires — before the api can count the job
+//!   lost and let anyone believe it no longer runs. This must happen here
+//!   and not in the worker: a `SIGSTOP`ped worker can do nothing at all.
 //!
 //! The job's stdout and stderr are not touched here: they are the log file
-//! the worker opened, inherited straight through. The socket carries only
-//! control lines:
+//! the worker opened, inherited straight through (the supervisor writes its
+//! own `[jobctl]` line there when it fences the job). The socket carries
+//! only control lines:
 //!
-//! - worker → supervisor: `term` (SIGTERM the group), `kill` (SIGKILL it);
-//! - supervisor → worker: `started PID`, `spawn-error MESSAGE`, then
-//!   `exited CODE` or `signaled SIGNAL` once the job leader has been reaped.
+//! - worker → supervisor: `term` (SIGTERM the group), `kill` (SIGKILL it),
+//!   `lease MS` (the lease holds for MS more milliseconds);
+//! - supervisor → worker: `started PID`, `spawn-error MESSAGE`, `fenced`
+//!   (the lease ran out: the job is being stopped), then `exited CODE` or
+//!   `signaled SIGNAL` once the job leader has been reaped.
+//!
+//! In `ps` it shows as `jobctl job 1234abcd …` (its `argv[0]`, set by the
+//! worker) and in `top` as `jobctl-1234abcd` (its `comm`).
 //!
 //! The supervisor is single-purpose and synchronous: no tokio, no tracing.
 
-use std::ffi::OsString;
 use std::io::{BufRead, BufReader, Write};
-use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{FromRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 use nix::sys::signal::{Signal, killpg};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
+
+use crate::cli::RunJobArgs;
 
 /// How the job leader ended, as the supervisor reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,6 +65,8 @@ pub enum JobExit {
 pub enum ShimEvent {
     Started(u32),
     SpawnError(String),
+    /// The lease ran out without a renewal; the job is being stopped.
+    Fenced,
     Exited(JobExit),
 }
 
@@ -62,6 +77,7 @@ impl ShimEvent {
         match word {
             "started" => rest.parse().ok().map(ShimEvent::Started),
             "spawn-error" => Some(ShimEvent::SpawnError(rest.to_string())),
+            "fenced" => Some(ShimEvent::Fenced),
             "exited" => rest
                 .parse()
                 .ok()
@@ -79,6 +95,7 @@ impl ShimEvent {
             ShimEvent::Started(pid) => format!("started {pid}\n"),
             // One line: a message with a newline would split the protocol.
             ShimEvent::SpawnError(msg) => format!("spawn-error {}\n", msg.replace('\n', " ")),
+            ShimEvent::Fenced => "fenced\n".to_string(),
             ShimEvent::Exited(JobExit::Code(c)) => format!("exited {c}\n"),
             ShimEvent::Exited(JobExit::Signal(s)) => format!("signaled {s}\n"),
         }
@@ -89,9 +106,20 @@ impl ShimEvent {
 /// left behind before it reports the end anyway.
 const STRAGGLER_WAIT: Duration = Duration::from_secs(2);
 
-/// Runs `argv` as described in the module docs; `control_fd` is the
+/// Runs the job as described in the module docs; `args.control_fd` is the
 /// supervisor's end of the socket pair, inherited from the worker.
-pub fn run(control_fd: RawFd, argv: Vec<OsString>) -> ExitCode {
+pub fn run(args: RunJobArgs) -> ExitCode {
+    let RunJobArgs {
+        control_fd,
+        cwd,
+        job_id,
+        lease_ms,
+        kill_grace_ms,
+        command: argv,
+    } = args;
+    if let Some(id) = &job_id {
+        set_process_name(id);
+    }
     // The fd must be open: fcntl fails on anything else.
     // SAFETY: F_GETFD only reads the fd's flags.
     if unsafe { libc::fcntl(control_fd, libc::F_GETFD) } == -1 {
@@ -109,18 +137,21 @@ pub fn run(control_fd: RawFd, argv: Vec<OsString>) -> ExitCode {
         nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
     );
     close_inherited_fds_on_exec();
-    let mut writer = match control.try_clone() {
-        Ok(w) => w,
+    let writer = match control.try_clone() {
+        Ok(w) => Reporter(Arc::new(Mutex::new(w))),
         Err(_) => return ExitCode::from(crate::exit::ERROR),
     };
     let Some((program, args)) = argv.split_first() else {
-        let _ = writer.write_all(
-            ShimEvent::SpawnError("empty command".into())
-                .line()
-                .as_bytes(),
-        );
+        writer.send(ShimEvent::SpawnError("empty command".into()));
         return ExitCode::SUCCESS;
     };
+    if let Some(cwd) = &cwd
+        && let Err(e) = std::env::set_current_dir(cwd)
+    {
+        let message = format!("working directory {}: {}", cwd.display(), os_error_text(&e));
+        writer.send(ShimEvent::SpawnError(message));
+        return ExitCode::SUCCESS;
+    }
     // SAFETY: prctl with these arguments has no memory-safety preconditions.
     unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
 
@@ -143,44 +174,224 @@ pub fn run(control_fd: RawFd, argv: Vec<OsString>) -> ExitCode {
     let child = match command.spawn() {
         Ok(c) => c,
         Err(e) => {
-            let _ = writer.write_all(ShimEvent::SpawnError(os_error_text(&e)).line().as_bytes());
+            let message = format!("{} (program {:?})", os_error_text(&e), program);
+            writer.send(ShimEvent::SpawnError(message));
             return ExitCode::SUCCESS;
         }
     };
     let leader = Pid::from_raw(child.id() as i32);
-    let _ = writer.write_all(ShimEvent::Started(child.id()).line().as_bytes());
+    writer.send(ShimEvent::Started(child.id()));
 
     // Set once the leader is reaped: from then on its group id may in theory
     // be reused, so no more signals are sent on the worker's behalf.
-    let leader_reaped = Arc::new(AtomicBool::new(false));
+    let group = Group {
+        leader,
+        reaped: Arc::new(AtomicBool::new(false)),
+    };
+    let fence = lease_ms.map(|ms| {
+        let lease = Duration::from_millis(ms);
+        let fence = Arc::new(Fence::new(lease));
+        let watchdog = FenceWatch {
+            fence: fence.clone(),
+            // Dead by the time the lease expires: SIGTERM a grace before.
+            grace: Duration::from_millis(kill_grace_ms).min(lease / 3),
+            group: group.clone(),
+            reporter: writer.clone(),
+        };
+        std::thread::spawn(move || watchdog.run());
+        fence
+    });
     {
-        let leader_reaped = leader_reaped.clone();
+        let group = group.clone();
+        let fence = fence.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(control).lines() {
-                let signal = match line.as_deref() {
-                    Ok("term") => Signal::SIGTERM,
-                    Ok("kill") => Signal::SIGKILL,
-                    Ok(_) => continue,
-                    Err(_) => break,
-                };
-                if !leader_reaped.load(Ordering::SeqCst) {
-                    let _ = killpg(leader, signal);
+                let Ok(line) = line else { break };
+                match line.split_once(' ').unwrap_or((line.as_str(), "")) {
+                    ("term", _) => group.signal(Signal::SIGTERM),
+                    ("kill", _) => group.signal(Signal::SIGKILL),
+                    ("lease", ms) => {
+                        if let (Some(fence), Ok(ms)) = (&fence, ms.parse()) {
+                            fence.renew(Duration::from_millis(ms));
+                        }
+                    }
+                    _ => {}
                 }
             }
             // EOF: the worker is gone. Nobody supervises the job any more.
-            if !leader_reaped.load(Ordering::SeqCst) {
-                let _ = killpg(leader, Signal::SIGKILL);
-            }
+            group.signal(Signal::SIGKILL);
         });
     }
 
     let exit = reap_until_leader_exits(leader);
-    leader_reaped.store(true, Ordering::SeqCst);
+    group.reaped.store(true, Ordering::SeqCst);
+    if let Some(fence) = &fence {
+        fence.end();
+    }
     // Whatever the leader left behind in its group goes with it.
     let _ = killpg(leader, Signal::SIGKILL);
     kill_remaining_descendants(Instant::now() + STRAGGLER_WAIT);
-    let _ = writer.write_all(ShimEvent::Exited(exit).line().as_bytes());
+    writer.send(ShimEvent::Exited(exit));
     ExitCode::SUCCESS
+}
+
+/// Names the process after its job: `jobctl-1234abcd` in `top` and in
+/// `ps -o comm` (the kernel keeps 15 bytes). `argv[0]`, which `ps -f`
+/// shows, is set by the worker when it starts us.
+fn set_process_name(job_id: &str) {
+    let short: String = job_id.chars().take(8).collect();
+    if let Ok(name) = std::ffi::CString::new(format!("jobctl-{short}")) {
+        // SAFETY: PR_SET_NAME reads a NUL-terminated string of which the
+        // kernel copies at most 16 bytes.
+        unsafe { libc::prctl(libc::PR_SET_NAME, name.as_ptr(), 0, 0, 0) };
+    }
+}
+
+/// The control socket's sending side, shared by the threads that report.
+#[derive(Clone)]
+struct Reporter(Arc<Mutex<UnixStream>>);
+
+impl Reporter {
+    fn send(&self, event: ShimEvent) {
+        let mut stream = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let _ = stream.write_all(event.line().as_bytes());
+    }
+}
+
+/// The job's process group.
+#[derive(Clone)]
+struct Group {
+    leader: Pid,
+    reaped: Arc<AtomicBool>,
+}
+
+impl Group {
+    /// Signals the group, unless its leader has been reaped.
+    fn signal(&self, signal: Signal) {
+        if !self.reaped.load(Ordering::SeqCst) {
+            let _ = killpg(self.leader, signal);
+        }
+    }
+}
+
+/// The job's lease, as far as the supervisor knows it.
+struct Fence {
+    state: Mutex<FenceState>,
+    changed: Condvar,
+}
+
+struct FenceState {
+    /// When the job must be dead unless the worker renews the lease.
+    expires: Instant,
+    /// When the worker last renewed it (or the job started).
+    renewed: Instant,
+    /// The lease ran out: renewals no longer count.
+    fencing: bool,
+    /// The job has ended: nothing left to fence.
+    over: bool,
+}
+
+impl Fence {
+    fn new(lease: Duration) -> Self {
+        let now = Instant::now();
+        Fence {
+            state: Mutex::new(FenceState {
+                expires: now + lease,
+                renewed: now,
+                fencing: false,
+                over: false,
+            }),
+            changed: Condvar::new(),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, FenceState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn renew(&self, valid_for: Duration) {
+        let mut state = self.lock();
+        if !state.fencing {
+            state.renewed = Instant::now();
+            state.expires = state.renewed + valid_for;
+            self.changed.notify_all();
+        }
+    }
+
+    fn end(&self) {
+        self.lock().over = true;
+        self.changed.notify_all();
+    }
+}
+
+/// The thread that stops the job when its lease runs out.
+struct FenceWatch {
+    fence: Arc<Fence>,
+    grace: Duration,
+    group: Group,
+    reporter: Reporter,
+}
+
+impl FenceWatch {
+    fn run(self) {
+        let fence = &self.fence;
+        let mut state = fence.lock();
+        // Wait for the moment to SIGTERM, moved on by every renewal.
+        loop {
+            if state.over {
+                return;
+            }
+            let term_at = state
+                .expires
+                .checked_sub(self.grace)
+                .unwrap_or(state.expires);
+            let now = Instant::now();
+            if now >= term_at {
+                break;
+            }
+            state = fence
+                .changed
+                .wait_timeout(state, term_at - now)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+        state.fencing = true;
+        let kill_at = state.expires;
+        let silent = state.renewed.elapsed();
+        drop(state);
+        note_in_log(&format!(
+            "lease expiring: the worker has not renewed the job's lease for {:.0}s (it is              stopped, or cannot reach the API); stopping the job so that it does not run on              after the API counts it lost: SIGTERM now, SIGKILL in {:.0}s",
+            silent.as_secs_f64(),
+            self.grace.as_secs_f64()
+        ));
+        self.reporter.send(ShimEvent::Fenced);
+        self.group.signal(Signal::SIGTERM);
+        let mut state = fence.lock();
+        loop {
+            if state.over {
+                return;
+            }
+            let now = Instant::now();
+            if now >= kill_at {
+                break;
+            }
+            state = fence
+                .changed
+                .wait_timeout(state, kill_at - now)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+        drop(state);
+        self.group.signal(Signal::SIGKILL);
+    }
+}
+
+/// Appends a `[jobctl]` line to the job's log, which is our stdout.
+fn note_in_log(message: &str) {
+    // SAFETY: fd 1 stays open for the supervisor's whole life; ManuallyDrop
+    // keeps this borrowed handle from closing it.
+    let log = std::mem::ManuallyDrop::new(unsafe { std::fs::File::from_raw_fd(1) });
+    let _ = crate::logs::append_note(&log, message);
 }
 
 /// Reaps every child (orphans reparented to us included) until the leader
@@ -312,6 +523,7 @@ mod tests {
         for event in [
             ShimEvent::Started(4242),
             ShimEvent::SpawnError("No such file or directory".into()),
+            ShimEvent::Fenced,
             ShimEvent::Exited(JobExit::Code(0)),
             ShimEvent::Exited(JobExit::Code(-1)),
             ShimEvent::Exited(JobExit::Signal(9)),

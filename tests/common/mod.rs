@@ -141,14 +141,30 @@ impl Drop for SchemaGuard {
 #[derive(Clone)]
 pub struct ApiOptions {
     pub lease_timeout: Duration,
+    /// When the first look for expired leases comes after start; `None`:
+    /// the production default for the lease.
+    pub reap_grace: Option<Duration>,
     pub retention: Duration,
     pub sweep_interval: Duration,
+}
+
+impl ApiOptions {
+    /// A short lease whose expiry the api acts on from its start — for
+    /// tests of lost workers that involve no api restart.
+    pub fn short_lease(lease: Duration) -> Self {
+        ApiOptions {
+            lease_timeout: lease,
+            reap_grace: Some(lease),
+            ..ApiOptions::default()
+        }
+    }
 }
 
 impl Default for ApiOptions {
     fn default() -> Self {
         ApiOptions {
             lease_timeout: Duration::from_secs(60),
+            reap_grace: None,
             retention: Duration::from_secs(90 * 24 * 3600),
             sweep_interval: Duration::from_secs(3600),
         }
@@ -290,6 +306,12 @@ impl TestApi {
 
     /// Starts `jobctl worker` against this api.
     pub fn worker(&self, token: &str, extra: &[&str]) -> ChildGuard {
+        ChildGuard::spawn(self.worker_command(token, &self.logs_dir, extra))
+    }
+
+    /// The command line of a worker against this api writing its logs
+    /// into `logs_dir`.
+    pub fn worker_command(&self, token: &str, logs_dir: &Path, extra: &[&str]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_jobctl"));
         cmd.arg("worker")
             .arg("--api-url")
@@ -297,7 +319,7 @@ impl TestApi {
             .arg("--token")
             .arg(token)
             .arg("--logs-dir")
-            .arg(&self.logs_dir)
+            .arg(logs_dir)
             .args(["--kill-grace", "2s"])
             .args(extra)
             .env_remove("JOBCTL_CONFIG")
@@ -305,7 +327,7 @@ impl TestApi {
             .env("JOBCTL_TOKEN", token)
             .env("JOBCTL_DATA_DIR", self.dir.path().join("worker-data"))
             .stdin(Stdio::null());
-        ChildGuard::spawn(cmd)
+        cmd
     }
 }
 
@@ -313,6 +335,9 @@ fn api_config(database_url: &str, logs_dir: &Path, options: &ApiOptions) -> ApiC
     let mut config = ApiConfig::new(database_url.to_string(), logs_dir.to_path_buf());
     config.lease_timeout = options.lease_timeout;
     config.reap_interval = jobctl::api::default_reap_interval(options.lease_timeout);
+    config.reap_grace = options
+        .reap_grace
+        .unwrap_or_else(|| jobctl::api::default_reap_grace(options.lease_timeout));
     config.retention = options.retention;
     config.sweep_interval = options.sweep_interval;
     config
@@ -416,4 +441,80 @@ pub async fn raw_request(addr: SocketAddr, request: &str) -> (u16, String) {
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
     (status, text)
+}
+
+/// Whether the tests run as root.
+pub fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// Whether this test may mount filesystems (it runs as root). Outside CI a
+/// test that needs it prints SKIPPED and passes; in CI (`CI=true`, where
+/// the suite runs as root) being unable to is a failure.
+pub fn can_mount(test: &str) -> bool {
+    if is_root() {
+        return true;
+    }
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("{test} needs root to mount a tmpfs, and CI runs the suite as root");
+    }
+    eprintln!("SKIPPED: {test} (needs root to mount a tmpfs)");
+    false
+}
+
+/// A small tmpfs mounted for one test, unmounted when dropped.
+pub struct Tmpfs {
+    pub path: PathBuf,
+}
+
+impl Tmpfs {
+    /// Mounts a tmpfs of `size` (e.g. `"2m"`) at `path`, which must exist.
+    pub fn mount(path: &Path, size: &str) -> Tmpfs {
+        mount(
+            &[
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={size},mode=0755"),
+                "tmpfs",
+            ],
+            path,
+        );
+        Tmpfs {
+            path: path.to_path_buf(),
+        }
+    }
+
+    /// Makes it read-only (or writable again), keeping its files.
+    pub fn set_read_only(&self, read_only: bool) {
+        let opts = if read_only {
+            "remount,ro"
+        } else {
+            "remount,rw"
+        };
+        mount(&["-o", opts], &self.path);
+    }
+}
+
+fn mount(args: &[&str], path: &Path) {
+    let out = Command::new("mount")
+        .args(args)
+        .arg(path)
+        .output()
+        .expect("run mount");
+    assert!(
+        out.status.success(),
+        "mount {args:?} {}: {}",
+        path.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        // Lazy: a process still holding a file there must not keep the
+        // mount (and the test's temp dir) around.
+        let _ = Command::new("umount").arg("-l").arg(&self.path).status();
+    }
 }

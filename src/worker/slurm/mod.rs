@@ -3,21 +3,31 @@
 //! worker runs itself.
 //!
 //! The worker runs on a Slurm login (submit) host whose logs dir the compute
-//! nodes share. For each job it creates the log file, records the job's
-//! lease in the state dir ([`state`]), and submits a generated batch script
-//! ([`script`]) with `sbatch` ([`sbatch`]) whose output and error are that
-//! log file. From then on it heartbeats the job like any other, while one
-//! `squeue` per poll for all its jobs ([`poller`], [`queue`]) says where each
-//! one is in Slurm; `scancel` carries out cancels and jobctl's exact
-//! timeouts. When Slurm is done with a job, the exit file its script wrote
-//! and Slurm's end state decide how it ended ([`outcome`]).
+//! nodes share. The job task ([`crate::worker::job`]) does what it does for
+//! any job — the log file, heartbeats, timeout, cancel, the report — and this
+//! executor does the Slurm part behind the executor seam
+//! ([`crate::worker::executor`]):
 //!
-//! A worker that stops, or is killed, leaves its jobs running in Slurm.
-//! Started again with the same `--name`, it reads their records back and
-//! carries on heartbeating them with the same leases ([`SlurmExecutor::adopt`]).
+//! - [`SlurmExecutor::start`](Executor::start) records the job's lease in
+//!   the state dir ([`state`]) and submits a generated batch script
+//!   ([`script`]) with `sbatch` ([`sbatch`]); its output and error are the
+//!   job's log file;
+//! - one `squeue` per poll for all of the worker's jobs ([`poller`],
+//!   [`queue`]) tells each [`execution::SlurmExecution`] where its job is:
+//!   queued (and why: the job's `pending_reason`), running, or over; then
+//!   the exit file the script wrote and Slurm's end state say how it ended
+//!   ([`outcome`]);
+//! - `scancel` carries out cancels, timeouts and fencing.
+//!
+//! Slurm jobs do not need the worker process. A worker that stops, or is
+//! killed, leaves them running; started again with the same `--name`, it
+//! reads their records back and carries on heartbeating them with the same
+//! leases ([`Executor::readopt`]), so to the api it never left — as long as
+//! it is back within the lease timeout. Past that the api has failed the
+//! jobs as `worker lost`, and the worker cancels them in Slurm.
 
 mod commands;
-mod job;
+mod execution;
 mod outcome;
 mod poller;
 mod queue;
@@ -26,20 +36,25 @@ mod script;
 mod state;
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
+use async_trait::async_trait;
+use chrono::Utc;
 
-use super::WorkerContext;
+use super::executor::{ExecEvent, Execution, Executor, Launch, StartError};
+use super::fs;
+use super::logfile::LogFile;
+use crate::domain::JobId;
+use crate::logs;
 use crate::protocol::ClaimedJob;
 use commands::SlurmCommands;
+use execution::{NeverSubmitted, SlurmExecution};
 use poller::Poller;
-use sbatch::SubmitFailure;
-use state::StateDir;
+use sbatch::{Resources, SubmitFailure, SubmitSpec};
+use script::ScriptSpec;
+use state::{JobRecord, StateDir};
 
 /// The settings of `--executor slurm`.
 #[derive(Debug, Clone)]
@@ -62,23 +77,13 @@ impl Default for SlurmConfig {
     }
 }
 
-/// What `sbatch --test-only` checks: the worker's own settings.
-fn probe_args(config: &SlurmConfig) -> Vec<String> {
-    let mut probe = config.sbatch_args.clone();
-    probe.push("--output=/dev/null".into());
-    if let Some(p) = &config.partition {
-        probe.push(format!("--partition={p}"));
-    }
-    probe
-}
-
 /// How long a job's exit file may take to show up on this host after Slurm
 /// said the job ended: NFS clients cache directory contents for up to a
 /// minute (`acdirmax`), though a listing usually revalidates sooner.
 const EXIT_FILE_GRACE: Duration = Duration::from_secs(60);
 
-/// The Slurm side of one worker, shared by its job tasks.
-pub struct SlurmExecutor {
+/// What the executor and every one of its executions share.
+struct Shared {
     config: SlurmConfig,
     /// This worker's `--name`: the owner recorded with each job.
     worker: String,
@@ -92,25 +97,44 @@ pub struct SlurmExecutor {
     sync_logs: bool,
     /// Whether `sacct` knows jobs that left the queue.
     accounting: bool,
-    /// When claims may resume after Slurm could not take a job.
-    cluster: Mutex<ClusterBackoff>,
+    /// How long a filesystem call may take (see [`crate::worker::fs`]).
+    fs_timeout: Duration,
 }
 
-struct ClusterBackoff {
-    until: Option<Instant>,
-    next: Duration,
+impl Shared {
+    /// Forgets job `id`: its record and its exit file.
+    async fn forget(&self, id: JobId) {
+        let state = self.state.clone();
+        if let Err(e) = fs::blocking(self.fs_timeout, move || state.remove(id)).await {
+            tracing::warn!(job = %id, error = %e, "cannot remove the job's Slurm record");
+        }
+    }
+
+    async fn save(&self, record: &JobRecord) -> Result<(), fs::FsError> {
+        let state = self.state.clone();
+        let record = record.clone();
+        fs::blocking(self.fs_timeout, move || state.save(&record)).await
+    }
+}
+
+/// Runs jobs as Slurm batch jobs.
+pub struct SlurmExecutor {
+    shared: Arc<Shared>,
 }
 
 impl SlurmExecutor {
     /// Checks the settings against Slurm and prepares the state dir.
     /// Refuses to start when Slurm rejects the worker's own settings (an
-    /// unknown partition, a bad `--sbatch-arg`): every job would fail.
+    /// unknown partition, a bad `--sbatch-arg`): every job would fail. When
+    /// Slurm does not answer, says why in the second value: the worker then
+    /// waits for it before claiming.
     pub async fn start(
         config: SlurmConfig,
         worker: &str,
         logs_dir: &Path,
         sync_logs: bool,
-    ) -> anyhow::Result<Arc<SlurmExecutor>> {
+        fs_timeout: Duration,
+    ) -> anyhow::Result<(Arc<SlurmExecutor>, Option<String>)> {
         let logs_dir = std::fs::canonicalize(logs_dir)
             .with_context(|| format!("cannot resolve logs dir {}", logs_dir.display()))?;
         if logs_dir.to_string_lossy().contains('%') {
@@ -128,9 +152,8 @@ impl SlurmExecutor {
             )
         })?;
         let commands = SlurmCommands;
-        let mut down = false;
-        match commands.test_submit(&probe_args(&config)).await {
-            Ok(()) => {}
+        let down = match commands.test_submit(&probe_args(&config)).await {
+            Ok(()) => None,
             Err(SubmitFailure::Job(message)) => anyhow::bail!(
                 "Slurm refuses jobs with this worker's settings (--partition, --sbatch-arg): {message}"
             ),
@@ -139,9 +162,9 @@ impl SlurmExecutor {
                     error = %message,
                     "cannot check the Slurm settings now: Slurm does not answer; no job is claimed until it does"
                 );
-                down = true;
+                Some(format!("Slurm cannot take jobs: {message}"))
             }
-        }
+        };
         let accounting = commands.accounting_enabled().await.unwrap_or_else(|e| {
             tracing::warn!(error = %e, "cannot tell whether Slurm keeps accounting; not using sacct");
             false
@@ -153,7 +176,7 @@ impl SlurmExecutor {
             state = %state.path().display(),
             "Slurm executor ready"
         );
-        let executor = Arc::new(SlurmExecutor {
+        let shared = Arc::new(Shared {
             config,
             worker: worker.to_string(),
             logs_dir,
@@ -162,175 +185,253 @@ impl SlurmExecutor {
             poller: Poller::new(),
             sync_logs,
             accounting,
-            cluster: Mutex::new(ClusterBackoff {
-                until: None,
-                next: Duration::from_secs(1),
-            }),
+            fs_timeout,
         });
-        if down {
-            executor.cluster_failed();
-        }
-        Ok(executor)
+        Ok((Arc::new(SlurmExecutor { shared }), down))
     }
 
     /// Polls Slurm for this worker's jobs until `done`.
-    pub async fn run_poller(self: Arc<Self>, done: CancellationToken) {
-        self.poller
+    pub async fn run_poller(self: Arc<Self>, done: tokio_util::sync::CancellationToken) {
+        let shared = &self.shared;
+        shared
+            .poller
             .clone()
             .run(
-                self.commands.clone(),
-                self.accounting,
-                self.config.poll_interval,
+                shared.commands.clone(),
+                shared.accounting,
+                shared.config.poll_interval,
                 done,
             )
             .await;
     }
+}
 
-    /// Runs one claimed job through Slurm to its end.
-    pub(super) async fn run(
-        self: Arc<Self>,
-        ctx: Arc<WorkerContext>,
-        claimed: ClaimedJob,
-        stop: CancellationToken,
-    ) {
-        job::run_claimed(&self, &ctx, claimed, &stop).await;
+/// What `sbatch --test-only` checks: the worker's own settings.
+fn probe_args(config: &SlurmConfig) -> Vec<String> {
+    let mut probe = config.sbatch_args.clone();
+    probe.push("--output=/dev/null".into());
+    if let Some(p) = &config.partition {
+        probe.push(format!("--partition={p}"));
     }
+    probe
+}
 
-    /// How long the claim loop should wait before it claims again: while
-    /// Slurm could not take jobs, claims pause; once the pause is over,
-    /// `sbatch --test-only` must succeed before the next job is claimed, so
-    /// a cluster that is down does not bounce jobs in and out of the queue.
-    pub(super) async fn claim_pause(&self) -> Option<Duration> {
-        let paused = self.cluster.lock().expect("poisoned").until;
-        let until = paused?;
-        if let Some(left) = until.checked_duration_since(Instant::now()) {
-            return Some(left);
-        }
-        match self.commands.test_submit(&probe_args(&self.config)).await {
-            Ok(()) | Err(SubmitFailure::Job(_)) => {
-                tracing::info!("Slurm takes jobs again; claiming");
-                self.cluster_ok();
-                None
+#[async_trait]
+impl Executor for SlurmExecutor {
+    async fn start(
+        &self,
+        launch: &Launch,
+        log: &LogFile,
+    ) -> Result<Box<dyn Execution>, StartError> {
+        let shared = &self.shared;
+        let id = launch.job_id;
+        let mut record = JobRecord {
+            job: launch.job.clone(),
+            worker: shared.worker.clone(),
+            lease_token: launch.lease_token.clone(),
+            lease_timeout_seconds: launch.lease.as_secs_f64().ceil().max(1.0) as u64,
+            slurm_id: None,
+            claimed_at: Utc::now(),
+        };
+        // The lease is on disk before the Slurm job exists: a worker killed
+        // from here on finds it again.
+        shared.save(&record).await.map_err(|e| {
+            StartError::Worker(format!(
+                "cannot record the job in {}: {e}",
+                shared.state.path().display()
+            ))
+        })?;
+        let exit_file = shared.state.exit_file(id);
+        let log_path = logs::log_path(&shared.logs_dir, id);
+        let rendered = script::render(&ScriptSpec {
+            job_id: id,
+            command: &launch.argv,
+            cwd: launch.cwd.as_deref(),
+            env: launch
+                .env
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect(),
+            exit_file: &exit_file,
+            sync_log: shared.sync_logs.then_some(log_path.as_path()),
+        });
+        let rendered = match rendered {
+            Ok(s) => s,
+            Err(e) => {
+                shared.forget(id).await;
+                return Err(StartError::Job(e.to_string()));
             }
-            Err(SubmitFailure::Cluster(message)) => {
-                let wait = self.cluster_failed();
-                tracing::warn!(error = %message, "Slurm still cannot take jobs; next try in {}", crate::domain::format_duration(wait));
-                Some(wait)
+        };
+        let args = sbatch::sbatch_args(&SubmitSpec {
+            job_id: id,
+            worker: &shared.worker,
+            log: &log_path,
+            cwd: launch.cwd.as_deref(),
+            timeout_seconds: launch.timeout_seconds,
+            partition: shared.config.partition.as_deref(),
+            extra: &shared.config.sbatch_args,
+            resources: Resources::default(),
+        });
+        let slurm_id = match shared.commands.submit(&args, &rendered).await {
+            Ok(slurm_id) => slurm_id,
+            Err(failure) => {
+                shared.forget(id).await;
+                return Err(match failure {
+                    SubmitFailure::Job(message) => {
+                        StartError::Job(format!("Slurm refused the job: {message}"))
+                    }
+                    SubmitFailure::Cluster(message) => {
+                        StartError::Worker(format!("Slurm could not take the job: {message}"))
+                    }
+                });
             }
+        };
+        record.slurm_id = Some(slurm_id);
+        if let Err(e) = shared.save(&record).await {
+            // The comment still names the job, so a restarted worker finds
+            // it; and the lease is in the record written before sbatch.
+            tracing::warn!(job = %id, error = %e, "cannot record the Slurm job id");
         }
+        tracing::info!(job = %id, slurm_job = slurm_id, "submitted to Slurm");
+        log.note(&format!("submitted to Slurm as job {slurm_id}"))
+            .await;
+        Ok(Box::new(SlurmExecution::new(
+            shared.clone(),
+            id,
+            slurm_id,
+            log.clone(),
+            launch.lease,
+        )))
     }
 
-    /// Slurm could not take a job: claims pause, longer each time (1 s to
-    /// 60 s, with jitter so workers do not come back in step).
-    fn cluster_failed(&self) -> Duration {
-        let mut cluster = self.cluster.lock().expect("poisoned");
-        let jitter = rand::random_range(0.8..1.2);
-        let wait = cluster.next.mul_f64(jitter);
-        cluster.until = Some(Instant::now() + wait);
-        cluster.next = (cluster.next * 2).min(Duration::from_secs(60));
-        wait
-    }
-
-    /// Slurm took a job: claims go on at full speed.
-    fn cluster_ok(&self) {
-        let mut cluster = self.cluster.lock().expect("poisoned");
-        cluster.until = None;
-        cluster.next = Duration::from_secs(1);
-    }
-
-    /// Takes back the jobs this worker (by `--name`) had in Slurm when it
-    /// last stopped, each in its own task on `tracker` holding a slot when
-    /// one is free. Slurm jobs of this worker whose lease it no longer has
-    /// are cancelled: nobody could ever report them.
-    pub(super) async fn adopt(
-        self: &Arc<Self>,
-        ctx: &Arc<WorkerContext>,
-        tracker: &TaskTracker,
-        slots: &Arc<Semaphore>,
-        stop: &CancellationToken,
-    ) -> anyhow::Result<usize> {
-        let state = self.state.clone();
-        let worker = self.worker.clone();
-        let (records, problems) = tokio::task::spawn_blocking(move || state.load(&worker))
-            .await
-            .context("reading the Slurm state dir")?
-            .with_context(|| {
-                format!(
-                    "cannot read the Slurm state dir {}",
-                    self.state.path().display()
-                )
-            })?;
-        for problem in problems {
-            tracing::warn!("skipping an unreadable Slurm job record: {problem}");
-        }
-        let in_slurm = match self.commands.my_jobs().await {
+    async fn readopt(&self) -> Vec<(ClaimedJob, LogFile, Box<dyn Execution>)> {
+        let shared = &self.shared;
+        let state = shared.state.clone();
+        let worker = shared.worker.clone();
+        let loaded = fs::blocking(shared.fs_timeout, move || state.load(&worker)).await;
+        let records = match loaded {
+            Ok((records, problems)) => {
+                for problem in problems {
+                    tracing::warn!("skipping an unreadable Slurm job record: {problem}");
+                }
+                records
+            }
+            Err(e) => {
+                tracing::error!(state = %shared.state.path().display(), error = %e, "cannot read the Slurm job records; not re-adopting any job");
+                return Vec::new();
+            }
+        };
+        let listed = match shared.commands.my_jobs().await {
             Ok(entries) => Some(entries),
             Err(e) => {
                 tracing::warn!(error = %e, "cannot list this user's Slurm jobs; re-adopting from the records alone");
                 None
             }
         };
-        let mine: Vec<(crate::domain::JobId, queue::QueueEntry)> = in_slurm
+        // This worker's Slurm jobs, by the jobctl job their comment names.
+        let mine: Vec<(JobId, queue::QueueEntry)> = listed
             .iter()
             .flatten()
             .filter_map(|entry| {
                 let (id, worker) = sbatch::parse_comment(entry.comment.as_deref()?)?;
-                (worker == self.worker).then(|| (id, entry.clone()))
+                (worker == shared.worker).then(|| (id, entry.clone()))
             })
             .collect();
-        // Slurm jobs of ours without a record: their lease is gone with it.
+        // Live Slurm jobs of ours without a record: their lease is gone with
+        // it, so nobody could ever report them.
         for (id, entry) in &mine {
-            if entry.state.phase() == queue::Phase::Ended || records.iter().any(|r| r.job_id == *id)
+            if entry.state.phase() == queue::Phase::Ended
+                || records.iter().any(|r| r.job_id() == *id)
             {
                 continue;
             }
             tracing::warn!(job = %id, slurm_job = entry.slurm_id, "no record of this Slurm job's lease; cancelling it");
-            if let Err(e) = self.commands.cancel(entry.slurm_id).await {
+            if let Err(e) = shared.commands.cancel(entry.slurm_id).await {
                 tracing::error!(job = %id, slurm_job = entry.slurm_id, error = %e, "cannot cancel the Slurm job");
             }
-            job::note_path(
-                &crate::logs::log_path(&self.logs_dir, *id),
-                &format!(
-                    "worker {} restarted without a record of this job's lease; cancelled Slurm job {}",
-                    self.worker, entry.slurm_id
-                ),
-            )
-            .await;
         }
-        let count = records.len();
-        let listed = in_slurm.is_some();
+        let mut adopted = Vec::new();
         for mut record in records {
+            let id = record.job_id();
+            let path = logs::log_path(&shared.logs_dir, id);
+            let log = match LogFile::open(path, shared.sync_logs, shared.fs_timeout).await {
+                Ok(log) => log,
+                Err(e) => {
+                    tracing::error!(job = %id, error = %e, "cannot open the log of a job to re-adopt; leaving it to the lease timeout");
+                    continue;
+                }
+            };
             if record.slurm_id.is_none() {
-                // The worker died while sbatch ran: its comment tells.
-                record.slurm_id = mine
-                    .iter()
-                    .find(|(id, _)| *id == record.job_id)
-                    .map(|(_, e)| e.slurm_id);
+                // The worker died while sbatch ran: the comment tells.
+                record.slurm_id = mine.iter().find(|(j, _)| *j == id).map(|(_, e)| e.slurm_id);
             }
-            let permit: Option<OwnedSemaphorePermit> = slots.clone().try_acquire_owned().ok();
-            let executor = self.clone();
-            let ctx = ctx.clone();
-            let stop = stop.clone();
-            tracker.spawn(async move {
-                job::run_adopted(&executor, &ctx, record, listed, &stop).await;
-                drop(permit);
-            });
+            let claimed = ClaimedJob {
+                job: record.job.clone(),
+                lease_token: record.lease_token.clone(),
+                lease_timeout_seconds: record.lease_timeout_seconds,
+            };
+            let lease = Duration::from_secs(record.lease_timeout_seconds.max(1));
+            let execution: Box<dyn Execution> = match (record.slurm_id, listed.is_some()) {
+                (Some(slurm_id), _) => {
+                    tracing::info!(job = %id, slurm_job = slurm_id, "re-adopting");
+                    log.note(&format!(
+                        "worker {} restarted; carrying on with Slurm job {slurm_id}",
+                        shared.worker
+                    ))
+                    .await;
+                    Box::new(SlurmExecution::new(
+                        shared.clone(),
+                        id,
+                        slurm_id,
+                        log.clone(),
+                        lease,
+                    ))
+                }
+                // sbatch never answered and Slurm has no job with this
+                // comment: it never got there. Any worker may start it.
+                (None, true) => Box::new(NeverSubmitted::new(
+                    shared.clone(),
+                    id,
+                    ExecEvent::NotStarted(
+                        "the worker stopped while submitting the job to Slurm".into(),
+                    ),
+                )),
+                // Slurm could not be asked whether it got there: starting
+                // it again might run it twice.
+                (None, false) => Box::new(NeverSubmitted::new(
+                    shared.clone(),
+                    id,
+                    ExecEvent::Failed {
+                        exit_code: None,
+                        reason: "could not start: the worker stopped while submitting the job \
+                                 to Slurm, and Slurm could not be asked whether it got there"
+                            .into(),
+                    },
+                )),
+            };
+            adopted.push((claimed, log, execution));
         }
-        if count > 0 {
-            tracing::info!(jobs = count, "re-adopted this worker's Slurm jobs");
+        if !adopted.is_empty() {
+            tracing::info!(jobs = adopted.len(), "re-adopted this worker's Slurm jobs");
         }
-        Ok(count)
+        adopted
     }
 
-    /// Says in the worker's log what happens to the jobs it leaves running.
-    pub fn detach_notice(&self, running: usize) {
-        if running == 0 {
-            return;
+    fn jobs_outlive_worker(&self) -> bool {
+        true
+    }
+
+    async fn probe(&self) -> Result<(), String> {
+        match self
+            .shared
+            .commands
+            .test_submit(&probe_args(&self.shared.config))
+            .await
+        {
+            Ok(()) | Err(SubmitFailure::Job(_)) => Ok(()),
+            Err(SubmitFailure::Cluster(message)) => {
+                Err(format!("Slurm cannot take jobs: {message}"))
+            }
         }
-        tracing::info!(
-            jobs = running,
-            "leaving the Slurm jobs running; start the worker again with --name {:?} within the API's lease timeout to carry on with them",
-            self.worker,
-        );
     }
 }

@@ -1,19 +1,10 @@
-//! How a Slurm job ended, as jobctl reports it: one pure decision from the
-//! facts the job's task gathered, with a unit test per arm.
+//! How a Slurm job ended: one pure decision from what Slurm said and what
+//! the job's exit file holds, with a unit test per arm.
 
-use crate::domain::JobStatus;
+use crate::worker::executor::ExecEvent;
 use crate::worker::shim::{JobExit, ShimEvent};
 
 use super::queue::SlurmState;
-
-/// Why jobctl stopped a Slurm job that had not ended by itself.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StopReason {
-    /// The job's own timeout, in whole seconds.
-    TimedOut(u64),
-    /// A user cancelled the job through jobctl.
-    Cancelled,
-}
 
 /// What the batch script recorded in the exit file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,7 +28,7 @@ impl ExitRecord {
                     .unwrap_or_default();
                 Some(ExitRecord::CouldNotStart(message.replace('\n', " ")))
             }
-            ShimEvent::Started(_) => None,
+            ShimEvent::Started(_) | ShimEvent::Fenced => None,
         }
     }
 }
@@ -51,60 +42,25 @@ pub enum SlurmEnd {
     Unknown,
 }
 
-/// Everything the decision needs.
-#[derive(Debug, Clone)]
-pub struct Facts {
-    pub slurm_id: u64,
-    pub stop: Option<StopReason>,
-    pub slurm: SlurmEnd,
-    pub exit: Option<ExitRecord>,
-}
-
-/// What the worker reports.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Ending {
-    pub status: JobStatus,
-    pub exit_code: Option<i32>,
-    pub failure_reason: Option<String>,
-}
-
-impl Ending {
-    fn failed(exit_code: Option<i32>, reason: impl Into<String>) -> Self {
-        Ending {
-            status: JobStatus::Failed,
-            exit_code,
-            failure_reason: Some(reason.into()),
-        }
-    }
-}
-
-/// The one place that decides how a Slurm job ended.
-pub fn outcome(facts: &Facts) -> Ending {
-    let code = match facts.exit {
-        Some(ExitRecord::Exited(c)) => Some(c),
+/// How a Slurm job ended, as the worker's job task hears it: from what
+/// Slurm last said and the exit file the batch script left (if any). A stop
+/// that jobctl asked for (a cancel, its own timeout) is not decided here:
+/// [`crate::worker::outcome`] lets it win over whatever this says.
+pub fn end_event(slurm_id: u64, slurm: &SlurmEnd, exit: Option<&ExitRecord>) -> ExecEvent {
+    let code = match exit {
+        Some(ExitRecord::Exited(c)) => Some(*c),
         _ => None,
     };
-    // What jobctl asked for explains the end, whatever Slurm calls it.
-    match facts.stop {
-        Some(StopReason::Cancelled) => {
-            return Ending {
-                status: JobStatus::Cancelled,
-                exit_code: code,
-                failure_reason: None,
-            };
-        }
-        Some(StopReason::TimedOut(secs)) => {
-            return Ending::failed(code, format!("timed out after {secs}s"));
-        }
-        None => {}
-    }
-    if let Some(ExitRecord::CouldNotStart(why)) = &facts.exit {
-        return Ending::failed(None, format!("could not start: {why}"));
+    if let Some(ExitRecord::CouldNotStart(why)) = exit {
+        return ExecEvent::Failed {
+            exit_code: None,
+            reason: format!("could not start: {why}"),
+        };
     }
     // Slurm's own ends: the job may have left a status (a process the OOM
     // killer took exits 137), but Slurm's word says why.
-    let slurm_reason = match &facts.slurm {
-        SlurmEnd::State(state) => match state {
+    if let SlurmEnd::State(state) = slurm {
+        let why = match state {
             SlurmState::Timeout => Some("timed out after Slurm's time limit"),
             SlurmState::NodeFail => Some("node failure"),
             SlurmState::Preempted => Some("preempted"),
@@ -113,35 +69,29 @@ pub fn outcome(facts: &Facts) -> Ending {
             SlurmState::Deadline => Some("missed its deadline"),
             SlurmState::Cancelled => Some("cancelled in Slurm, not through jobctl"),
             _ => None,
+        };
+        if let Some(why) = why {
+            return ExecEvent::Failed {
+                exit_code: code,
+                reason: format!("{why} (Slurm job {slurm_id} {})", state.name()),
+            };
         }
-        .map(|why| format!("{why} (Slurm job {} {})", facts.slurm_id, state.name())),
-        SlurmEnd::Unknown => None,
-    };
-    if let Some(reason) = slurm_reason {
-        return Ending::failed(code, reason);
     }
-    match (&facts.exit, &facts.slurm) {
-        (Some(ExitRecord::Exited(0)), _) => Ending {
-            status: JobStatus::Completed,
-            exit_code: Some(0),
-            failure_reason: None,
-        },
-        (Some(ExitRecord::Exited(c)), _) => Ending::failed(Some(*c), format!("exit code {c}")),
-        (_, SlurmEnd::State(state)) => Ending::failed(
-            None,
-            format!(
-                "lost by Slurm: Slurm job {} ended {} without recording an exit status",
-                facts.slurm_id,
+    match (code, slurm) {
+        (Some(c), _) => ExecEvent::Ended(JobExit::Code(c)),
+        (None, SlurmEnd::State(state)) => ExecEvent::Failed {
+            exit_code: None,
+            reason: format!(
+                "lost by Slurm: Slurm job {slurm_id} ended {} without recording an exit status",
                 state.name()
             ),
-        ),
-        (_, SlurmEnd::Unknown) => Ending::failed(
-            None,
-            format!(
-                "lost by Slurm: Slurm job {} is no longer known to Slurm and left no exit status",
-                facts.slurm_id
+        },
+        (None, SlurmEnd::Unknown) => ExecEvent::Failed {
+            exit_code: None,
+            reason: format!(
+                "lost by Slurm: Slurm job {slurm_id} is no longer known to Slurm and left no exit status"
             ),
-        ),
+        },
     }
 }
 
@@ -149,12 +99,10 @@ pub fn outcome(facts: &Facts) -> Ending {
 mod tests {
     use super::*;
 
-    fn facts(stop: Option<StopReason>, slurm: SlurmEnd, exit: Option<ExitRecord>) -> Facts {
-        Facts {
-            slurm_id: 42,
-            stop,
-            slurm,
-            exit,
+    fn failed(reason: &str, exit_code: Option<i32>) -> ExecEvent {
+        ExecEvent::Failed {
+            exit_code,
+            reason: reason.into(),
         }
     }
 
@@ -163,76 +111,41 @@ mod tests {
     }
 
     #[test]
-    fn exit_zero_completes() {
-        let end = outcome(&facts(
-            None,
-            done(SlurmState::Completed),
-            Some(ExitRecord::Exited(0)),
-        ));
-        assert_eq!(end.status, JobStatus::Completed);
-        assert_eq!(end.exit_code, Some(0));
-        assert_eq!(end.failure_reason, None);
-    }
-
-    #[test]
-    fn non_zero_exit_fails_with_its_code() {
-        let end = outcome(&facts(
-            None,
-            done(SlurmState::Failed),
-            Some(ExitRecord::Exited(3)),
-        ));
-        assert_eq!(end, Ending::failed(Some(3), "exit code 3"));
+    fn the_exit_file_gives_the_exit_status() {
+        for state in [SlurmState::Completed, SlurmState::Failed] {
+            assert_eq!(
+                end_event(42, &done(state.clone()), Some(&ExitRecord::Exited(0))),
+                ExecEvent::Ended(JobExit::Code(0))
+            );
+            assert_eq!(
+                end_event(42, &done(state), Some(&ExitRecord::Exited(3))),
+                ExecEvent::Ended(JobExit::Code(3))
+            );
+        }
     }
 
     #[test]
     fn the_exit_file_counts_even_after_slurm_forgot_the_job() {
-        let end = outcome(&facts(None, SlurmEnd::Unknown, Some(ExitRecord::Exited(0))));
-        assert_eq!(end.status, JobStatus::Completed);
+        assert_eq!(
+            end_event(42, &SlurmEnd::Unknown, Some(&ExitRecord::Exited(0))),
+            ExecEvent::Ended(JobExit::Code(0))
+        );
     }
 
     #[test]
-    fn could_not_start() {
-        let end = outcome(&facts(
-            None,
-            done(SlurmState::Failed),
-            Some(ExitRecord::CouldNotStart(
-                "No such file or directory (program \"x\")".into(),
-            )),
-        ));
+    fn a_job_that_could_not_start_on_its_node() {
+        let exit = ExitRecord::CouldNotStart("No such file or directory (program \"x\")".into());
         assert_eq!(
-            end,
-            Ending::failed(
-                None,
-                "could not start: No such file or directory (program \"x\")"
+            end_event(42, &done(SlurmState::Failed), Some(&exit)),
+            failed(
+                "could not start: No such file or directory (program \"x\")",
+                None
             )
         );
     }
 
     #[test]
-    fn a_cancel_through_jobctl_is_cancelled_whatever_slurm_says() {
-        for slurm in [
-            done(SlurmState::Cancelled),
-            done(SlurmState::Completed),
-            SlurmEnd::Unknown,
-        ] {
-            let end = outcome(&facts(Some(StopReason::Cancelled), slurm, None));
-            assert_eq!(end.status, JobStatus::Cancelled);
-            assert_eq!(end.failure_reason, None);
-        }
-    }
-
-    #[test]
-    fn jobctl_timeout_is_exact() {
-        let end = outcome(&facts(
-            Some(StopReason::TimedOut(90)),
-            done(SlurmState::Cancelled),
-            Some(ExitRecord::Exited(143)),
-        ));
-        assert_eq!(end, Ending::failed(Some(143), "timed out after 90s"));
-    }
-
-    #[test]
-    fn slurm_end_states_fail_with_their_reason() {
+    fn slurm_end_states_fail_with_their_reason_and_keep_the_status() {
         let cases = [
             (
                 SlurmState::Timeout,
@@ -261,25 +174,30 @@ mod tests {
             ),
         ];
         for (state, reason) in cases {
-            // An exit status the job left is kept; the reason is Slurm's.
-            let end = outcome(&facts(None, done(state), Some(ExitRecord::Exited(137))));
-            assert_eq!(end, Ending::failed(Some(137), reason));
+            assert_eq!(
+                end_event(42, &done(state.clone()), Some(&ExitRecord::Exited(137))),
+                failed(reason, Some(137))
+            );
+            assert_eq!(end_event(42, &done(state), None), failed(reason, None));
         }
     }
 
     #[test]
     fn no_exit_file_is_lost_by_slurm() {
-        let end = outcome(&facts(None, SlurmEnd::Unknown, None));
         assert_eq!(
-            end.failure_reason.as_deref(),
-            Some("lost by Slurm: Slurm job 42 is no longer known to Slurm and left no exit status")
+            end_event(42, &SlurmEnd::Unknown, None),
+            failed(
+                "lost by Slurm: Slurm job 42 is no longer known to Slurm and left no exit status",
+                None
+            )
         );
-        let end = outcome(&facts(None, done(SlurmState::Failed), None));
         assert_eq!(
-            end.failure_reason.as_deref(),
-            Some("lost by Slurm: Slurm job 42 ended FAILED without recording an exit status")
+            end_event(42, &done(SlurmState::Failed), None),
+            failed(
+                "lost by Slurm: Slurm job 42 ended FAILED without recording an exit status",
+                None
+            )
         );
-        assert_eq!(end.status, JobStatus::Failed);
     }
 
     #[test]

@@ -30,11 +30,14 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::JobId;
+use crate::protocol::Job;
 
 /// One job this worker has handed to Slurm.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JobRecord {
-    pub job_id: JobId,
+    /// The job as the api handed it over (secret values are never part of
+    /// it: only their names).
+    pub job: Job,
     /// The worker (its `--name`) that owns the job.
     pub worker: String,
     /// The lease the api gave with the claim; every heartbeat and the final
@@ -44,9 +47,13 @@ pub struct JobRecord {
     /// Set once `sbatch` has answered; `None` while it runs (a worker that
     /// died right then finds the Slurm job by its comment).
     pub slurm_id: Option<u64>,
-    /// The job's own timeout, which the worker enforces exactly.
-    pub timeout_seconds: Option<u64>,
     pub claimed_at: DateTime<Utc>,
+}
+
+impl JobRecord {
+    pub fn job_id(&self) -> JobId {
+        self.job.id
+    }
 }
 
 /// The `.slurm` directory of a logs dir.
@@ -78,8 +85,8 @@ impl StateDir {
 
     /// Writes (or replaces) a record durably.
     pub fn save(&self, record: &JobRecord) -> io::Result<()> {
-        let path = self.record_path(record.job_id);
-        let tmp = self.dir.join(format!("{}.json.tmp", record.job_id));
+        let path = self.record_path(record.job_id());
+        let tmp = self.dir.join(format!("{}.json.tmp", record.job_id()));
         let body = serde_json::to_vec_pretty(record).map_err(io::Error::other)?;
         let mut file = OpenOptions::new()
             .write(true)
@@ -162,13 +169,29 @@ mod tests {
     use std::os::unix::fs::PermissionsExt;
 
     fn record(worker: &str) -> JobRecord {
+        let job: Job = serde_json::from_value(serde_json::json!({
+            "id": JobId::new(),
+            "name": null,
+            "owner": "alice",
+            "command": ["python", "train.py"],
+            "cwd": "/home/alice",
+            "env": {"A": "b"},
+            "timeout_seconds": 90,
+            "status": "running",
+            "exit_code": null,
+            "failure_reason": null,
+            "worker": worker,
+            "created_at": Utc::now(),
+            "started_at": Utc::now(),
+            "finished_at": null,
+        }))
+        .unwrap();
         JobRecord {
-            job_id: JobId::new(),
+            job,
             worker: worker.into(),
             lease_token: "lease-secret".into(),
             lease_timeout_seconds: 60,
             slurm_id: Some(12),
-            timeout_seconds: Some(90),
             claimed_at: Utc::now(),
         }
     }
@@ -183,7 +206,7 @@ mod tests {
         let theirs = record("login-2");
         state.save(&mine).unwrap();
         state.save(&theirs).unwrap();
-        assert_eq!(mode(&state.record_path(mine.job_id)), 0o600);
+        assert_eq!(mode(&state.record_path(mine.job_id())), 0o600);
         let (records, problems) = state.load("login-1").unwrap();
         assert_eq!(records, vec![mine.clone()]);
         assert!(problems.is_empty());
@@ -193,15 +216,15 @@ mod tests {
         state.save(&updated).unwrap();
         assert_eq!(state.load("login-1").unwrap().0, vec![updated]);
 
-        fs::write(state.exit_file(mine.job_id), "exited 0\n").unwrap();
+        fs::write(state.exit_file(mine.job_id()), "exited 0\n").unwrap();
         assert_eq!(
-            state.read_exit(mine.job_id).unwrap().as_deref(),
+            state.read_exit(mine.job_id()).unwrap().as_deref(),
             Some("exited 0\n")
         );
-        state.remove(mine.job_id).unwrap();
-        state.remove(mine.job_id).unwrap();
+        state.remove(mine.job_id()).unwrap();
+        state.remove(mine.job_id()).unwrap();
         assert!(state.load("login-1").unwrap().0.is_empty());
-        assert_eq!(state.read_exit(mine.job_id).unwrap(), None);
+        assert_eq!(state.read_exit(mine.job_id()).unwrap(), None);
         // Opening again keeps what is there.
         let again = StateDir::open(logs.path()).unwrap();
         assert_eq!(again.load("login-2").unwrap().0, vec![theirs]);

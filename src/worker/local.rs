@@ -1,0 +1,278 @@
+//! The local executor: each job runs on this machine under its own
+//! supervisor process ([`super::shim`], `jobctl __run-job`), which the
+//! worker drives over a control socket.
+//!
+//! The supervisor's stdout and stderr are the job's log file, inherited
+//! straight through to the job. The socket carries only control lines (see
+//! the supervisor's module docs): the worker asks for SIGTERM or SIGKILL of
+//! the job's process group and passes on each lease renewal; it hears when
+//! the job started, when the supervisor fenced it, and how it ended.
+
+use std::os::fd::AsRawFd;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::UnixStream;
+
+use super::executor::{ExecEvent, Execution, Executor, Launch, StartError};
+use super::fs::{self, FsError};
+use super::logfile::LogFile;
+use super::shim::{ShimEvent, os_error_text};
+
+/// Runs jobs as supervised process groups on this machine.
+pub struct LocalExecutor {
+    /// The `jobctl` binary, run as each job's supervisor (`__run-job`).
+    pub shim_program: PathBuf,
+    /// How long a filesystem call (the cwd check) may take.
+    pub fs_timeout: Duration,
+}
+
+#[async_trait]
+impl Executor for LocalExecutor {
+    async fn start(
+        &self,
+        launch: &Launch,
+        log: &LogFile,
+    ) -> Result<Box<dyn Execution>, StartError> {
+        if let Some(cwd) = &launch.cwd {
+            check_cwd(cwd, self.fs_timeout).await?;
+        }
+        let supervised = Supervised::spawn(self, launch, log).await?;
+        Ok(Box::new(supervised))
+    }
+}
+
+/// A missing or unusable directory is the job's fault; a hung or broken
+/// filesystem is this worker's.
+async fn check_cwd(cwd: &str, timeout: Duration) -> Result<(), StartError> {
+    let path = PathBuf::from(cwd);
+    match fs::blocking(timeout, move || std::fs::metadata(path)).await {
+        Ok(m) if m.is_dir() => Ok(()),
+        Ok(_) => Err(StartError::Job(format!(
+            "working directory {cwd}: Not a directory"
+        ))),
+        Err(e @ FsError::TimedOut(_)) => {
+            Err(StartError::Worker(format!("working directory {cwd}: {e}")))
+        }
+        Err(e) if e.is_storage_fault() => {
+            Err(StartError::Worker(format!("working directory {cwd}: {e}")))
+        }
+        Err(e) => Err(StartError::Job(format!("working directory {cwd}: {e}"))),
+    }
+}
+
+/// The supervisor process of one job and its control socket.
+struct Supervised {
+    child: tokio::process::Child,
+    lines: tokio::io::Lines<BufReader<tokio::net::unix::OwnedReadHalf>>,
+    commands: tokio::net::unix::OwnedWriteHalf,
+    /// The job leader's pid, which is also its process group id.
+    pid: u32,
+}
+
+impl Supervised {
+    /// Starts the supervisor and waits until the job has started (or could
+    /// not).
+    async fn spawn(
+        executor: &LocalExecutor,
+        launch: &Launch,
+        log: &LogFile,
+    ) -> Result<Self, StartError> {
+        let worker_fault = |what: &str, e: std::io::Error| {
+            StartError::Worker(format!("{what}: {}", os_error_text(&e)))
+        };
+        // Both ends are close-on-exec: only the supervisor's end is made
+        // inheritable, in the child alone, just before exec.
+        let (ours, theirs) = std::os::unix::net::UnixStream::pair()
+            .map_err(|e| worker_fault("cannot create the control socket", e))?;
+        let (out, err) = log
+            .job_stdio()
+            .map_err(|e| worker_fault("cannot share the log file", e))?;
+        let theirs_fd = theirs.as_raw_fd();
+        let id = launch.job_id.to_string();
+        let mut command = tokio::process::Command::new(&executor.shim_program);
+        command
+            // What `ps` shows: the job it supervises, not `/proc/self/exe`.
+            .arg0(format!("jobctl job {}", &id[..8]))
+            .arg("__run-job")
+            .arg("--control-fd")
+            .arg(theirs_fd.to_string())
+            .arg("--job-id")
+            .arg(&id)
+            .arg("--lease-ms")
+            .arg(launch.lease.as_millis().to_string())
+            .arg("--kill-grace-ms")
+            .arg(launch.kill_grace.as_millis().to_string());
+        // The supervisor enters the directory, not the worker: on a hung
+        // mount that blocks the supervisor alone.
+        if let Some(cwd) = &launch.cwd {
+            command.arg("--cwd").arg(cwd);
+        }
+        command
+            .arg("--")
+            .args(&launch.argv)
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            // Its own group: a Ctrl-C meant for the worker must not reach
+            // the supervisor, which outlives the worker's drain.
+            .process_group(0)
+            .kill_on_drop(false);
+        // The worker's own settings (its token above all) are not the job's
+        // business; a `jobctl` run inside a job should use the job's env.
+        for (key, _) in std::env::vars_os() {
+            if key.to_string_lossy().starts_with("JOBCTL_") {
+                command.env_remove(key);
+            }
+        }
+        command.envs(&launch.env);
+        // SAFETY: fcntl is async-signal-safe; it clears close-on-exec on the
+        // supervisor's copy of its end of the socket, so it survives exec.
+        unsafe {
+            command.pre_exec(move || {
+                if libc::fcntl(theirs_fd, libc::F_SETFD, 0) == -1 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let child = command.spawn().map_err(|e| {
+            let text = format!(
+                "cannot run the job supervisor {}: {}",
+                executor.shim_program.display(),
+                os_error_text(&e)
+            );
+            // Too long a command or environment is the job's doing.
+            if e.raw_os_error() == Some(libc::E2BIG) {
+                StartError::Job(text)
+            } else {
+                StartError::Worker(text)
+            }
+        })?;
+        drop(theirs);
+        ours.set_nonblocking(true)
+            .map_err(|e| worker_fault("control socket", e))?;
+        let stream = UnixStream::from_std(ours).map_err(|e| worker_fault("control socket", e))?;
+        let (read, write) = stream.into_split();
+        let mut supervised = Supervised {
+            child,
+            lines: BufReader::new(read).lines(),
+            commands: write,
+            pid: 0,
+        };
+        // Entering the cwd may hang on a dead mount: give up in time.
+        let first = tokio::time::timeout(
+            executor.fs_timeout + Duration::from_secs(5),
+            supervised.next_line(),
+        )
+        .await;
+        match first {
+            Ok(Some(ShimEvent::Started(pid))) => {
+                supervised.pid = pid;
+                Ok(supervised)
+            }
+            Ok(Some(ShimEvent::SpawnError(e))) => {
+                supervised.reap().await;
+                Err(StartError::Job(e))
+            }
+            Ok(_) => Err(StartError::Worker(supervised.lost_reason().await)),
+            Err(_) => {
+                let _ = supervised.child.start_kill();
+                supervised.reap().await;
+                Err(StartError::Worker(format!(
+                    "the job supervisor did not start the job within {}s",
+                    executor.fs_timeout.as_secs() + 5
+                )))
+            }
+        }
+    }
+
+    /// The next control line; `None` when the supervisor has gone.
+    async fn next_line(&mut self) -> Option<ShimEvent> {
+        loop {
+            match self.lines.next_line().await {
+                Ok(Some(line)) => match ShimEvent::parse(&line) {
+                    Some(event) => return Some(event),
+                    None => tracing::warn!(line, "unknown line from the job supervisor"),
+                },
+                Ok(None) | Err(_) => return None,
+            }
+        }
+    }
+
+    /// Sends one control line to the supervisor.
+    async fn send(&mut self, command: &str) {
+        let _ = self
+            .commands
+            .write_all(format!("{command}\n").as_bytes())
+            .await;
+    }
+
+    /// Why the supervisor vanished without reporting an exit.
+    async fn lost_reason(&mut self) -> String {
+        match self.child.wait().await {
+            Ok(status) => match (
+                status.code(),
+                std::os::unix::process::ExitStatusExt::signal(&status),
+            ) {
+                (_, Some(sig)) => format!("job supervisor killed by signal {sig}"),
+                (Some(code), _) => format!("job supervisor exited with code {code}"),
+                _ => "job supervisor ended unexpectedly".into(),
+            },
+            Err(e) => format!("job supervisor lost: {e}"),
+        }
+    }
+
+    async fn reap(&mut self) {
+        let _ = self.child.wait().await;
+    }
+}
+
+#[async_trait]
+impl Execution for Supervised {
+    fn describe(&self) -> String {
+        format!("pid {}", self.pid)
+    }
+
+    async fn next_event(&mut self) -> ExecEvent {
+        loop {
+            match self.next_line().await {
+                Some(ShimEvent::Exited(exit)) => return ExecEvent::Ended(exit),
+                Some(ShimEvent::Fenced) => return ExecEvent::Fenced,
+                Some(_) => continue,
+                None => {
+                    // The supervisor died (OOM killer, a stray kill):
+                    // PDEATHSIG took the job's leader, but not the rest of
+                    // its group. The group id cannot be reused while any
+                    // member lives, so this hits only them.
+                    if self.pid > 0 {
+                        let _ = nix::sys::signal::killpg(
+                            nix::unistd::Pid::from_raw(self.pid as i32),
+                            nix::sys::signal::Signal::SIGKILL,
+                        );
+                    }
+                    return ExecEvent::Lost(self.lost_reason().await);
+                }
+            }
+        }
+    }
+
+    async fn terminate(&mut self) {
+        self.send("term").await;
+    }
+
+    async fn kill(&mut self) {
+        self.send("kill").await;
+    }
+
+    async fn renew_lease(&mut self, valid_for: Duration) {
+        self.send(&format!("lease {}", valid_for.as_millis())).await;
+    }
+
+    async fn finish(&mut self) {
+        self.reap().await;
+    }
+}
