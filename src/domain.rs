@@ -13,6 +13,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::protocol::SubmitJob;
+
 /// A job's identity: a UUID in its canonical hyphenated form, and nothing else.
 ///
 /// Because an id can only ever be 36 characters of hex digits and hyphens, it is
@@ -310,15 +312,19 @@ pub struct JobSpec {
     timeout_seconds: Option<u64>,
 }
 
-impl JobSpec {
-    /// Validates every field; the only way to build a `JobSpec`.
-    pub fn parse(
-        command: Vec<String>,
-        name: Option<String>,
-        cwd: Option<String>,
-        env: BTreeMap<String, String>,
-        timeout_seconds: Option<u64>,
-    ) -> Result<Self, SpecError> {
+/// Validates every field of a submitted job: the only way to build a
+/// [`JobSpec`].
+impl TryFrom<SubmitJob> for JobSpec {
+    type Error = SpecError;
+
+    fn try_from(job: SubmitJob) -> Result<Self, SpecError> {
+        let SubmitJob {
+            command,
+            name,
+            cwd,
+            env,
+            timeout_seconds,
+        } = job;
         if command.is_empty() {
             return Err(SpecError::EmptyCommand);
         }
@@ -383,7 +389,9 @@ impl JobSpec {
             timeout_seconds,
         })
     }
+}
 
+impl JobSpec {
     /// The argv, program first; run without a shell.
     pub fn command(&self) -> &[String] {
         &self.command
@@ -444,13 +452,10 @@ mod tests {
     use super::*;
 
     fn spec(cmd: &[&str]) -> Result<JobSpec, SpecError> {
-        JobSpec::parse(
-            cmd.iter().map(|s| s.to_string()).collect(),
-            None,
-            None,
-            BTreeMap::new(),
-            None,
-        )
+        JobSpec::try_from(SubmitJob {
+            command: cmd.iter().map(|s| s.to_string()).collect(),
+            ..SubmitJob::default()
+        })
     }
 
     #[test]
@@ -527,8 +532,14 @@ mod tests {
     fn spec_validation_refuses_bad_env_cwd_and_timeout() {
         let cmd = vec!["true".to_string()];
         let env = |k: &str, v: &str| BTreeMap::from([(k.to_string(), v.to_string())]);
-        let parse = |cwd: Option<&str>, e, t| {
-            JobSpec::parse(cmd.clone(), None, cwd.map(String::from), e, t)
+        let parse = |cwd: Option<&str>, env, timeout_seconds| {
+            JobSpec::try_from(SubmitJob {
+                command: cmd.clone(),
+                cwd: cwd.map(String::from),
+                env,
+                timeout_seconds,
+                ..SubmitJob::default()
+            })
         };
         assert!(matches!(
             parse(None, env("1X", "v"), None),

@@ -5,12 +5,13 @@
 #[macro_use]
 mod common;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
 use common::Backend;
 use jobctl::domain::{JobId, JobSpec, JobStatus, Role};
+use jobctl::protocol::SubmitJob;
 use jobctl::store::{self, JobEnd, JobFilter, JobStore, StoreError};
 
 backend_tests!(
@@ -34,13 +35,10 @@ async fn open(
 }
 
 fn spec(n: usize) -> JobSpec {
-    JobSpec::parse(
-        vec!["echo".into(), n.to_string()],
-        None,
-        None,
-        BTreeMap::new(),
-        None,
-    )
+    JobSpec::try_from(SubmitJob {
+        command: vec!["echo".into(), n.to_string()],
+        ..SubmitJob::default()
+    })
     .unwrap()
 }
 

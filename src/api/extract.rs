@@ -1,13 +1,16 @@
-//! Request extractors whose failures are [`ApiError`]s, so a malformed body,
-//! a bad query or a missing token gets the same `{"error": …}` shape as
-//! everything else.
+//! Request extractors that carry the API's checks, so a handler cannot
+//! forget one: the caller's role is a type ([`User`], [`Admin`], [`Worker`]),
+//! a job id in the path is a [`JobId`] by the time the handler runs
+//! ([`ApiPath`]), and a malformed body, a bad query, a bad path or a missing
+//! token answers the same `{"error": …}` body as everything else.
+//!
+//! Extractors run in argument order: put the caller first, so a request
+//! without a token is a 401 whatever else is wrong with it.
 
-use axum::Json;
-use axum::extract::rejection::{JsonRejection, QueryRejection};
-use axum::extract::{FromRequest, FromRequestParts, Query, Request};
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts};
 use axum::http::header;
 use axum::http::request::Parts;
-use serde::de::DeserializeOwned;
 
 use super::AppState;
 use super::error::ApiError;
@@ -15,29 +18,69 @@ use crate::auth::{self, Caller};
 use crate::domain::{JobId, Role};
 
 /// A JSON body; syntax and shape errors answer 400, oversize 413.
+#[derive(FromRequest)]
+#[from_request(via(axum::Json), rejection(ApiError))]
 pub struct ApiJson<T>(pub T);
 
-impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
-    type Rejection = ApiError;
+/// A query string; anything that does not parse answers 400.
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(ApiError))]
+pub struct ApiQuery<T>(pub T);
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match Json::<T>::from_request(req, state).await {
-            Ok(Json(value)) => Ok(ApiJson(value)),
-            Err(rejection) => Err(json_error(rejection)),
-        }
+/// Path parameters, e.g. `ApiPath(id): ApiPath<JobId>`: anything that is not
+/// a UUID answers 400 before the handler runs, so no lookup (and no file
+/// path) is ever made from it.
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(ApiError))]
+pub struct ApiPath<T>(pub T);
+
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> Self {
+        ApiError::from_rejection(rejection.status(), json_rejection_text(&rejection))
     }
 }
 
-fn json_error(rejection: JsonRejection) -> ApiError {
-    let text = match &rejection {
+impl From<QueryRejection> for ApiError {
+    fn from(rejection: QueryRejection) -> Self {
+        ApiError::BadRequest(query_rejection_text(&rejection))
+    }
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(rejection: PathRejection) -> Self {
+        // A 500 when a handler asks for parameters its route does not have.
+        ApiError::from_rejection(rejection.status(), path_rejection_text(&rejection))
+    }
+}
+
+/// What a rejected JSON body says, without axum's prefixes.
+fn json_rejection_text(rejection: &JsonRejection) -> String {
+    match rejection {
         JsonRejection::JsonDataError(e) => format!("invalid request body: {}", source_text(e)),
         JsonRejection::JsonSyntaxError(e) => format!("malformed JSON: {}", source_text(e)),
         JsonRejection::MissingJsonContentType(_) => {
             "expected a JSON body with Content-Type: application/json".to_string()
         }
         _ => rejection.body_text(),
-    };
-    ApiError::from_rejection(rejection.status(), text)
+    }
+}
+
+/// What a rejected query string says; see [`json_rejection_text`].
+fn query_rejection_text(rejection: &QueryRejection) -> String {
+    match rejection {
+        QueryRejection::FailedToDeserializeQueryString(e) => {
+            format!("invalid query: {}", source_text(e))
+        }
+        _ => rejection.body_text(),
+    }
+}
+
+/// What a rejected path says: the parser's own words, e.g. "invalid job id …".
+fn path_rejection_text(rejection: &PathRejection) -> String {
+    match rejection {
+        PathRejection::FailedToDeserializePathParams(e) => source_text(e),
+        other => other.body_text(),
+    }
 }
 
 /// serde's message without axum's prefix.
@@ -51,30 +94,7 @@ fn source_text(e: &dyn std::error::Error) -> String {
     last
 }
 
-/// A query string; anything that does not parse answers 400.
-pub struct ApiQuery<T>(pub T);
-
-impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        match Query::<T>::from_request_parts(parts, state).await {
-            Ok(Query(value)) => Ok(ApiQuery(value)),
-            Err(rejection) => Err(query_error(rejection)),
-        }
-    }
-}
-
-fn query_error(rejection: QueryRejection) -> ApiError {
-    let text = match &rejection {
-        QueryRejection::FailedToDeserializeQueryString(e) => {
-            format!("invalid query: {}", source_text(e))
-        }
-        _ => rejection.body_text(),
-    };
-    ApiError::BadRequest(text)
-}
-
+/// Any valid token, whatever its role (`GET /whoami`).
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
@@ -109,34 +129,177 @@ impl FromRequestParts<AppState> for Caller {
     }
 }
 
+/// Declares a caller type that only tokens of the given roles can be: any
+/// other valid token answers 403 with `$refusal`.
+macro_rules! caller_with_role {
+    ($(#[$doc:meta])* $name:ident: $($role:path)|+, $refusal:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone)]
+        pub struct $name(pub Caller);
+
+        impl FromRequestParts<AppState> for $name {
+            type Rejection = ApiError;
+
+            async fn from_request_parts(
+                parts: &mut Parts,
+                state: &AppState,
+            ) -> Result<Self, Self::Rejection> {
+                let caller = Caller::from_request_parts(parts, state).await?;
+                match caller.role {
+                    $($role)|+ => Ok($name(caller)),
+                    _ => Err(ApiError::Forbidden($refusal.into())),
+                }
+            }
+        }
+    };
+}
+
+caller_with_role!(
+    /// A user or an admin: the job routes. What the caller may see is
+    /// [`Caller::can_see`]'s call (users their own jobs, admins all).
+    User: Role::User | Role::Admin,
+    "worker tokens may only claim jobs, heartbeat them and report their status"
+);
+
+caller_with_role!(
+    /// An admin: routes about every user's jobs or the whole service.
+    Admin: Role::Admin,
+    "this needs an admin token (`jobctl token create --role admin`)"
+);
+
+caller_with_role!(
+    /// A worker: claim, heartbeat, status.
+    Worker: Role::Worker,
+    "only worker tokens may claim jobs or report on them"
+);
+
 impl Caller {
-    /// Users and admins: the job routes.
-    pub fn require_client(&self) -> Result<(), ApiError> {
-        match self.role {
-            Role::User | Role::Admin => Ok(()),
-            Role::Worker => Err(ApiError::Forbidden(
-                "worker tokens may only claim jobs, heartbeat them and report their status".into(),
-            )),
-        }
-    }
-
-    /// Workers: claim, heartbeat, status.
-    pub fn require_worker(&self) -> Result<(), ApiError> {
-        match self.role {
-            Role::Worker => Ok(()),
-            _ => Err(ApiError::Forbidden(
-                "only worker tokens may claim jobs or report on them".into(),
-            )),
-        }
-    }
-
     /// Whether this caller may see a job owned by `owner`.
     pub fn can_see(&self, owner: &str) -> bool {
         self.role == Role::Admin || self.name == owner
     }
 }
 
-/// Parses a path segment as a job id: 400 for anything but a UUID.
+/// Parses a path segment as a job id: 400 for anything but a UUID. For paths
+/// no route matched; routed handlers take an [`ApiPath<JobId>`].
 pub fn job_id(raw: &str) -> Result<JobId, ApiError> {
     JobId::parse(raw).map_err(|e| ApiError::BadRequest(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use axum::Router;
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use axum::routing::get;
+    use tower::ServiceExt;
+
+    use super::*;
+    use crate::store;
+
+    /// A store with one token of each role, and a router whose routes each
+    /// take one caller type.
+    async fn app() -> (Router, [(Role, String); 3], tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("jobctl.db").display());
+        let store = store::open(&url).await.unwrap();
+        let mut tokens = Vec::new();
+        for role in [Role::User, Role::Admin, Role::Worker] {
+            let secret = crate::cmd::token::create(store.as_ref(), role.as_str(), role)
+                .await
+                .unwrap();
+            tokens.push((role, secret));
+        }
+        let state = AppState {
+            store,
+            logs_dir: dir.path().to_path_buf(),
+            lease_timeout: std::time::Duration::from_secs(60),
+            log_reads: Arc::new(tokio::sync::Semaphore::new(1)),
+        };
+        let router = Router::new()
+            .route("/user", get(|User(c): User| async move { c.name }))
+            .route("/admin", get(|Admin(c): Admin| async move { c.name }))
+            .route("/worker", get(|Worker(c): Worker| async move { c.name }))
+            .route(
+                "/job/{id}",
+                get(|ApiPath(id): ApiPath<JobId>| async move { id.to_string() }),
+            )
+            .with_state(state);
+        (router, tokens.try_into().unwrap(), dir)
+    }
+
+    async fn status(router: &Router, path: &str, token: Option<&str>) -> StatusCode {
+        let mut req = Request::get(path);
+        if let Some(t) = token {
+            req = req.header(header::AUTHORIZATION, format!("Bearer {t}"));
+        }
+        let resp = router
+            .clone()
+            .oneshot(req.body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        resp.status()
+    }
+
+    #[tokio::test]
+    async fn each_caller_type_admits_only_its_roles() {
+        let (router, tokens, _dir) = app().await;
+        for (role, token) in &tokens {
+            let expect = |ok: bool| {
+                if ok {
+                    StatusCode::OK
+                } else {
+                    StatusCode::FORBIDDEN
+                }
+            };
+            assert_eq!(
+                status(&router, "/user", Some(token)).await,
+                expect(*role != Role::Worker),
+                "{role} on a User route"
+            );
+            assert_eq!(
+                status(&router, "/admin", Some(token)).await,
+                expect(*role == Role::Admin),
+                "{role} on an Admin route"
+            );
+            assert_eq!(
+                status(&router, "/worker", Some(token)).await,
+                expect(*role == Role::Worker),
+                "{role} on a Worker route"
+            );
+        }
+        for path in ["/user", "/admin", "/worker"] {
+            assert_eq!(status(&router, path, None).await, StatusCode::UNAUTHORIZED);
+            assert_eq!(
+                status(&router, path, Some("jobctl_000000000000_00")).await,
+                StatusCode::UNAUTHORIZED
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_job_id_path_answers_400_with_the_error_body_unless_a_uuid() {
+        let (router, _, _dir) = app().await;
+        let id = JobId::new();
+        assert_eq!(
+            status(&router, &format!("/job/{id}"), None).await,
+            StatusCode::OK
+        );
+        let resp = router
+            .oneshot(Request::get("/job/..%2Fx").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+        let body = axum::body::to_bytes(resp.into_body(), 1 << 16)
+            .await
+            .unwrap();
+        let body: crate::protocol::ErrorBody = serde_json::from_slice(&body).unwrap();
+        assert!(
+            body.error.starts_with("invalid job id \"../x\""),
+            "{}",
+            body.error
+        );
+    }
 }

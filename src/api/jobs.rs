@@ -1,12 +1,12 @@
 //! The job routes users and admins call: submit, list, show, cancel.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 
 use super::AppState;
 use super::error::ApiError;
-use super::extract::{ApiJson, ApiQuery, job_id};
+use super::extract::{ApiJson, ApiPath, ApiQuery, User};
 use crate::auth::Caller;
 use crate::domain::{JobId, JobSpec, Role};
 use crate::protocol::{ErrorBody, Job, JobList, ListQuery, SubmitJob, WhoAmI};
@@ -45,18 +45,10 @@ pub(super) async fn visible_job(
 )]
 pub async fn submit_job(
     State(state): State<AppState>,
-    caller: Caller,
+    User(caller): User,
     ApiJson(body): ApiJson<SubmitJob>,
 ) -> Result<(StatusCode, Json<Job>), ApiError> {
-    caller.require_client()?;
-    let spec = JobSpec::parse(
-        body.command,
-        body.name,
-        body.cwd,
-        body.env,
-        body.timeout_seconds,
-    )
-    .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let spec = JobSpec::try_from(body).map_err(|e| ApiError::BadRequest(e.to_string()))?;
     let job = state.store.insert_job(&caller.name, &spec).await?;
     tracing::info!(job = %job.id, owner = %job.owner, "job submitted");
     Ok((StatusCode::CREATED, Json(job)))
@@ -76,10 +68,9 @@ pub async fn submit_job(
 )]
 pub async fn list_jobs(
     State(state): State<AppState>,
-    caller: Caller,
+    User(caller): User,
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<JobList>, ApiError> {
-    caller.require_client()?;
     let limit = query.limit.unwrap_or(DEFAULT_LIST_LIMIT);
     if limit == 0 || limit > MAX_LIST_LIMIT {
         return Err(ApiError::BadRequest(format!(
@@ -133,11 +124,9 @@ pub async fn list_jobs(
 )]
 pub async fn get_job(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
+    User(caller): User,
+    ApiPath(id): ApiPath<JobId>,
 ) -> Result<Json<Job>, ApiError> {
-    caller.require_client()?;
-    let id = job_id(&id)?;
     Ok(Json(visible_job(&state, &caller, id).await?))
 }
 
@@ -157,11 +146,9 @@ pub async fn get_job(
 )]
 pub async fn cancel_job(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
+    User(caller): User,
+    ApiPath(id): ApiPath<JobId>,
 ) -> Result<Json<Job>, ApiError> {
-    caller.require_client()?;
-    let id = job_id(&id)?;
     visible_job(&state, &caller, id).await?;
     let job = state.store.request_cancel(id).await?;
     tracing::info!(job = %id, by = %caller.name, status = %job.status, "cancel requested");

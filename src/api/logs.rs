@@ -5,7 +5,7 @@
 //! terminal status and reads to `size` has everything.
 
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::Response;
 use tokio::io::AsyncReadExt;
@@ -14,9 +14,9 @@ use tokio_util::io::ReaderStream;
 
 use super::AppState;
 use super::error::ApiError;
-use super::extract::{ApiQuery, job_id};
+use super::extract::{ApiPath, ApiQuery, User};
 use super::jobs::visible_job;
-use crate::auth::Caller;
+use crate::domain::JobId;
 use crate::logs::{self, LogSlice};
 use crate::protocol::{ErrorBody, LogChunk, LogsQuery};
 
@@ -36,12 +36,10 @@ use crate::protocol::{ErrorBody, LogChunk, LogsQuery};
 )]
 pub async fn job_logs(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
+    User(caller): User,
+    ApiPath(id): ApiPath<JobId>,
     ApiQuery(query): ApiQuery<LogsQuery>,
 ) -> Result<Response, ApiError> {
-    caller.require_client()?;
-    let id = job_id(&id)?;
     let read = LogRead::from_query(&query)?;
     let job = visible_job(&state, &caller, id).await?;
     let complete = job.status.is_terminal();
@@ -173,11 +171,9 @@ impl LogRead {
 )]
 pub async fn download_logs(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
+    User(caller): User,
+    ApiPath(id): ApiPath<JobId>,
 ) -> Result<Response, ApiError> {
-    caller.require_client()?;
-    let id = job_id(&id)?;
     visible_job(&state, &caller, id).await?;
     let path = logs::log_path(&state.logs_dir, id);
     let (body, size) = match tokio::fs::File::open(&path).await {

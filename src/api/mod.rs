@@ -34,6 +34,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub use error::ApiError;
+pub use extract::{Admin, ApiJson, ApiPath, ApiQuery, User, Worker};
 
 use crate::protocol::ErrorBody;
 use crate::store::{self, JobStore};

@@ -1,15 +1,14 @@
 //! The routes only worker tokens may call: claim, heartbeat, status.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
 use super::AppState;
 use super::error::ApiError;
-use super::extract::{ApiJson, job_id};
-use crate::auth::Caller;
-use crate::domain::JobStatus;
+use super::extract::{ApiJson, ApiPath, Worker};
+use crate::domain::{JobId, JobStatus};
 use crate::logs;
 use crate::protocol::{
     ClaimRequest, ClaimedJob, ErrorBody, Heartbeat, HeartbeatAck, Job, MAX_FAILURE_REASON_BYTES,
@@ -37,10 +36,9 @@ const MAX_PENDING_REASON_BYTES: usize = 1024;
 )]
 pub async fn claim_job(
     State(state): State<AppState>,
-    caller: Caller,
+    _: Worker,
     ApiJson(body): ApiJson<ClaimRequest>,
 ) -> Result<Response, ApiError> {
-    caller.require_worker()?;
     let worker = body.worker.trim();
     if worker.is_empty() || worker.len() > MAX_TEXT || worker.chars().any(char::is_control) {
         return Err(ApiError::BadRequest(
@@ -78,12 +76,10 @@ pub async fn claim_job(
 )]
 pub async fn heartbeat(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
+    _: Worker,
+    ApiPath(id): ApiPath<JobId>,
     ApiJson(body): ApiJson<Heartbeat>,
 ) -> Result<Json<HeartbeatAck>, ApiError> {
-    caller.require_worker()?;
-    let id = job_id(&id)?;
     let pending_reason = match body.pending_reason.as_deref().map(str::trim) {
         Some(r) if r.len() > MAX_PENDING_REASON_BYTES || r.contains('\0') => {
             return Err(ApiError::BadRequest(format!(
@@ -118,12 +114,10 @@ pub async fn heartbeat(
 )]
 pub async fn report_status(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
+    _: Worker,
+    ApiPath(id): ApiPath<JobId>,
     ApiJson(body): ApiJson<StatusReport>,
 ) -> Result<Json<Job>, ApiError> {
-    caller.require_worker()?;
-    let id = job_id(&id)?;
     if body.status == JobStatus::Pending {
         if body.exit_code.is_some() {
             return Err(ApiError::BadRequest(

@@ -6,11 +6,14 @@
 //! a shape of its own ([`SubmitForm`]): the page sends what the user typed,
 //! and the command line and timeout are parsed here, in Rust, where they can
 //! be tested.
+//!
+//! A path, query or body that does not parse is refused by the API's own
+//! extractors ([`ApiPath`], [`ApiQuery`], [`ApiJson`]), with the same
+//! `{"error": …}` answer the API would give, before the API is asked.
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::rejection::{JsonRejection, QueryRejection};
-use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -19,6 +22,7 @@ use serde::{Deserialize, Serialize};
 use super::WebState;
 use super::error::WebError;
 use super::session::{Session, session_id};
+use crate::api::{ApiJson, ApiPath, ApiQuery};
 use crate::client::ClientError;
 use crate::domain::{JobId, JobStatus, Role, parse_duration};
 use crate::protocol::{Job, JobList, ListQuery, LogChunk, LogsQuery, SubmitJob};
@@ -93,9 +97,8 @@ pub struct JobsQuery {
 pub async fn list_jobs(
     State(state): State<WebState>,
     signed: SignedIn,
-    query: Result<Query<JobsQuery>, QueryRejection>,
+    ApiQuery(query): ApiQuery<JobsQuery>,
 ) -> Result<Json<JobList>, WebError> {
-    let Query(query) = query.map_err(|e| WebError::BadRequest(e.body_text()))?;
     let list = ListQuery {
         status: query.status,
         limit: query.limit,
@@ -109,9 +112,8 @@ pub async fn list_jobs(
 pub async fn get_job(
     State(state): State<WebState>,
     signed: SignedIn,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<JobId>,
 ) -> Result<Json<Job>, WebError> {
-    let id = job_id(&id)?;
     Ok(Json(
         signed.api(&state, signed.session.client.job(id).await)?,
     ))
@@ -121,9 +123,8 @@ pub async fn get_job(
 pub async fn cancel_job(
     State(state): State<WebState>,
     signed: SignedIn,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<JobId>,
 ) -> Result<Json<Job>, WebError> {
-    let id = job_id(&id)?;
     Ok(Json(
         signed.api(&state, signed.session.client.cancel(id).await)?,
     ))
@@ -134,11 +135,9 @@ pub async fn cancel_job(
 pub async fn job_logs(
     State(state): State<WebState>,
     signed: SignedIn,
-    Path(id): Path<String>,
-    query: Result<Query<LogsQuery>, QueryRejection>,
+    ApiPath(id): ApiPath<JobId>,
+    ApiQuery(query): ApiQuery<LogsQuery>,
 ) -> Result<Json<LogChunk>, WebError> {
-    let id = job_id(&id)?;
-    let Query(query) = query.map_err(|e| WebError::BadRequest(e.body_text()))?;
     let client = &signed.session.client;
     let chunk = match query.offset {
         Some(offset) => client.logs_from(id, offset).await,
@@ -156,9 +155,8 @@ pub async fn job_logs(
 pub async fn download_logs(
     State(state): State<WebState>,
     signed: SignedIn,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<JobId>,
 ) -> Result<Response, WebError> {
-    let id = job_id(&id)?;
     let upstream = signed.api(&state, signed.session.client.logs_download(id).await)?;
     let content_type = upstream
         .headers()
@@ -238,9 +236,8 @@ impl SubmitForm {
 pub async fn submit_job(
     State(state): State<WebState>,
     signed: SignedIn,
-    form: Result<Json<SubmitForm>, JsonRejection>,
+    ApiJson(form): ApiJson<SubmitForm>,
 ) -> Result<(StatusCode, Json<Job>), WebError> {
-    let Json(form) = form.map_err(|e| WebError::BadRequest(e.body_text()))?;
     let job = form.to_submit_job().map_err(WebError::BadRequest)?;
     let job = signed.api(&state, signed.session.client.submit(&job).await)?;
     Ok((StatusCode::CREATED, Json(job)))
@@ -249,10 +246,6 @@ pub async fn submit_job(
 /// Unknown `/ui/api/` paths answer JSON like the rest of the page's API.
 pub async fn no_route() -> WebError {
     WebError::NotFound("no such route".into())
-}
-
-fn job_id(raw: &str) -> Result<JobId, WebError> {
-    JobId::parse(raw).map_err(|e| WebError::BadRequest(e.to_string()))
 }
 
 #[cfg(test)]
