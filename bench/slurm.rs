@@ -236,7 +236,12 @@ async fn throughput(client: &Client, jobs: usize, label: &str) -> Result<(), Str
     let mut slurm_ids = Vec::with_capacity(jobs);
     for _ in 0..jobs {
         let out = Process::new("sbatch")
-            .args(["--parsable", "--export=NONE", "--output=/dev/null", "--wrap=true"])
+            .args([
+                "--parsable",
+                "--export=NONE",
+                "--output=/dev/null",
+                "--wrap=true",
+            ])
             .output()
             .map_err(|e| format!("cannot run sbatch: {e}"))?;
         if !out.status.success() {

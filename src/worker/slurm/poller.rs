@@ -117,12 +117,22 @@ impl Poller {
         done: CancellationToken,
     ) {
         let mut failing = false;
+        // Pokes (a new job, a cancel) ask for a poll sooner, but never
+        // more than one per MIN_GAP: a burst of submissions is one squeue.
+        const MIN_GAP: Duration = Duration::from_millis(250);
+        let mut last = tokio::time::Instant::now();
         loop {
             tokio::select! {
                 _ = done.cancelled() => return,
-                _ = tokio::time::sleep(interval) => {}
-                _ = self.inner.poke.notified() => {}
+                _ = tokio::time::sleep_until(last + interval) => {}
+                _ = self.inner.poke.notified() => {
+                    tokio::select! {
+                        _ = done.cancelled() => return,
+                        _ = tokio::time::sleep_until(last + MIN_GAP.min(interval)) => {}
+                    }
+                }
             }
+            last = tokio::time::Instant::now();
             let asked = self.inner.ids.lock().expect("poisoned").clone();
             if asked.is_empty() {
                 continue;
