@@ -441,6 +441,24 @@ async fn cancel_reaches_jobs_pending_in_slurm_and_running_ones() {
         Some(format!("in Slurm's queue as job {slurm_id}: JobHeldUser"))
     );
     assert_eq!(slurm_state(slurm_id), "PENDING");
+    // The CLI says so too.
+    let cli = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_jobctl"))
+            .args(args)
+            .args(["--api-url", &t.api.url, "--token", &t.user])
+            .env_remove("JOBCTL_CONFIG")
+            .env("JOBCTL_DATA_DIR", t.api.dir.path().join("cli-data"))
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let shown = cli(&["show", &waiting.id.to_string()]);
+    assert!(
+        shown.contains(&format!("in Slurm's queue as job {slurm_id}: JobHeldUser")),
+        "{shown}"
+    );
+    let listed = cli(&["list"]);
+    assert!(listed.contains("running (queued)"), "{listed}");
     t.api
         .post(&format!("/jobs/{}/cancel", waiting.id), &t.user)
         .send()
