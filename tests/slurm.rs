@@ -672,11 +672,9 @@ async fn slurm_refusals_fail_the_job_and_outages_hand_it_back() {
     let conf_flip = t.api.dir.path().join("flip-slurm.conf");
     std::fs::write(&conf_flip, &real).unwrap();
     let flip = t.worker_with_env("flip", &[], &[("SLURM_CONF", conf_flip.to_str().unwrap())]);
-    wait_for(WITHIN, || async {
-        flip.output().contains("worker started").then_some(())
-    })
-    .await
-    .expect("the worker starts");
+    // A job through it first: Slurm takes its jobs, so it claims.
+    let warm = t.submit(json!({"command": ["true"]})).await;
+    assert_eq!(t.finished(warm.id).await.status, JobStatus::Completed);
     std::fs::write(
         &conf_flip,
         format!("{real}\nSlurmctldPort=6999\nMessageTimeout=1\n"),
