@@ -85,7 +85,9 @@ case "${1:-}" in
     ;;
 esac
 
-if slurm_up; then
+# A cluster this script did not set up (its own slurm.conf, or none here at
+# all: a configless login node) that answers is left alone.
+if slurm_up && ! grep -qF "$MARKER" "$CONF" 2>/dev/null; then
   say "Slurm is up (node $NODE)"
   exit 0
 fi
@@ -147,6 +149,10 @@ SchedulerParameters=sched_interval=1,bf_interval=1
 SelectType=select/cons_tres
 SelectTypeParameters=CR_CPU
 KillWait=5
+# On a busy machine slurmd may take more than the default 10 s to start a
+# batch job; slurmctld would then call the node failed and requeue (or, for
+# --no-requeue jobs such as jobctl's, fail) it.
+BatchStartTimeout=60
 MinJobAge=300
 InactiveLimit=0
 SlurmdTimeout=60
@@ -157,6 +163,12 @@ PartitionName=debug Nodes=$NODE Default=YES MaxTime=INFINITE State=UP OverSubscr
 PartitionName=short Nodes=$NODE MaxTime=1 State=UP OverSubscribe=FORCE:16
 EOF
 )
+
+# Up, and with this very configuration (or a real cluster's): nothing to do.
+if slurm_up && { [ "$(cat "$CONF" 2>/dev/null)" = "$conf" ] || ! grep -qF "$MARKER" "$CONF" 2>/dev/null; }; then
+  say "Slurm is up (node $NODE)"
+  exit 0
+fi
 
 as_root mkdir -p "$CONF_DIR" "$STATE_DIR/slurmctld" "$STATE_DIR/slurmd" "$LOG_DIR"
 as_root chown slurm:slurm "$STATE_DIR/slurmctld" "$LOG_DIR"
