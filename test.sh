@@ -6,8 +6,9 @@
 # sizes, so the benchmarks cannot rot; figures come from bench/run.sh alone).
 #
 # Needs: a Rust toolchain, PostgreSQL reachable at JOBCTL_TEST_DATABASE_URL
-# (default postgres://postgres@127.0.0.1:5432/test), and Debian's chromium and
-# chromium-driver, which this script installs when they are missing.
+# (default postgres://postgres@127.0.0.1:5432/test), Debian's chromium and
+# chromium-driver, and a running Slurm; this script installs the browser and
+# starts a one-node Slurm (ci/slurm.sh) when they are missing.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -24,6 +25,14 @@ if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null
     sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
   else
     echo "test.sh: cannot install chromium (not root, no sudo); browser tests will say SKIPPED" >&2
+  fi
+fi
+
+# The Slurm executor's tests need a running Slurm: ci/slurm.sh installs and
+# starts a one-node cluster on this machine (as root, or through sudo).
+if ! bash ci/slurm.sh --check; then
+  if ! bash ci/slurm.sh; then
+    echo "test.sh: Slurm could not be started; its tests say SKIPPED (and fail with CI=true)" >&2
   fi
 fi
 

@@ -139,6 +139,22 @@ def main():
                       triple(r["e2e_jobs_per_s"], lambda x: f"{x:.1f}"), r["load1"]] for r in claims]))
         print()
 
+    lat = by("slurm_latency")
+    thr = by("slurm_throughput")
+    if lat or thr:
+        print("### 6. Slurm executor vs Slurm alone (ms; jobs/s)\n")
+        if lat:
+            print(table(["path", "runs", "submit→running p50", "max", "end to end p50", "max", "load"],
+                        [[r["label"], r["runs"], ms(r["submit_to_running"]["p50_ms"]),
+                          ms(r["submit_to_running"]["max_ms"]), ms(r["end_to_end"]["p50_ms"]),
+                          ms(r["end_to_end"]["max_ms"]), r["load1"]] for r in lat]))
+            print()
+        for r in thr:
+            print(f"{r['jobs']} `true` jobs, first submit → all ended: jobctl {r['jobctl_jobs_per_s']:.1f} jobs/s, "
+                  f"sbatch alone {r['sbatch_jobs_per_s']:.1f} jobs/s (load {r['load1']})\n")
+    for r in by("skipped"):
+        print(f"skipped: {r['label']}\n")
+
     failures = by("failure")
     if failures:
         print("FAILED: " + ", ".join(r["label"] for r in failures) + "\n")

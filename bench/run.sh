@@ -6,7 +6,10 @@
 #   bench/run.sh --smoke    every benchmark at toy sizes in about a minute
 #                           (plus the build): checks that each path works and
 #                           fails loudly when a server errors; no targets
-#   bench/run.sh --only tail,followers,live,overhead,claims   a subset
+#   bench/run.sh --only tail,followers,live,overhead,claims,slurm   a subset
+#
+# `slurm` needs a running Slurm (ci/slurm.sh starts a one-node one); without
+# one it is skipped with a note.
 #
 # It builds jobctl --release and the `cargo bench` clients, installs what it
 # needs (hyperfine from apt, FastAPI and uvicorn from PyPI into a venv under
@@ -27,7 +30,7 @@ cd "$(dirname "$0")/.."
 REPO=$(pwd)
 
 SMOKE=0
-ONLY="tail,followers,live,overhead,claims"
+ONLY="tail,followers,live,overhead,claims,slurm"
 while [ $# -gt 0 ]; do
   case "$1" in
     --smoke) SMOKE=1 ;;
@@ -106,7 +109,7 @@ install_tools() {
 build() {
   log "building jobctl ($BENCH_PROFILE) and the bench clients"
   cargo build --locked --profile "$BENCH_PROFILE"
-  "${CARGO_BENCH[@]}" --no-run --bench tail_latency --bench followers --bench live_latency --bench jobs
+  "${CARGO_BENCH[@]}" --no-run --bench tail_latency --bench followers --bench live_latency --bench jobs --bench slurm
 }
 
 machine() {
@@ -405,11 +408,35 @@ build
 rm -rf "$SCRATCH"
 mkdir -p "$SCRATCH" "$RESULTS_DIR"
 machine
+bench_slurm() {
+  log "6. Slurm executor: a trivial job through jobctl vs sbatch --wait, and 200 short jobs"
+  if ! bash ci/slurm.sh --check; then
+    echo "   skipped: Slurm is not running here (start it with ci/slurm.sh)" >&2
+    printf '{"kind":"skipped","label":"slurm: Slurm not running"}\n' >>"$RESULTS"
+    return 0
+  fi
+  local dir="$SCRATCH/slurm" runs jobs
+  if [ "$SMOKE" = 1 ]; then runs=1; jobs=5; else runs=10; jobs=200; fi
+  mkdir -p "$dir"
+  start_api slurm --data-dir "$dir"
+  # The worker's default squeue interval (2 s): what a site would run.
+  JOBCTL_LOG=warn "$JOBCTL" worker --executor slurm --api-url "$API_URL" --token "$WORKER_TOKEN" \
+    --logs-dir "$dir/logs" --max-jobs 100 --name "bench-slurm-$$" >"$SCRATCH/slurm-worker.log" 2>&1 &
+  WORKER_PID=$!
+  PIDS+=("$WORKER_PID")
+  quiet "slurm latency"
+  bench slurm latency --api "$API_URL" --token "$ADMIN" --runs "$runs"
+  quiet "slurm throughput"
+  bench slurm throughput --api "$API_URL" --token "$ADMIN" --jobs "$jobs"
+  stop_pid "$WORKER_PID"
+}
+
 wants tail && bench_tail
 wants followers && bench_followers
 wants live && bench_live
 wants overhead && bench_overhead
 wants claims && bench_claims
+wants slurm && bench_slurm
 echo
 python3 bench/report.py "$RESULTS"
 echo

@@ -912,7 +912,7 @@ _jobctl() {
             return 0
             ;;
         jobctl__subcmd__worker)
-            opts="-h -V --api-url --token --logs-dir --data-dir --slots --name --kill-grace --drain-timeout --startup-timeout --config --help --version"
+            opts="-h -V --api-url --token --logs-dir --data-dir --slots --name --kill-grace --drain-timeout --startup-timeout --executor --partition --sbatch-arg --max-jobs --slurm-poll-interval --config --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -951,6 +951,26 @@ _jobctl() {
                     return 0
                     ;;
                 --startup-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --executor)
+                    COMPREPLY=($(compgen -W "local slurm" -- "${cur}"))
+                    return 0
+                    ;;
+                --partition)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --sbatch-arg)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-jobs)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --slurm-poll-interval)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

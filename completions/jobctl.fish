@@ -54,13 +54,19 @@ complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l api-url -d 'The
 complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l token -d 'A worker token (`jobctl token create --role worker`)' -r
 complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l logs-dir -d 'Directory of job logs: the same path the api reads [default: DATA_DIR/logs]' -r -F
 complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l data-dir -d 'Data dir, for the default logs dir and the token of `jobctl up`' -r -F
-complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l slots -d 'Jobs to run at once' -r
+complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l slots -d 'Jobs to run at once (local executor; Slurm: --max-jobs)' -r
 complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l name -d 'This worker\'s name in job records [default: the host name]' -r
 complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l kill-grace -d 'Time between SIGTERM and SIGKILL when a job is stopped' -r
 complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l drain-timeout -d 'On SIGTERM/SIGINT, how long running jobs may finish before they are stopped' -r
 complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l startup-timeout -d 'How long to wait for the API at start before exiting with an error' -r
+complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l executor -d 'Where jobs run: here, or as Slurm batch jobs (see docs/slurm.md)' -r -f -a "local\t'Child processes of the worker, on this machine'
+slurm\t'Slurm batch jobs, submitted with sbatch from this (login) host'"
+complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l partition -d 'Slurm: the partition jobs are submitted to [default: the cluster\'s]' -r
+complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l sbatch-arg -d 'Slurm: an extra sbatch option for every job, e.g. --sbatch-arg=--account=lab (repeatable)' -r
+complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l max-jobs -d 'Slurm: how many jobs this worker has in Slurm at once, pending or running there' -r
+complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l slurm-poll-interval -d 'Slurm: how often squeue is asked about this worker\'s jobs' -r
 complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l config -d 'Config file [default: ~/.config/jobctl/config.toml]' -r -F
-complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -s h -l help -d 'Print help'
+complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -s V -l version -d 'Print version'
 complete -c jobctl -n "__fish_jobctl_using_subcommand web" -l listen -d 'Address to listen on' -r
 complete -c jobctl -n "__fish_jobctl_using_subcommand web" -l api-url -d 'The API\'s URL, as this server reaches it [default: what `jobctl up` recorded, else http://127.0.0.1:8765]' -r

@@ -277,14 +277,16 @@ impl ApiClient {
         self.decode(resp).await.map(Some)
     }
 
-    /// `POST /jobs/{id}/heartbeat`.
+    /// `POST /jobs/{id}/heartbeat`, with why the job still waits, if it does.
     pub async fn heartbeat(
         &self,
         id: JobId,
         lease_token: &str,
+        pending_reason: Option<String>,
     ) -> Result<HeartbeatAck, ClientError> {
         let body = Heartbeat {
             lease_token: lease_token.to_string(),
+            pending_reason,
         };
         self.call(Method::POST, &format!("jobs/{id}/heartbeat"), Some(&body))
             .await

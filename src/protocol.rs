@@ -36,6 +36,10 @@ pub struct Job {
     /// A cancel was asked for while the job runs; its worker is stopping it.
     #[serde(default)]
     pub cancel_requested: bool,
+    /// Why the job is not doing work yet, e.g. `in Slurm's queue as job
+    /// 1234: Priority` while a Slurm worker's job waits in Slurm's queue.
+    #[serde(default)]
+    pub pending_reason: Option<String>,
 }
 
 /// `POST /jobs`.
@@ -220,6 +224,11 @@ pub struct ClaimedJob {
 #[serde(deny_unknown_fields)]
 pub struct Heartbeat {
     pub lease_token: String,
+    /// Why the job, although claimed, is not running yet (it waits in an
+    /// executor's queue, such as Slurm's); absent once it runs. Each
+    /// heartbeat replaces the job's `pending_reason` with this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_reason: Option<String>,
 }
 
 /// The answer to a heartbeat.

@@ -27,6 +27,7 @@ backend_tests!(
     invalid_job_specs_are_refused_with_the_reason,
     claim_heartbeat_and_report_a_job,
     status_reports_are_fenced_and_checked,
+    heartbeats_carry_a_pending_reason,
     cancel_a_pending_and_a_running_job,
     concurrent_claimers_never_share_a_job,
     logs_of_a_job_without_a_file_are_empty,
@@ -510,6 +511,64 @@ async fn report(
         .send()
         .await
         .unwrap()
+}
+
+async fn heartbeats_carry_a_pending_reason(backend: Backend) {
+    let api = TestApi::start(&backend).await;
+    let user = api.token("alice", Role::User).await;
+    let worker = api.token("w1", Role::Worker).await;
+    let job = api.submit(&user, &["x"]).await;
+    let claimed = claim(&api, &worker).await.unwrap();
+    let lease = claimed.lease_token.clone();
+    let beat = |reason: serde_json::Value| {
+        api.post(&format!("/jobs/{}/heartbeat", job.id), &worker)
+            .json(&json!({"lease_token": lease, "pending_reason": reason}))
+            .send()
+    };
+
+    // While the job waits in an executor's queue, its heartbeats say why.
+    let waiting = "in Slurm's queue as job 17: Priority";
+    assert_eq!(beat(json!(waiting)).await.unwrap().status(), 200);
+    let shown = api.job(&user, job.id).await;
+    assert_eq!(shown.status, JobStatus::Running);
+    assert_eq!(shown.pending_reason.as_deref(), Some(waiting));
+    // A beat without one clears it: the job runs now.
+    assert_eq!(heartbeat(&api, &worker, job.id, &lease).await.status(), 200);
+    assert_eq!(api.job(&user, job.id).await.pending_reason, None);
+    let (status, msg) = error_of(beat(json!("x".repeat(2000))).await.unwrap()).await;
+    assert_eq!(status, 400, "{msg}");
+    assert_eq!(api.job(&user, job.id).await.pending_reason, None);
+
+    // Neither a hand-back nor the end leaves one behind.
+    assert_eq!(beat(json!(waiting)).await.unwrap().status(), 200);
+    let back = report(
+        &api,
+        &worker,
+        job.id,
+        json!({"lease_token": lease, "status": "pending", "failure_reason": "Slurm is down"}),
+    )
+    .await;
+    assert_eq!(back.status(), 200);
+    let shown = api.job(&user, job.id).await;
+    assert_eq!(shown.status, JobStatus::Pending);
+    assert_eq!(shown.pending_reason, None);
+    let again = claim(&api, &worker).await.unwrap();
+    let beat = api
+        .post(&format!("/jobs/{}/heartbeat", job.id), &worker)
+        .json(&json!({"lease_token": again.lease_token, "pending_reason": waiting}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(beat.status(), 200);
+    let done = report(
+        &api,
+        &worker,
+        job.id,
+        json!({"lease_token": again.lease_token, "status": "completed", "exit_code": 0}),
+    )
+    .await;
+    assert_eq!(done.status(), 200);
+    assert_eq!(api.job(&user, job.id).await.pending_reason, None);
 }
 
 async fn claim_heartbeat_and_report_a_job(backend: Backend) {

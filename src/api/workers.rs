@@ -18,6 +18,8 @@ use crate::store::JobEnd;
 
 /// Longest worker name accepted, in characters (host names have at most 253).
 const MAX_WORKER_NAME: usize = 256;
+/// Longest `pending_reason` a heartbeat may carry.
+const MAX_PENDING_REASON_BYTES: usize = 1024;
 
 /// Claim the oldest pending job.
 #[utoipa::path(
@@ -82,9 +84,18 @@ pub async fn heartbeat(
     ApiPath(id): ApiPath<JobId>,
     ApiJson(body): ApiJson<Heartbeat>,
 ) -> Result<Json<HeartbeatAck>, ApiError> {
+    let pending_reason = match body.pending_reason.as_deref().map(str::trim) {
+        Some(r) if r.len() > MAX_PENDING_REASON_BYTES || r.contains('\0') => {
+            return Err(ApiError::BadRequest(format!(
+                "pending_reason must be at most {MAX_PENDING_REASON_BYTES} bytes, without NUL"
+            )));
+        }
+        Some("") | None => None,
+        Some(r) => Some(r),
+    };
     let cancel_requested = state
         .store
-        .heartbeat(id, &body.lease_token, state.lease_timeout)
+        .heartbeat(id, &body.lease_token, state.lease_timeout, pending_reason)
         .await?;
     Ok(Json(HeartbeatAck { cancel_requested }))
 }

@@ -78,7 +78,13 @@ pub async fn run(args: Args, file: &ConfigFile) -> anyhow::Result<ExitCode> {
             if args.all {
                 row.push(output::escape(&job.owner));
             }
-            row.push(output::status(job.status));
+            let mut status = output::status(job.status);
+            if job.status == JobStatus::Running && job.pending_reason.is_some() {
+                // Claimed, but waiting in an executor's queue (Slurm's):
+                // `show` says why.
+                status.push_str(" (queued)");
+            }
+            row.push(status);
             row.push(age(job, now));
             row.push(duration(job, now));
             row.push(truncate(&output::escape(&job.command.join(" ")), 40));

@@ -54,6 +54,7 @@ pub async fn run(args: Args, file: &ConfigFile) -> anyhow::Result<ExitCode> {
                 .map(|t| format!("{t}s"))
                 .unwrap_or_else(|| "-".into()),
         ),
+        ("pending_reason", opt(job.pending_reason.clone())),
         ("exit_code", opt(job.exit_code.map(|c| c.to_string()))),
         ("failure_reason", opt(job.failure_reason.clone())),
         ("worker", opt(job.worker.clone())),

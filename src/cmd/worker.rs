@@ -9,7 +9,17 @@ use anyhow::Context;
 use crate::config::{self, ConfigFile};
 use crate::domain::parse_duration;
 use crate::shutdown::Shutdown;
-use crate::worker::{self, WorkerConfig};
+use crate::worker::slurm::SlurmConfig;
+use crate::worker::{self, ExecutorConfig, WorkerConfig};
+
+/// Where a worker runs its jobs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExecutorKind {
+    /// Child processes of the worker, on this machine
+    Local,
+    /// Slurm batch jobs, submitted with sbatch from this (login) host
+    Slurm,
+}
 
 /// Flags of `jobctl worker`.
 #[derive(Debug, Clone, clap::Args)]
@@ -31,7 +41,7 @@ pub struct Args {
     /// Data dir, for the default logs dir and the token of `jobctl up`
     #[arg(long, env = "JOBCTL_DATA_DIR", value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
-    /// Jobs to run at once
+    /// Jobs to run at once (local executor; Slurm: --max-jobs)
     #[arg(long, env = "JOBCTL_SLOTS", default_value_t = 1,
           value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub slots: u32,
@@ -47,6 +57,22 @@ pub struct Args {
     /// How long to wait for the API at start before exiting with an error
     #[arg(long, env = "JOBCTL_STARTUP_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
     pub startup_timeout: Duration,
+    /// Where jobs run: here, or as Slurm batch jobs (see docs/slurm.md)
+    #[arg(long, env = "JOBCTL_EXECUTOR", value_enum, default_value_t = ExecutorKind::Local)]
+    pub executor: ExecutorKind,
+    /// Slurm: the partition jobs are submitted to [default: the cluster's]
+    #[arg(long, env = "JOBCTL_SLURM_PARTITION", value_name = "PARTITION")]
+    pub partition: Option<String>,
+    /// Slurm: an extra sbatch option for every job, e.g. --sbatch-arg=--account=lab (repeatable)
+    #[arg(long = "sbatch-arg", value_name = "ARG", allow_hyphen_values = true)]
+    pub sbatch_args: Vec<String>,
+    /// Slurm: how many jobs this worker has in Slurm at once, pending or running there
+    #[arg(long, env = "JOBCTL_SLURM_MAX_JOBS", default_value_t = 100,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub max_jobs: u32,
+    /// Slurm: how often squeue is asked about this worker's jobs
+    #[arg(long, env = "JOBCTL_SLURM_POLL_INTERVAL", default_value = "2s", value_parser = parse_duration)]
+    pub slurm_poll_interval: Duration,
 }
 
 impl Args {
@@ -66,6 +92,26 @@ impl Args {
         let logs_dir = config::logs_dir(self.logs_dir.as_deref(), file, &data_dir);
         let mut worker = WorkerConfig::new(api_url, token, logs_dir)?;
         worker.slots = self.slots as usize;
+        match self.executor {
+            ExecutorKind::Local => {
+                if self.partition.is_some() || !self.sbatch_args.is_empty() {
+                    anyhow::bail!(
+                        "--partition and --sbatch-arg are for --executor slurm; this worker runs jobs locally"
+                    );
+                }
+            }
+            ExecutorKind::Slurm => {
+                if self.slurm_poll_interval < Duration::from_millis(200) {
+                    anyhow::bail!("--slurm-poll-interval must be at least 200ms");
+                }
+                worker.slots = self.max_jobs as usize;
+                worker.executor = ExecutorConfig::Slurm(SlurmConfig {
+                    partition: self.partition.clone(),
+                    sbatch_args: self.sbatch_args.clone(),
+                    poll_interval: self.slurm_poll_interval,
+                });
+            }
+        }
         if let Some(name) = &self.name {
             worker.name = name.clone();
         }

@@ -156,13 +156,16 @@ pub trait JobStore: Send + Sync + 'static {
         lease: Duration,
     ) -> Result<Option<(Job, String)>, StoreError>;
 
-    /// Extends the lease; answers whether a cancel was requested. A lease that
-    /// is not the job's current one, or a job no longer running, is a conflict.
+    /// Extends the lease and records why the job still waits (or that it
+    /// does not: `None`); answers whether a cancel was requested. A lease
+    /// that is not the job's current one, or a job no longer running, is a
+    /// conflict.
     async fn heartbeat(
         &self,
         id: JobId,
         lease_token: &str,
         lease: Duration,
+        pending_reason: Option<&str>,
     ) -> Result<bool, StoreError>;
 
     /// Records how a running job ended. Repeating the very same report with

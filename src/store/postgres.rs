@@ -28,7 +28,7 @@ use crate::protocol::{Job, TokenInfo};
 
 const JOB_COLUMNS: &str = "id, name, owner, command::text AS command, cwd, env::text AS env, \
      timeout_seconds, status, exit_code, failure_reason, worker, created_at, started_at, \
-     finished_at, cancel_requested, lease_token";
+     finished_at, cancel_requested, lease_token, pending_reason";
 
 /// Job state in PostgreSQL.
 #[derive(Clone)]
@@ -101,6 +101,7 @@ fn job_from_row(row: &PgRow) -> Result<Job, StoreError> {
         started_at: row.try_get("started_at")?,
         finished_at: row.try_get("finished_at")?,
         cancel_requested: row.try_get("cancel_requested")?,
+        pending_reason: row.try_get("pending_reason")?,
     })
 }
 
@@ -160,7 +161,17 @@ impl JobStore for PostgresStore {
         let mut tx = self.pool.begin().await?;
         let (job, _) = Self::locked_job(&mut tx, id).await?;
         let id_uuid = id.as_uuid();
-        let update = match decide_cancel(&job)? {
+        let decision = match decide_cancel(&job) {
+            Ok(decision) => decision,
+            Err(e) => {
+                // Release the row lock now: a transaction merely dropped is
+                // rolled back later, and a claimer's SKIP LOCKED meanwhile
+                // would pass over the row.
+                tx.rollback().await?;
+                return Err(e);
+            }
+        };
+        let update = match decision {
             CancelDecision::CancelNow => sqlx::query(
                 "UPDATE jobs SET status = 'cancelled', finished_at = now() WHERE id = $1",
             )
@@ -190,7 +201,8 @@ impl JobStore for PostgresStore {
                  SELECT id FROM jobs WHERE status = 'pending' \
                  ORDER BY created_at, id LIMIT 1 FOR UPDATE SKIP LOCKED) \
              UPDATE jobs SET status = 'running', worker = $1, started_at = now(), \
-                 lease_token = $2, lease_expires_at = now() + make_interval(secs => $3) \
+                 lease_token = $2, lease_expires_at = now() + make_interval(secs => $3), \
+                 pending_reason = NULL \
              FROM next WHERE jobs.id = next.id \
              RETURNING {}",
             JOB_COLUMNS
@@ -215,17 +227,20 @@ impl JobStore for PostgresStore {
         id: JobId,
         lease_token: &str,
         lease: Duration,
+        pending_reason: Option<&str>,
     ) -> Result<bool, StoreError> {
         // One conditional update: it either extends this lease or touches
         // nothing, so no lock is held across round trips.
         let row = sqlx::query(
-            "UPDATE jobs SET lease_expires_at = now() + make_interval(secs => $3) \
+            "UPDATE jobs SET lease_expires_at = now() + make_interval(secs => $3), \
+                 pending_reason = $4 \
              WHERE id = $1 AND status = 'running' AND lease_token = $2 \
              RETURNING cancel_requested",
         )
         .bind(id.as_uuid())
         .bind(lease_token)
         .bind(lease.as_secs_f64())
+        .bind(pending_reason)
         .fetch_optional(&self.pool)
         .await?;
         match row {
@@ -245,9 +260,35 @@ impl JobStore for PostgresStore {
     ) -> Result<Job, StoreError> {
         let mut tx = self.pool.begin().await?;
         let (job, current) = Self::locked_job(&mut tx, id).await?;
-        if let FinishDecision::AlreadyRecorded =
-            check_finish(&job, current.as_deref(), lease_token, end)?
-        {
+        let decision = match check_finish(&job, current.as_deref(), lease_token, end) {
+            Ok(decision) => decision,
+            Err(e) => {
+                // Release the row lock now: a transaction merely dropped is
+                // rolled back later, and a claimer's SKIP LOCKED meanwhile
+                // would pass over the row.
+                tx.rollback().await?;
+                return Err(e);
+            }
+        };
+        if let FinishDecision::AlreadyRecorded = decision {
+            tx.commit().await?;
+            return Ok(job);
+        }
+        if end.status == JobStatus::Pending {
+            // Handed back: claimable again, unless a cancel came meanwhile.
+            sqlx::query(
+                "UPDATE jobs SET \
+                     status = CASE WHEN cancel_requested THEN 'cancelled' ELSE 'pending' END, \
+                     finished_at = CASE WHEN cancel_requested THEN $2 END, \
+                     worker = NULL, started_at = NULL, lease_token = NULL, \
+                     lease_expires_at = NULL, pending_reason = $3 WHERE id = $1",
+            )
+            .bind(id.as_uuid())
+            .bind(Utc::now())
+            .bind(end.failure_reason.as_deref())
+            .execute(&mut *tx)
+            .await?;
+            let job = Self::job_in(&mut tx, id).await?;
             tx.commit().await?;
             return Ok(job);
         }
@@ -255,7 +296,7 @@ impl JobStore for PostgresStore {
         sqlx::query(
             "UPDATE jobs SET status = $2, exit_code = $3, failure_reason = $4, \
                  finished_at = GREATEST(now() - make_interval(secs => $5), started_at), \
-                 lease_expires_at = NULL WHERE id = $1",
+                 lease_expires_at = NULL, pending_reason = NULL WHERE id = $1",
         )
         .bind(id.as_uuid())
         .bind(end.status.as_str())
@@ -272,18 +313,26 @@ impl JobStore for PostgresStore {
     async fn hand_back(&self, id: JobId, lease_token: &str) -> Result<Job, StoreError> {
         let mut tx = self.pool.begin().await?;
         let (job, current) = Self::locked_job(&mut tx, id).await?;
-        let update = match check_hand_back(&job, current.as_deref(), lease_token)? {
+        let decision = match check_hand_back(&job, current.as_deref(), lease_token) {
+            Ok(decision) => decision,
+            Err(e) => {
+                // Release the row lock now, as in finish_job.
+                tx.rollback().await?;
+                return Err(e);
+            }
+        };
+        let update = match decision {
             HandBackDecision::AlreadyDone => {
                 tx.commit().await?;
                 return Ok(job);
             }
             HandBackDecision::Requeue => {
                 "UPDATE jobs SET status = 'pending', worker = NULL, started_at = NULL, \
-                     lease_expires_at = NULL WHERE id = $1"
+                     lease_expires_at = NULL, pending_reason = NULL WHERE id = $1"
             }
             HandBackDecision::Cancel => {
                 "UPDATE jobs SET status = 'cancelled', finished_at = now(), \
-                     lease_expires_at = NULL WHERE id = $1"
+                     lease_expires_at = NULL, pending_reason = NULL WHERE id = $1"
             }
         };
         sqlx::query(update)
@@ -300,7 +349,7 @@ impl JobStore for PostgresStore {
         // re-checks `status = 'running'` and skips rows already failed.
         let rows = sqlx::query(
             "UPDATE jobs SET status = 'failed', failure_reason = 'worker lost', finished_at = now(), \
-                 lease_expires_at = NULL \
+                 lease_expires_at = NULL, pending_reason = NULL \
              WHERE status = 'running' AND lease_expires_at <= now() RETURNING id, worker",
         )
         .fetch_all(&self.pool)

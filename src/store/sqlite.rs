@@ -30,7 +30,8 @@ use crate::protocol::{Job, TokenInfo};
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 const JOB_COLUMNS: &str = "id, name, owner, command, cwd, env, timeout_seconds, status, exit_code, \
-     failure_reason, worker, created_at, started_at, finished_at, cancel_requested, lease_token";
+     failure_reason, worker, created_at, started_at, finished_at, cancel_requested, lease_token, \
+     pending_reason";
 
 /// Job state in a SQLite file.
 #[derive(Clone)]
@@ -160,6 +161,7 @@ fn job_from_row(row: &SqliteRow) -> Result<Job, StoreError> {
         started_at: from_micros(row.try_get("started_at")?)?,
         finished_at: from_micros(row.try_get("finished_at")?)?,
         cancel_requested: row.try_get("cancel_requested")?,
+        pending_reason: row.try_get("pending_reason")?,
     })
 }
 
@@ -264,7 +266,7 @@ impl JobStore for SqliteStore {
         // the one updated, and no other claimer can run in between.
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
             "UPDATE jobs SET status = 'running', worker = ?1, started_at = ?2, \
-                 lease_token = ?3, lease_expires_at = ?4 \
+                 lease_token = ?3, lease_expires_at = ?4, pending_reason = NULL \
              WHERE id = (SELECT id FROM jobs WHERE status = 'pending' \
                          ORDER BY created_at, id LIMIT 1) \
              RETURNING {JOB_COLUMNS}"
@@ -287,15 +289,17 @@ impl JobStore for SqliteStore {
         id: JobId,
         lease_token: &str,
         lease: Duration,
+        pending_reason: Option<&str>,
     ) -> Result<bool, StoreError> {
         let mut tx = self.write_tx().await?;
         let (job, current) = Self::job_in(&mut tx, id).await?;
         if job.status != JobStatus::Running || current.as_deref() != Some(lease_token) {
             return Err(stale_lease(id, job.status));
         }
-        sqlx::query("UPDATE jobs SET lease_expires_at = ?2 WHERE id = ?1")
+        sqlx::query("UPDATE jobs SET lease_expires_at = ?2, pending_reason = ?3 WHERE id = ?1")
             .bind(id.to_string())
             .bind(micros(lease_expiry(Utc::now(), lease)))
+            .bind(pending_reason)
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
@@ -320,7 +324,7 @@ impl JobStore for SqliteStore {
         let ended = job.started_at.map_or(ended, |started| ended.max(started));
         sqlx::query(
             "UPDATE jobs SET status = ?2, exit_code = ?3, failure_reason = ?4, finished_at = ?5, \
-                 lease_expires_at = NULL WHERE id = ?1",
+                 lease_expires_at = NULL, pending_reason = NULL WHERE id = ?1",
         )
         .bind(id.to_string())
         .bind(end.status.as_str())
@@ -344,12 +348,12 @@ impl JobStore for SqliteStore {
             }
             HandBackDecision::Requeue => sqlx::query(
                 "UPDATE jobs SET status = 'pending', worker = NULL, started_at = NULL, \
-                     lease_expires_at = NULL WHERE id = ?1",
+                     lease_expires_at = NULL, pending_reason = NULL WHERE id = ?1",
             )
             .bind(id.to_string()),
             HandBackDecision::Cancel => sqlx::query(
                 "UPDATE jobs SET status = 'cancelled', finished_at = ?2, \
-                     lease_expires_at = NULL WHERE id = ?1",
+                     lease_expires_at = NULL, pending_reason = NULL WHERE id = ?1",
             )
             .bind(id.to_string())
             .bind(micros(Utc::now())),
@@ -366,7 +370,7 @@ impl JobStore for SqliteStore {
         let mut tx = self.write_tx().await?;
         let rows = sqlx::query(
             "UPDATE jobs SET status = 'failed', failure_reason = 'worker lost', finished_at = ?1, \
-                 lease_expires_at = NULL \
+                 lease_expires_at = NULL, pending_reason = NULL \
              WHERE status = 'running' AND lease_expires_at <= ?1 RETURNING id, worker",
         )
         .bind(micros(now))

@@ -20,6 +20,14 @@
 //!   outlived the previous worker process, so that [`super::job::supervise`]
 //!   takes them over. The local executor has none: its jobs die with their
 //!   worker.
+//!
+//! An executor with a queue of its own ([`super::slurm`]: a Slurm batch job
+//! may wait in Slurm's queue for hours) starts a job *queued*: it says why
+//! the job waits ([`ExecEvent::Queued`], shown as the job's
+//! `pending_reason`) and when it runs ([`ExecEvent::Running`], from when
+//! the timeout counts). Its jobs may also outlive the worker
+//! ([`Executor::jobs_outlive_worker`]): a stopping worker then leaves them
+//! running for its next start to take back, instead of stopping them.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -29,7 +37,7 @@ use async_trait::async_trait;
 use super::logfile::LogFile;
 use super::shim::JobExit;
 use crate::domain::JobId;
-use crate::protocol::ClaimedJob;
+use crate::protocol::{ClaimedJob, Job};
 
 /// Everything an executor needs to start one job.
 #[derive(Debug, Clone)]
@@ -47,6 +55,14 @@ pub struct Launch {
     pub lease: Duration,
     /// Between SIGTERM and SIGKILL whenever the job is stopped.
     pub kill_grace: Duration,
+    /// The job's own timeout: the worker enforces it; an executor with a
+    /// scheduler of its own may pass it on (Slurm's `--time`).
+    pub timeout_seconds: Option<u64>,
+    /// The job as claimed, and its lease token: what an executor whose
+    /// jobs outlive the worker keeps, to hand them back through
+    /// [`Executor::readopt`].
+    pub job: Job,
+    pub lease_token: String,
 }
 
 /// Why a job could not be started.
@@ -80,6 +96,22 @@ pub enum ExecEvent {
     /// The executor lost track of the job (its supervisor died); whatever
     /// was left of the job has been killed. The text says what happened.
     Lost(String),
+    /// The job waits in the executor's queue; the text says why (Slurm's
+    /// pending reason). Only from an execution that [`Execution::starts_queued`].
+    Queued(String),
+    /// The job left the queue and runs, and has for `ran_for` already (a
+    /// job re-adopted after a restart): its timeout counts from then.
+    Running { ran_for: Duration },
+    /// The job ended in a way its exit status does not tell, and the
+    /// executor knows why: Slurm's `NODE_FAIL` or `OUT_OF_MEMORY`, a job
+    /// that could not start on its node, one the scheduler lost.
+    Failed {
+        exit_code: Option<i32>,
+        reason: String,
+    },
+    /// It turned out that the job never started, through no fault of its
+    /// own (a worker that died while submitting it): hand it back.
+    NotStarted(String),
 }
 
 /// Starts jobs.
@@ -94,6 +126,18 @@ pub trait Executor: Send + Sync + 'static {
     async fn readopt(&self) -> Vec<(ClaimedJob, LogFile, Box<dyn Execution>)> {
         Vec::new()
     }
+
+    /// Whether started jobs keep running without the worker process; then
+    /// a stopping worker leaves them be (no drain, no stop).
+    fn jobs_outlive_worker(&self) -> bool {
+        false
+    }
+
+    /// Whether this executor can start jobs right now, checked before a
+    /// worker that had to hand a job back claims again.
+    async fn probe(&self) -> Result<(), String> {
+        Ok(())
+    }
 }
 
 /// One started job.
@@ -101,6 +145,18 @@ pub trait Executor: Send + Sync + 'static {
 pub trait Execution: Send {
     /// How the worker's log names it: `pid 4242`, `Slurm job 17`.
     fn describe(&self) -> String;
+
+    /// What [`Execution::terminate`] is about to do, for the `[jobctl]`
+    /// line that says why the job is being stopped.
+    fn stop_action(&self) -> String {
+        "sending SIGTERM to the job's process group".to_string()
+    }
+
+    /// Whether the job starts in the executor's queue rather than running:
+    /// then its timeout counts only from [`ExecEvent::Running`].
+    fn starts_queued(&self) -> bool {
+        false
+    }
 
     /// Waits for the next event. Cancel-safe: it sits in a `select!`
     /// beside the timeout, the lease and the worker's shutdown.
@@ -117,4 +173,13 @@ pub trait Execution: Send {
 
     /// Releases what is left once the job has ended (reaps the supervisor).
     async fn finish(&mut self);
+
+    /// The job's end has been reported (or given up on): forget it.
+    async fn reported(&mut self) {}
+
+    /// The worker is stopping and leaves the job running (see
+    /// [`Executor::jobs_outlive_worker`]); the text is for the job's log.
+    async fn detach(&mut self) -> String {
+        String::new()
+    }
 }

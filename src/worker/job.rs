@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::WorkerContext;
@@ -77,6 +77,9 @@ fn launch(ctx: &WorkerContext, job: &Job, lease: &Lease) -> Launch {
         env,
         lease: lease.left_since_claim(),
         kill_grace: ctx.kill_grace,
+        timeout_seconds: job.timeout_seconds,
+        job: job.clone(),
+        lease_token: lease.token.clone(),
     }
 }
 
@@ -88,25 +91,35 @@ pub async fn supervise(
     lease: Lease,
     log: LogFile,
     mut execution: Box<dyn Execution>,
-    started: Instant,
+    mut started: Instant,
     stop: CancellationToken,
 ) {
     tracing::info!(job = %job.id, process = %execution.describe(), "job started");
     ctx.health.job_started();
     let watching = CancellationToken::new();
     let (lease_tx, mut lease_rx) = mpsc::channel(4);
+    // Why the job waits, while an executor's queue holds it.
+    let (pending_tx, pending_rx) = watch::channel(None);
     let heartbeats = tokio::spawn(lease::heartbeat(
         ctx.client.clone(),
         lease.clone(),
+        pending_rx,
         lease.heartbeat_every(ctx.heartbeat_interval),
         lease_tx,
         watching.clone(),
     ));
     let syncer = log.spawn_syncer(watching.clone());
 
-    let timeout_at = job
-        .timeout_seconds
-        .map(|t| tokio::time::Instant::from_std(started) + Duration::from_secs(t));
+    let timeout_from = |started: Instant| {
+        job.timeout_seconds
+            .map(|t| tokio::time::Instant::from_std(started) + Duration::from_secs(t))
+    };
+    // A queued job's time starts when it runs.
+    let mut timeout_at = if execution.starts_queued() {
+        None
+    } else {
+        timeout_from(started)
+    };
     let mut stopping: Option<StopReason> = None;
     let mut term_sent = false;
     let mut kill_at: Option<tokio::time::Instant> = None;
@@ -115,6 +128,16 @@ pub async fn supervise(
             event = execution.next_event() => match event {
                 ExecEvent::Ended(exit) => break Ran::Ended(exit),
                 ExecEvent::Lost(why) => break Ran::SupervisorLost(why),
+                ExecEvent::Failed { exit_code, reason } => break Ran::Failed { exit_code, reason },
+                ExecEvent::NotStarted(why) => break Ran::CouldNotStart(StartError::Worker(why)),
+                ExecEvent::Queued(why) => {
+                    pending_tx.send_if_modified(|r| replace(r, Some(why)));
+                }
+                ExecEvent::Running { ran_for } => {
+                    pending_tx.send_if_modified(|r| replace(r, None));
+                    started = Instant::now().checked_sub(ran_for).unwrap_or_else(Instant::now);
+                    timeout_at = timeout_from(started);
+                }
                 ExecEvent::Fenced => {
                     tracing::warn!(job = %job.id, "lease expired without a renewal: the job was fenced");
                     stopping.get_or_insert(StopReason::Fenced);
@@ -126,6 +149,19 @@ pub async fn supervise(
                 stopping = Some(StopReason::TimedOut(job.timeout_seconds.unwrap_or_default()));
             }
             _ = stop.cancelled(), if stopping.is_none() => {
+                if ctx.executor.jobs_outlive_worker() {
+                    // The job goes on without this process; the worker's
+                    // next start takes it back.
+                    let note = execution.detach().await;
+                    log.note(&note).await;
+                    tracing::info!(job = %job.id, process = %execution.describe(), "left running");
+                    watching.cancel();
+                    let _ = heartbeats.await;
+                    if let Some(syncer) = syncer {
+                        let _ = syncer.await;
+                    }
+                    return;
+                }
                 stopping = Some(StopReason::WorkerShutdown);
             }
             Some(event) = lease_rx.recv() => match event {
@@ -160,7 +196,7 @@ pub async fn supervise(
             && !term_sent
         {
             tracing::info!(job = %job.id, ?reason, "stopping job");
-            log.note(&reason.note()).await;
+            log.note(&reason.note(&execution.stop_action())).await;
             execution.terminate().await;
             term_sent = true;
             kill_at = Some(tokio::time::Instant::now() + ctx.kill_grace);
@@ -177,6 +213,17 @@ pub async fn supervise(
         stop: stopping,
     };
     conclude(&ctx, &lease, Some(log), &facts, started.elapsed()).await;
+    execution.reported().await;
+}
+
+/// Replaces `slot` with `value`; true when that changed it.
+fn replace(slot: &mut Option<String>, value: Option<String>) -> bool {
+    if *slot == value {
+        false
+    } else {
+        *slot = value;
+        true
+    }
 }
 
 /// Decides the outcome, closes the log and reports. `elapsed` is how long

@@ -9,7 +9,7 @@
 
 use std::time::{Duration, Instant};
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::outcome::Ending;
@@ -67,9 +67,13 @@ pub enum LeaseEvent {
 
 /// Heartbeats until `done`. Transient failures (the api is down) are tried
 /// again on the next beat: the job keeps running through a short outage.
+///
+/// Each beat carries the job's current `pending_reason`: why a job that an
+/// executor queues (Slurm) does not run yet, `None` once it does.
 pub async fn heartbeat(
     client: ApiClient,
     lease: Lease,
+    pending_reason: watch::Receiver<Option<String>>,
     every: Duration,
     events: mpsc::Sender<LeaseEvent>,
     done: CancellationToken,
@@ -86,9 +90,10 @@ pub async fn heartbeat(
             _ = ticker.tick() => {}
         }
         let sent = Instant::now();
+        let reason = pending_reason.borrow().clone();
         let beat = tokio::select! {
             _ = done.cancelled() => return,
-            beat = client.heartbeat(id, &lease.token) => beat,
+            beat = client.heartbeat(id, &lease.token, reason) => beat,
         };
         match beat {
             Ok(ack) => {

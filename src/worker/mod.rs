@@ -15,6 +15,11 @@
 //! Stopping (SIGINT/SIGTERM): no more claims; running jobs get up to
 //! `drain_timeout` to finish; then the rest are stopped as on a timeout and
 //! reported `failed` (`worker shut down`). A second signal skips the drain.
+//!
+//! With `--executor slurm` ([`slurm`]) each job runs as a Slurm batch job,
+//! and `slots` (`--max-jobs`) bounds how many the worker has in Slurm. Those
+//! jobs do not need the worker process: a stopping worker leaves them
+//! running, and its next start (same `--name`) takes them back.
 
 pub mod executor;
 mod fs;
@@ -25,6 +30,7 @@ mod local;
 pub mod logfile;
 mod outcome;
 pub mod shim;
+pub mod slurm;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -39,6 +45,15 @@ use crate::client::{ApiClient, ClientError};
 use crate::domain::format_duration;
 use crate::shutdown::Shutdown;
 
+/// Where claimed jobs run.
+#[derive(Debug, Clone)]
+pub enum ExecutorConfig {
+    /// As supervised processes on this machine (`--executor local`).
+    Local,
+    /// As Slurm batch jobs (`--executor slurm`).
+    Slurm(slurm::SlurmConfig),
+}
+
 /// How a worker runs.
 #[derive(Debug, Clone)]
 pub struct WorkerConfig {
@@ -46,8 +61,10 @@ pub struct WorkerConfig {
     pub token: String,
     /// Where logs are created: the same path the api reads.
     pub logs_dir: PathBuf,
-    /// Jobs run at once.
+    /// Jobs run at once (with Slurm: jobs in Slurm at once, `--max-jobs`).
     pub slots: usize,
+    /// Where jobs run.
+    pub executor: ExecutorConfig,
     /// This worker's name in job records.
     pub name: String,
     /// Between SIGTERM and SIGKILL when a job is stopped.
@@ -72,6 +89,7 @@ impl WorkerConfig {
             token,
             logs_dir,
             slots: 1,
+            executor: ExecutorConfig::Local,
             name: default_name(),
             kill_grace: Duration::from_secs(10),
             drain_timeout: Duration::from_secs(60),
@@ -127,24 +145,52 @@ pub async fn run(config: WorkerConfig, shutdown: Shutdown) -> anyhow::Result<()>
     let client = ApiClient::new(&config.api_url, &config.token)?;
     wait_for_api(&client, config.startup_timeout, &shutdown.graceful).await?;
     let network_fs = crate::fsinfo::network_filesystem(&config.logs_dir);
+    let health = health::Health::default();
+    let poller_done = CancellationToken::new();
+    let (executor, poller): (Arc<dyn executor::Executor>, _) = match &config.executor {
+        ExecutorConfig::Local => (
+            Arc::new(local::LocalExecutor {
+                shim_program: config.shim_program.clone(),
+                fs_timeout: fs::FS_TIMEOUT,
+            }),
+            None,
+        ),
+        ExecutorConfig::Slurm(settings) => {
+            let (slurm, down) = slurm::SlurmExecutor::start(
+                settings.clone(),
+                &config.name,
+                &config.logs_dir,
+                network_fs.is_some(),
+                fs::FS_TIMEOUT,
+            )
+            .await?;
+            if let Some(why) = down {
+                // Claims wait until Slurm answers (see the claim loop).
+                health.fault(&why);
+            }
+            let poller = tokio::spawn(slurm.clone().run_poller(poller_done.clone()));
+            (slurm, Some(poller))
+        }
+    };
     let ctx = Arc::new(WorkerContext {
         client: client.clone(),
         logs_dir: config.logs_dir.clone(),
-        executor: Arc::new(local::LocalExecutor {
-            shim_program: config.shim_program.clone(),
-            fs_timeout: fs::FS_TIMEOUT,
-        }),
+        executor,
         kill_grace: config.kill_grace,
         heartbeat_interval: config.heartbeat_interval,
         fs_timeout: fs::FS_TIMEOUT,
         sync_logs: network_fs.is_some(),
         give_up: shutdown.immediate.child_token(),
-        health: health::Health::default(),
+        health,
         undelivered: std::sync::Mutex::new(Vec::new()),
     });
     tracing::info!(
         name = %config.name,
         api = %client.base_url(),
+        executor = match config.executor {
+            ExecutorConfig::Local => "local",
+            ExecutorConfig::Slurm(_) => "slurm",
+        },
         slots = config.slots,
         logs_dir = %config.logs_dir.display(),
         logs_fs = network_fs.unwrap_or("local"),
@@ -155,6 +201,7 @@ pub async fn run(config: WorkerConfig, shutdown: Shutdown) -> anyhow::Result<()>
     let stop_jobs = CancellationToken::new();
     let jobs = TaskTracker::new();
     let slots = Arc::new(Semaphore::new(config.slots.max(1)));
+    readopt(&ctx, &slots, &jobs, &stop_jobs).await;
     let fatal = claim_loop(&ctx, &config, &slots, &jobs, &stop_jobs, &shutdown).await;
 
     jobs.close();
@@ -169,7 +216,16 @@ pub async fn run(config: WorkerConfig, shutdown: Shutdown) -> anyhow::Result<()>
         give_up.cancel();
     });
     let running = jobs.len();
-    if running > 0 {
+    if ctx.executor.jobs_outlive_worker() {
+        // Nothing to drain: the jobs do not need this process.
+        if running > 0 {
+            tracing::info!(
+                running,
+                "leaving the jobs running; start the worker again with the same --name within \
+                 the API's lease timeout to carry on with them"
+            );
+        }
+    } else if running > 0 {
         tracing::info!(
             running,
             "waiting up to {} for running jobs to finish",
@@ -207,8 +263,41 @@ pub async fn run(config: WorkerConfig, shutdown: Shutdown) -> anyhow::Result<()>
             undelivered.join(", ")
         );
     }
+    poller_done.cancel();
+    if let Some(poller) = poller {
+        let _ = poller.await;
+    }
     tracing::info!("worker stopped");
     fatal.map_or(Ok(()), Err)
+}
+
+/// Takes over the jobs that a previous run of this worker left running
+/// (Slurm jobs), each in its own task; each holds a slot while one is free.
+async fn readopt(
+    ctx: &Arc<WorkerContext>,
+    slots: &Arc<Semaphore>,
+    jobs: &TaskTracker,
+    stop_jobs: &CancellationToken,
+) {
+    for (claimed, log, execution) in ctx.executor.readopt().await {
+        let permit = slots.clone().try_acquire_owned().ok();
+        let lease = lease::Lease::of(&claimed);
+        let ctx = ctx.clone();
+        let stop = stop_jobs.clone();
+        jobs.spawn(async move {
+            job::supervise(
+                ctx,
+                claimed.job,
+                lease,
+                log,
+                execution,
+                std::time::Instant::now(),
+                stop,
+            )
+            .await;
+            drop(permit);
+        });
+    }
 }
 
 /// After the drain and the kill grace, how long final reports may still
@@ -246,7 +335,11 @@ async fn claim_loop(
                 _ = shutdown.graceful.cancelled() => return None,
                 _ = tokio::time::sleep(wait) => {}
             }
-            match health::probe_logs_dir(&ctx.logs_dir, ctx.fs_timeout).await {
+            let probed = match health::probe_logs_dir(&ctx.logs_dir, ctx.fs_timeout).await {
+                Ok(()) => ctx.executor.probe().await,
+                Err(still) => Err(still),
+            };
+            match probed {
                 Ok(()) => ctx.health.clear(),
                 Err(still) => ctx.health.fault(&still),
             }

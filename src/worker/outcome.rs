@@ -32,9 +32,10 @@ pub enum StopReason {
 }
 
 impl StopReason {
-    /// The `[jobctl]` line written when the stop begins.
-    pub fn note(self) -> String {
-        let action = "sending SIGTERM to the job's process group";
+    /// The `[jobctl]` line written when the stop begins; `action` is what
+    /// the executor does to stop the job (see
+    /// [`super::executor::Execution::stop_action`]).
+    pub fn note(self, action: &str) -> String {
         match self {
             StopReason::TimedOut(secs) => format!(
                 "timed out after {}; {action}",
@@ -64,6 +65,11 @@ pub enum Ran {
     Ended(JobExit),
     /// Its supervisor vanished without saying how the job ended.
     SupervisorLost(String),
+    /// It ended, and the executor says why (Slurm's `NODE_FAIL`, say).
+    Failed {
+        exit_code: Option<i32>,
+        reason: String,
+    },
 }
 
 /// Everything the decision depends on.
@@ -113,6 +119,7 @@ pub enum Outcome {
 pub fn outcome(facts: &Facts) -> Outcome {
     let exit_code = match &facts.ran {
         Ran::Ended(JobExit::Code(c)) => Some(*c),
+        Ran::Failed { exit_code, .. } => *exit_code,
         _ => None,
     };
     match (facts.stop, &facts.ran) {
@@ -147,6 +154,9 @@ pub fn outcome(facts: &Facts) -> Outcome {
             Outcome::Report(Ending::failed(None, format!("killed by signal {sig}")))
         }
         (None, Ran::SupervisorLost(why)) => Outcome::Report(Ending::failed(None, why.clone())),
+        (None, Ran::Failed { exit_code, reason }) => {
+            Outcome::Report(Ending::failed(*exit_code, reason.clone()))
+        }
         (None, Ran::CouldNotStart(StartError::Worker(why))) => {
             Outcome::HandBack(fit_reason(why.clone()))
         }
@@ -295,6 +305,30 @@ mod tests {
                 None,
                 Some("job supervisor killed by signal 9")
             )
+        );
+    }
+
+    #[test]
+    fn an_end_the_executor_explains_fails_with_its_reason_unless_jobctl_stopped_it() {
+        let failed = || Ran::Failed {
+            exit_code: Some(137),
+            reason: "out of memory (Slurm job 4 OUT_OF_MEMORY)".into(),
+        };
+        assert_eq!(
+            decide(failed(), None),
+            report(
+                JobStatus::Failed,
+                Some(137),
+                Some("out of memory (Slurm job 4 OUT_OF_MEMORY)")
+            )
+        );
+        assert_eq!(
+            decide(failed(), Some(StopReason::Cancelled)),
+            report(JobStatus::Cancelled, Some(137), None)
+        );
+        assert_eq!(
+            decide(failed(), Some(StopReason::TimedOut(5))),
+            report(JobStatus::Failed, Some(137), Some("timed out after 5s"))
         );
     }
 
