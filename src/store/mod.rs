@@ -69,21 +69,26 @@ fn database_unavailable(e: &sqlx::Error) -> bool {
             let Some(code) = db.code() else {
                 return false;
             };
-            match code.parse::<i32>() {
-                // SQLite's result codes, extended ones carrying the
-                // primary code in their low byte: BUSY, LOCKED, READONLY,
-                // IOERR, FULL, CANTOPEN.
-                Ok(sqlite) => matches!(sqlite & 0xff, 5 | 6 | 8 | 10 | 13 | 14),
-                // PostgreSQL's SQLSTATEs: connection exceptions, a
-                // read-only transaction, insufficient resources (disk full,
-                // out of memory, too many connections), operator
-                // intervention (shutdown, cannot connect now).
-                Err(_) => {
-                    code.starts_with("08")
-                        || code == "25006"
-                        || code.starts_with("53")
-                        || code.starts_with("57P")
-                }
+            // Both dialects' codes can be all digits ("25006" is a SQLSTATE),
+            // so ask which database answered before reading the code.
+            if db
+                .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+                .is_some()
+            {
+                // PostgreSQL's SQLSTATEs: connection exceptions, a read-only
+                // transaction, insufficient resources (disk full, out of
+                // memory, too many connections), operator intervention
+                // (shutdown, cannot connect now).
+                code.starts_with("08")
+                    || code == "25006"
+                    || code.starts_with("53")
+                    || code.starts_with("57P")
+            } else {
+                // SQLite's result codes, extended ones carrying the primary
+                // code in their low byte: BUSY, LOCKED, READONLY, IOERR,
+                // FULL, CANTOPEN.
+                code.parse::<i32>()
+                    .is_ok_and(|sqlite| matches!(sqlite & 0xff, 5 | 6 | 8 | 10 | 13 | 14))
             }
         }
         _ => false,
