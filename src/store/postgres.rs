@@ -274,24 +274,6 @@ impl JobStore for PostgresStore {
             tx.commit().await?;
             return Ok(job);
         }
-        if end.status == JobStatus::Pending {
-            // Handed back: claimable again, unless a cancel came meanwhile.
-            sqlx::query(
-                "UPDATE jobs SET \
-                     status = CASE WHEN cancel_requested THEN 'cancelled' ELSE 'pending' END, \
-                     finished_at = CASE WHEN cancel_requested THEN $2 END, \
-                     worker = NULL, started_at = NULL, lease_token = NULL, \
-                     lease_expires_at = NULL, pending_reason = $3 WHERE id = $1",
-            )
-            .bind(id.as_uuid())
-            .bind(Utc::now())
-            .bind(end.failure_reason.as_deref())
-            .execute(&mut *tx)
-            .await?;
-            let job = Self::job_in(&mut tx, id).await?;
-            tx.commit().await?;
-            return Ok(job);
-        }
         // By the database's clock, like every timestamp it stores.
         sqlx::query(
             "UPDATE jobs SET status = $2, exit_code = $3, failure_reason = $4, \
