@@ -252,6 +252,19 @@ impl ApiClient {
         self.decode(resp).await
     }
 
+    /// `GET path?query`, the answer as raw JSON: the web UI hands the API's
+    /// answer to the page as it is, so the two cannot drift apart.
+    pub async fn get_json(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<serde_json::Value, ClientError> {
+        let resp = self
+            .send::<(), _>(Method::GET, path, Some(query), None)
+            .await?;
+        self.decode(resp).await
+    }
+
     /// `GET /jobs/{id}/logs/download`, the raw response to stream from.
     ///
     /// The client's 30 s limit covers a whole exchange, body included, which

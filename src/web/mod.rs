@@ -101,10 +101,12 @@ pub fn router(state: WebState) -> Router {
         .route("/jobs/{id}/cancel", post(proxy::cancel_job))
         .route("/jobs/{id}/logs", get(proxy::job_logs))
         .route("/jobs/{id}/logs/download", get(proxy::download_logs))
+        .route("/jobs/{id}/logs/search", get(proxy::search_logs))
         .fallback(any(proxy::no_route));
     let [csp, nosniff, referrer, frames] = security::header_layers();
     Router::new()
         .route("/", get(pages::index))
+        .route("/jobs/{id}", get(pages::job_page))
         .route("/login", get(pages::login_page).post(pages::login))
         .route("/logout", post(pages::logout))
         .route("/assets/{name}", get(pages::asset))

@@ -24,8 +24,8 @@ use super::error::WebError;
 use super::session::{Session, session_id};
 use crate::api::{ApiJson, ApiPath, ApiQuery};
 use crate::client::ClientError;
-use crate::domain::{JobId, JobStatus, Role, parse_duration};
-use crate::protocol::{Job, JobList, ListQuery, LogChunk, LogsQuery, SubmitJob};
+use crate::domain::{JobId, Role, parse_duration};
+use crate::protocol::{Job, SubmitJob};
 
 /// Lines of a tail when the page does not say.
 const DEFAULT_TAIL: u32 = 1000;
@@ -85,27 +85,48 @@ pub async fn session_info(State(state): State<WebState>, signed: SignedIn) -> Js
     })
 }
 
-/// `GET /ui/api/jobs` query: passed on to the API.
+/// `GET /ui/api/jobs` query: passed on to the API, which checks each value
+/// (a bad one is its 400, handed back as is).
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct JobsQuery {
-    status: Option<JobStatus>,
+    /// One status or a comma-separated list.
+    status: Option<String>,
+    /// Admins only.
+    owner: Option<String>,
+    /// A substring of the name or the command.
+    q: Option<String>,
     limit: Option<u32>,
+    /// The `next_cursor` of the page before.
+    cursor: Option<String>,
 }
 
-/// `GET /ui/api/jobs`: the caller's jobs (an admin's: everyone's), newest first.
+/// Name/value pairs for the API's query string, leaving out what is unset.
+fn pairs<const N: usize>(
+    values: [(&'static str, Option<String>); N],
+) -> Vec<(&'static str, String)> {
+    values
+        .into_iter()
+        .filter_map(|(k, v)| v.map(|v| (k, v)))
+        .collect()
+}
+
+/// `GET /ui/api/jobs`: a page of the caller's jobs (an admin's: everyone's),
+/// newest first, with the cursor of the next older page.
 pub async fn list_jobs(
     State(state): State<WebState>,
     signed: SignedIn,
     ApiQuery(query): ApiQuery<JobsQuery>,
-) -> Result<Json<JobList>, WebError> {
-    let list = ListQuery {
-        status: query.status,
-        limit: query.limit,
-        ..ListQuery::default()
-    };
-    let jobs = signed.api(&state, signed.session.client.list(&list).await)?;
-    Ok(Json(JobList { jobs }))
+) -> Result<Json<serde_json::Value>, WebError> {
+    let query = pairs([
+        ("status", query.status),
+        ("owner", query.owner),
+        ("q", query.q),
+        ("limit", query.limit.map(|l| l.to_string())),
+        ("cursor", query.cursor),
+    ]);
+    let page = signed.session.client.get_json("jobs", &query).await;
+    Ok(Json(signed.api(&state, page)?))
 }
 
 /// `GET /ui/api/jobs/{id}`.
@@ -130,24 +151,71 @@ pub async fn cancel_job(
     ))
 }
 
-/// `GET /ui/api/jobs/{id}/logs?tail=N|offset=B`: one [`LogChunk`] as the API
-/// answers it; a follower reads `next_offset` and polls from there.
+/// `GET /ui/api/jobs/{id}/logs` query: `tail=N`, `offset=B`, or
+/// `before=B&tail=N` (earlier output), as the API takes them.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PageLogsQuery {
+    tail: Option<u32>,
+    offset: Option<u64>,
+    before: Option<u64>,
+}
+
+/// `GET /ui/api/jobs/{id}/logs`: one log chunk as the API answers it
+/// (`offset`: where its text starts; `next_offset`: where to poll next).
 pub async fn job_logs(
     State(state): State<WebState>,
     signed: SignedIn,
     ApiPath(id): ApiPath<JobId>,
-    ApiQuery(query): ApiQuery<LogsQuery>,
-) -> Result<Json<LogChunk>, WebError> {
-    let client = &signed.session.client;
-    let chunk = match query.offset {
-        Some(offset) => client.logs_from(id, offset).await,
-        None => {
-            client
-                .logs_tail(id, query.tail.unwrap_or(DEFAULT_TAIL))
-                .await
-        }
+    ApiQuery(query): ApiQuery<PageLogsQuery>,
+) -> Result<Json<serde_json::Value>, WebError> {
+    let tail = match (query.tail, query.offset) {
+        (None, None) => Some(DEFAULT_TAIL),
+        (tail, _) => tail,
     };
+    let query = pairs([
+        ("tail", tail.map(|t| t.to_string())),
+        ("offset", query.offset.map(|o| o.to_string())),
+        ("before", query.before.map(|b| b.to_string())),
+    ]);
+    let chunk = signed
+        .session
+        .client
+        .get_json(&format!("jobs/{id}/logs"), &query)
+        .await;
     Ok(Json(signed.api(&state, chunk)?))
+}
+
+/// `GET /ui/api/jobs/{id}/logs/search` query, as the API takes it.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SearchQuery {
+    q: Option<String>,
+    ignore_case: Option<bool>,
+    limit: Option<u32>,
+    after: Option<u64>,
+}
+
+/// `GET /ui/api/jobs/{id}/logs/search`: matching lines and the byte offset
+/// where each starts; a bounded amount of the log per call.
+pub async fn search_logs(
+    State(state): State<WebState>,
+    signed: SignedIn,
+    ApiPath(id): ApiPath<JobId>,
+    ApiQuery(query): ApiQuery<SearchQuery>,
+) -> Result<Json<serde_json::Value>, WebError> {
+    let query = pairs([
+        ("q", query.q),
+        ("ignore_case", query.ignore_case.map(|b| b.to_string())),
+        ("limit", query.limit.map(|l| l.to_string())),
+        ("after", query.after.map(|a| a.to_string())),
+    ]);
+    let found = signed
+        .session
+        .client
+        .get_json(&format!("jobs/{id}/logs/search"), &query)
+        .await;
+    Ok(Json(signed.api(&state, found)?))
 }
 
 /// The whole log, streamed through as the API sends it: never held in
