@@ -341,12 +341,18 @@ echo 'training finished'
         browser.text(&format!("{live} .log-state")).await.unwrap(),
         "Finished"
     );
-    // Nothing runs any more: the list stops refreshing itself.
+    // Nothing runs any more: the list refreshes slowly, so jobs submitted
+    // from a shell still appear, and the ended job is among the finished.
     browser
         .wait_text("#list-updated", "an idle list", |t| {
-            t.starts_with("Updated") && !t.contains("refreshing")
+            t.starts_with("Updated") && t.ends_with("refreshing every 30 s")
         })
         .await;
+    assert!(browser.visible("#live-empty").await);
+    assert!(
+        browser.visible(&format!("#finished-list {live}")).await,
+        "the ended job moved to Finished"
+    );
     browser.close().await;
 }
 
@@ -878,13 +884,9 @@ async fn a_huge_log_keeps_only_its_last_lines_on_screen_and_links_the_whole() {
     assert_eq!(lines[0], "row 11001");
     let notice = format!("{r} .log-notice");
     assert!(browser.visible(&notice).await);
-    assert!(
-        browser
-            .text(&notice)
-            .await
-            .unwrap()
-            .contains("Download the full log")
-    );
+    let said = browser.text(&notice).await.unwrap();
+    assert!(said.contains("download the full log"), "{said}");
+    assert!(said.contains("Load earlier output"), "{said}");
     assert_eq!(
         browser
             .prop(&format!("{notice} a"), "href")

@@ -168,7 +168,7 @@ class JobRow {
 
 /** Moves a row, keeping its log box's scroll position (a move resets it). */
 function place(row, parent, before) {
-  if (row.el.parentNode === parent && row.el.nextSibling === before) return;
+  if (row.el.parentNode === parent && (row.el === before || row.el.nextSibling === before)) return;
   const top = row.panel.box.scrollTop;
   parent.insertBefore(row.el, before);
   row.panel.box.scrollTop = top;
