@@ -5,6 +5,7 @@
 //! (headers, cross-site refusal, the proxy) with plain requests.
 
 mod harness;
+mod scale;
 
 use std::time::Duration;
 
@@ -572,10 +573,17 @@ async fn refresh_fetches_at_once_and_scrolling_up_stops_following_the_end() {
             .await
         }
     };
-    let on_disk = wait_disk_beyond(first).await;
+    // Rows come at most every 0.1 s: a dozen more is more than a second,
+    // so the time of the next update reads differently.
+    let on_disk = wait_disk_beyond(first + 7).await;
     assert_eq!(
         shown(&browser.text(&log).await.unwrap()),
         first,
+        "nothing refreshes by itself"
+    );
+    assert_eq!(
+        browser.text(&format!("{r} .log-updated")).await.unwrap(),
+        updated,
         "nothing refreshes by itself"
     );
     browser.click(&refresh).await;
@@ -589,7 +597,9 @@ async fn refresh_fetches_at_once_and_scrolling_up_stops_following_the_end() {
         "still following"
     );
     assert!(!browser.visible(&jump).await);
-    let _ = updated;
+    let refreshed = browser.text(&format!("{r} .log-updated")).await.unwrap();
+    assert!(refreshed.starts_with("Updated "), "{refreshed}");
+    assert_ne!(refreshed, updated, "Refresh says when it updated");
 
     // Scrolled up, the box stays where the reader is.
     browser
