@@ -408,4 +408,102 @@ mod tests {
         };
         assert_eq!(panel(JOBS_HTML), panel(JOB_HTML));
     }
+
+    /// The colour variables of a `:root { … }` block.
+    fn colour_vars(block: &str) -> std::collections::HashMap<String, String> {
+        block
+            .split(';')
+            .filter_map(|decl| {
+                let (name, value) = decl.rsplit_once(':')?;
+                let name = name.trim().rsplit(char::is_whitespace).next()?;
+                let value = value.trim();
+                (name.starts_with("--") && value.starts_with('#') && value.len() == 7)
+                    .then(|| (name.to_string(), value.to_string()))
+            })
+            .collect()
+    }
+
+    /// WCAG 2 contrast ratio of two `#rrggbb` colours.
+    fn contrast(a: &str, b: &str) -> f64 {
+        let luminance = |hex: &str| {
+            let channel = |i: usize| {
+                let c = f64::from(u8::from_str_radix(&hex[i..i + 2], 16).unwrap()) / 255.0;
+                if c <= 0.03928 {
+                    c / 12.92
+                } else {
+                    ((c + 0.055) / 1.055).powf(2.4)
+                }
+            };
+            0.2126 * channel(1) + 0.7152 * channel(3) + 0.0722 * channel(5)
+        };
+        let (x, y) = (luminance(a), luminance(b));
+        (x.max(y) + 0.05) / (x.min(y) + 0.05)
+    }
+
+    #[test]
+    fn text_has_at_least_4_5_to_1_contrast_in_both_colour_schemes() {
+        let css = include_str!("assets/app.css");
+        let light_start = css.find(":root {").unwrap();
+        let light_end = light_start + css[light_start..].find('}').unwrap();
+        let light = colour_vars(&css[light_start..light_end]);
+        let dark_at = css.find("@media (prefers-color-scheme: dark)").unwrap();
+        let dark_start = dark_at + css[dark_at..].find(":root {").unwrap();
+        let dark_end = dark_start + css[dark_start..].find('}').unwrap();
+        let mut dark = light.clone();
+        dark.extend(colour_vars(&css[dark_start..dark_end]));
+        // Terminal colours on the log's background.
+        let ansi: Vec<(String, String)> = (0..16)
+            .map(|n| {
+                let rule = format!(".fg{n} {{ color: ");
+                let at = css.find(&rule).unwrap() + rule.len();
+                (format!("fg{n}"), css[at..at + 7].to_string())
+            })
+            .collect();
+        let pairs = [
+            ("--text", "--surface"),
+            ("--text", "--bg"),
+            ("--muted", "--surface"),
+            ("--muted", "--bg"),
+            ("--accent", "--surface"),
+            ("--accent", "--bg"),
+            ("#ffffff", "--accent-bg"),
+            ("#ffffff", "--accent-bg-strong"),
+            ("#ffffff", "--danger-bg"),
+            ("#ffffff", "--danger-bg-strong"),
+            ("--danger", "--surface"),
+            ("--failed-fg", "--surface"),
+            ("--completed-fg", "--surface"),
+            ("--pending-fg", "--surface"),
+            ("--pending-fg", "--pending-bg"),
+            ("--running-fg", "--running-bg"),
+            ("--completed-fg", "--completed-bg"),
+            ("--failed-fg", "--failed-bg"),
+            ("--cancelled-fg", "--cancelled-bg"),
+            ("--mark-text", "--mark-bg"),
+            ("--log-text", "--log-bg"),
+        ];
+        for (scheme, vars) in [("light", &light), ("dark", &dark)] {
+            let colour = |name: &str| {
+                if name.starts_with('#') {
+                    name.to_string()
+                } else {
+                    vars.get(name)
+                        .unwrap_or_else(|| panic!("{name} is not set"))
+                        .clone()
+                }
+            };
+            for (fg, bg) in pairs {
+                let ratio = contrast(&colour(fg), &colour(bg));
+                assert!(ratio >= 4.5, "{scheme}: {fg} on {bg} is {ratio:.2}:1");
+            }
+            for (name, fg) in &ansi {
+                let ratio = contrast(fg, &colour("--log-bg"));
+                assert!(ratio >= 4.5, "{scheme}: .{name} on the log is {ratio:.2}:1");
+            }
+        }
+        assert!(
+            css.contains("input::placeholder { color: var(--muted); opacity: 1; }"),
+            "placeholders are muted text at full strength"
+        );
+    }
 }

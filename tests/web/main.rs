@@ -465,6 +465,17 @@ async fn an_api_outage_shows_an_error_keeps_the_log_and_recovers() {
         })
         .await;
     assert!(error.contains("the job service is unreachable"), "{error}");
+    // Neither the panel nor the list header says it is live meanwhile.
+    browser
+        .wait_text(&format!("{r} .log-state"), "the lost connection", |t| {
+            t.starts_with("Connection lost")
+        })
+        .await;
+    browser
+        .wait_text("#list-updated", "the list's lost connection", |t| {
+            t.contains("connection lost") && !t.contains("while jobs run")
+        })
+        .await;
     assert!(
         !error.contains(&stack.api_url),
         "the API's address is not shown: {error}"
@@ -513,6 +524,29 @@ async fn an_api_outage_shows_an_error_keeps_the_log_and_recovers() {
     assert_eq!(after, expected);
     assert!(after.len() as u64 >= written);
     stack.raise(&stop);
+    stack.wait_status(job.id, JobStatus::Completed).await;
+
+    // A page loaded while the API is away says so rather than "Loading"
+    // forever, and fills in once it is back.
+    stack.stop_api().await;
+    browser.client.refresh().await.unwrap();
+    let said = browser
+        .wait_text("#list-error", "the outage", |t| {
+            t.contains("the job service is unreachable")
+        })
+        .await;
+    assert!(said.ends_with("Retrying every 1 s."), "{said}");
+    assert!(
+        !browser.visible("#jobs-loading").await,
+        "not loading forever"
+    );
+    stack.start_api().await;
+    browser
+        .wait_text(&format!("{r} .badge"), "the job after the outage", |t| {
+            t == "Completed"
+        })
+        .await;
+    assert!(!browser.visible("#list-error").await);
     browser.close().await;
 }
 

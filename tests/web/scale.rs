@@ -196,7 +196,27 @@ async fn at_lab_scale_live_jobs_stay_in_view_and_every_finished_job_is_reachable
         );
         browser.client.refresh().await.unwrap();
     }
+    // The jobs end: a panel nobody touched folds, the watched one stays
+    // open and in place.
+    browser.goto(&stack.web_url).await;
+    browser
+        .wait_text(&watched_log, "its output", |t| t.contains("started 0"))
+        .await;
+    browser.click(&watched_log).await;
+    let other = row(running[1].id);
+    browser.wait_prop(&other, "open", json!(true)).await;
     stack.raise(&hold);
+    browser
+        .wait_text(&format!("{watched} .badge"), "the end", |t| {
+            t == "Completed"
+        })
+        .await;
+    browser.wait_prop(&other, "open", json!(false)).await;
+    assert_eq!(browser.prop(&watched, "open").await, json!(true));
+    assert!(
+        browser.visible(&format!("#live-list {watched} .log")).await,
+        "the watched job stays where it was"
+    );
     browser.close().await;
 }
 
@@ -388,6 +408,27 @@ async fn a_job_page_opens_through_sign_in_and_finds_a_line_far_back_in_a_huge_lo
         )
         .await;
     assert_eq!(around, json!(["line 49999", "line 50001", true, 1]));
+
+    // Wrapping can be turned off.
+    assert_eq!(
+        browser
+            .js(
+                "return getComputedStyle(document.querySelector(arguments[0])).whiteSpace;",
+                vec![json!(log)]
+            )
+            .await,
+        json!("pre-wrap")
+    );
+    browser.click("#job-log .wrap").await;
+    assert_eq!(
+        browser
+            .js(
+                "return getComputedStyle(document.querySelector(arguments[0])).whiteSpace;",
+                vec![json!(log)]
+            )
+            .await,
+        json!("pre")
+    );
 
     // Back to the end of the log.
     browser.click("#job-log .jump").await;

@@ -478,6 +478,7 @@ function wireSubmitForm() {
     status.className = `form-status form-status-${kind}`;
     status.textContent = text;
     status.hidden = false;
+    if (kind !== 'info') announce(text);
   };
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
