@@ -19,6 +19,8 @@ const LIVE_PAGE = 500;
 const LIVE_PAGES = 20;
 /** Pages read to close the gap when many jobs finished between two refreshes. */
 const GAP_PAGES = 5;
+/** Jobs that ended on screen kept in the Live section when Finished has no place for them yet. */
+const MAX_ENDED_IN_LIVE = 20;
 /** How often the list refreshes while nothing is live. */
 const IDLE_REFRESH_MS = 30000;
 
@@ -286,33 +288,43 @@ function renderLive(jobs) {
     if (seen.has(id)) continue;
     // A panel the user works with stays where it is until the page is left.
     if (row.panel.touched) continue;
-    liveRows.delete(id);
     if (row.isActive()) {
       // It ended between two looks: its final record comes with its panel's last read.
       row.finished();
     }
-    toFinished(row);
+    if (placeable(row)) {
+      liveRows.delete(id);
+      toFinished(row);
+    }
   }
-  $('live-count').textContent = liveRows.size ? `(${liveRows.size})` : '';
+  // A job that ended on screen but is older than the finished rows loaded
+  // stays in view a while rather than vanish; the oldest such go first.
+  const ended = [...liveRows.values()].filter((r) => !seen.has(r.id) && !r.panel.touched);
+  for (const row of ended.slice(MAX_ENDED_IN_LIVE)) {
+    liveRows.delete(row.id);
+    row.dispose();
+  }
+  const live = [...liveRows.values()].filter((r) => r.isActive()).length;
+  $('live-count').textContent = live ? `(${live})` : '';
   $('live-empty').hidden = liveRows.size > 0;
 }
 
-/** Puts a row that left Live in its place among the finished rows, if that place is loaded. */
+/** Whether a row that left Live has its place among the finished rows loaded. */
+function placeable(row) {
+  if (!finishedLoaded) return false;
+  return !finishedCursor || [...finishedRows.values()].some((r) => newer(row.job, r.job));
+}
+
+/** Puts a row that left Live in its place among the finished rows. */
 function toFinished(row) {
   const terminal = wanted(TERMINAL);
   if (terminal.length === 0 || (!ACTIVE.has(row.job.status) && !terminal.includes(row.job.status))) {
     row.dispose();
     return;
   }
-  const list = $('finished-list');
   const after = [...finishedRows.values()].find((r) => newer(row.job, r.job));
-  if (!after && finishedCursor) {
-    // Older than every row shown: "Load more" brings it.
-    row.dispose();
-    return;
-  }
   finishedRows.set(row.id, row);
-  place(row, list, after ? after.el : null);
+  place(row, $('finished-list'), after ? after.el : null);
 }
 
 function renderFinished(pages) {
