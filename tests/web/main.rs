@@ -1144,6 +1144,65 @@ async fn the_page_api_speaks_for_the_signed_in_user_and_reports_api_failures() {
     assert_eq!(chunk["logs"].as_str().unwrap(), stack.log_on_disk(job.id));
     assert_eq!(chunk["status"], "completed");
 
+    // The list's paging and filters and the log's earlier output and
+    // search go through to the API as it answers them.
+    let page: serde_json::Value = get(
+        &admin,
+        "/ui/api/jobs?status=completed,failed&q=ADMINS&limit=1",
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(page["jobs"][0]["id"], json!(job.id.to_string()), "{page}");
+    assert!(page["next_cursor"].is_null(), "{page}");
+    let earlier: serde_json::Value = get(
+        &admin,
+        &format!(
+            "/ui/api/jobs/{}/logs?before={}&tail=5",
+            job.id,
+            "secret\n".len()
+        ),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(earlier["logs"], json!("secret\n"), "{earlier}");
+    assert_eq!(earlier["offset"], json!(0));
+    let found: serde_json::Value = get(
+        &admin,
+        &format!(
+            "/ui/api/jobs/{}/logs/search?q=SECRET&ignore_case=true",
+            job.id
+        ),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(found["matches"][0]["offset"], json!(0), "{found}");
+    assert_eq!(found["matches"][0]["text"], json!("secret"), "{found}");
+    for bad in [
+        "/ui/api/jobs?bogus=1".to_string(),
+        "/ui/api/jobs?limit=many".to_string(),
+        format!("/ui/api/jobs/{}/logs?before=-1", job.id),
+        format!("/ui/api/jobs/{}/logs/search?q=x&after=soon", job.id),
+    ] {
+        let refused = get(&admin, &bad).await.unwrap();
+        assert_eq!(refused.status(), StatusCode::BAD_REQUEST, "{bad}");
+    }
+    let hidden = get(
+        &alice,
+        &format!("/ui/api/jobs/{}/logs/search?q=secret", job.id),
+    )
+    .await
+    .unwrap();
+    assert_eq!(hidden.status(), StatusCode::NOT_FOUND);
+
     let bad = get(&admin, "/ui/api/jobs/..%2F..%2Fetc%2Fpasswd/logs")
         .await
         .unwrap();
