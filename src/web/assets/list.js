@@ -118,7 +118,8 @@ class JobRow {
     this.idEl.title = job.id;
     this.ownerEl.textContent = job.owner;
     setBadge(this.badgeEl, job);
-    const reason = failureText(job) || (job.status === 'running' ? '' : (job.pending_reason || ''));
+    // Why it failed, or why a live job is not doing work yet (e.g. queued in Slurm).
+    const reason = failureText(job) || (active ? (job.pending_reason || '') : '');
     this.reasonEl.textContent = reason;
     this.reasonEl.title = reason;
     const started = job.started_at ? new Date(job.started_at) : null;

@@ -5,6 +5,7 @@
 import { request, jobPath, caughtUp, sentence } from './http.js';
 import { timeFormat, fullFormat, seconds, ACTIVE } from './format.js';
 import { LogView } from './logview.js';
+import { lineText } from './ansi.js';
 
 /** Lines fetched when a live log is first shown. */
 const LIVE_TAIL = 1000;
@@ -103,9 +104,12 @@ export class LogPanel {
       this.touch();
       this.box.classList.toggle('nowrap', !this.wrapToggle.checked);
     });
+    let typing = null;
     this.searchInput.addEventListener('input', () => {
       this.touch();
-      this.highlight();
+      // Marking thousands of lines on every key would lag behind typing.
+      clearTimeout(typing);
+      typing = setTimeout(() => this.highlight(), 150);
     });
     this.caseToggle.addEventListener('change', () => {
       this.touch();
@@ -283,6 +287,13 @@ export class LogPanel {
   /** Reads what is new; `complete` when it read up to the end of the file. */
   async readNew() {
     if (this.offset === null) return this.readTail(LIVE_TAIL);
+    if (!this.log.atEnd) {
+      // The box shows a window elsewhere in the log: only the status and
+      // the size matter until the reader goes back to the end.
+      const chunk = await request('GET', this.logsUrl('tail=0'));
+      this.offset = chunk.next_offset;
+      return { status: chunk.status, complete: true };
+    }
     let chunk = await request('GET', this.logsUrl(`offset=${this.offset}`));
     for (let n = 1; ; n++) {
       if (chunk.size - chunk.next_offset > RETAIL_BYTES && this.log.atEnd) return this.readTail(LIVE_TAIL);
@@ -434,7 +445,8 @@ export class LogPanel {
     button.type = 'button';
     button.className = 'match ghost small';
     button.dataset.offset = String(match.offset);
-    button.textContent = match.text;
+    // As the line shows on screen: escapes applied, never interpreted as markup.
+    button.textContent = lineText(match.text);
     button.title = `Show the log around byte ${match.offset}`;
     button.addEventListener('click', () => this.jumpTo(match.offset));
     li.appendChild(button);
