@@ -54,6 +54,10 @@ async fn at_lab_scale_live_jobs_stay_in_view_and_every_finished_job_is_reachable
     }
 
     browser.sign_in(&stack.web_url, &stack.alice).await;
+    assert!(
+        !browser.visible("#filter-owner").await,
+        "only admins filter by owner"
+    );
     let live_running =
         "return document.querySelectorAll('#live-list .job .badge.status-running').length;";
     wait_for("all 12 running jobs in Live", || async {
@@ -439,5 +443,80 @@ async fn a_job_page_opens_through_sign_in_and_finds_a_line_far_back_in_a_huge_lo
     browser
         .wait_text(log, "the tail again", |t| t.contains("line 200000"))
         .await;
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pending_jobs_cost_no_log_requests_and_start_from_one_list_refresh() {
+    let Some(browser) = Browser::launch("pending_jobs_cost_no_log_requests").await else {
+        return;
+    };
+    let stack = Stack::start_with_slots(Duration::from_secs(1), 1).await;
+    let hold = stack.flag("hold");
+    let blocker = stack
+        .submit(
+            &stack.alice,
+            "blocker",
+            &format!("while [ ! -e '{}' ]; do sleep 0.1; done", hold.display()),
+        )
+        .await;
+    stack.wait_status(blocker.id, JobStatus::Running).await;
+    let mut waiting = Vec::new();
+    for n in 0..5 {
+        waiting.push(
+            stack
+                .submit(&stack.alice, &format!("queued-{n}"), "echo ran")
+                .await,
+        );
+    }
+
+    browser.sign_in(&stack.web_url, &stack.alice).await;
+    // Count every request the page makes from now on.
+    browser
+        .js(
+            "window.seen = [];
+             const real = window.fetch;
+             window.fetch = (url, init) => { window.seen.push(String(url)); return real(url, init); };",
+            vec![],
+        )
+        .await;
+    let list_requests = "return window.seen.filter(u => u.startsWith('/ui/api/jobs?')).length;";
+    wait_for("three list refreshes", || async {
+        match count(&browser, list_requests).await {
+            n if n >= 6 => Ok(()),
+            n => Err(format!("{n} list requests")),
+        }
+    })
+    .await;
+    let seen = browser.js("return window.seen;", vec![]).await;
+    for job in &waiting {
+        assert_eq!(
+            browser
+                .text(&format!("{} .badge", row(job.id)))
+                .await
+                .unwrap(),
+            "Pending"
+        );
+        assert!(
+            !seen.to_string().contains(&job.id.to_string()),
+            "a pending job's log is not polled: {seen}"
+        );
+    }
+    assert!(
+        seen.to_string()
+            .contains(&format!("/ui/api/jobs/{}/logs", blocker.id)),
+        "the running job's log is: {seen}"
+    );
+
+    // They start: the list says so, and their logs come.
+    stack.raise(&hold);
+    for job in &waiting {
+        stack.wait_status(job.id, JobStatus::Completed).await;
+        browser
+            .wait_text(&format!("{} .badge", row(job.id)), "the job done", |t| {
+                t == "Completed"
+            })
+            .await;
+    }
     browser.close().await;
 }
