@@ -21,7 +21,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 
-use crate::client::{ApiClient, ClientError};
+use crate::client::{self, ApiClient, ClientError};
 use crate::config::{self, ConfigFile};
 use crate::domain::{JobId, JobIdPrefix};
 use crate::protocol::{Job, ListQuery};
@@ -49,6 +49,17 @@ impl ClientArgs {
     pub fn client(&self, file: &ConfigFile) -> anyhow::Result<ApiClient> {
         let data_dir = config::data_dir(env_path("JOBCTL_DATA_DIR").as_deref(), file).ok();
         let api_url = config::api_url(self.api_url.as_deref(), file, data_dir.as_deref());
+        let hint = if self.api_url.is_some() || file.api_url.is_some() {
+            client::HINT_CONFIGURED
+        } else if data_dir
+            .as_deref()
+            .and_then(|d| config::read_data_file(d, config::API_URL_FILE))
+            .is_some()
+        {
+            client::HINT_UP
+        } else {
+            client::HINT_NOTHING_CONFIGURED
+        };
         let token = config::token(
             self.token.as_deref(),
             file,
@@ -59,7 +70,7 @@ impl ClientArgs {
         .context(
             "no token: set JOBCTL_TOKEN (or --token), or run `jobctl up` once on this machine",
         )?;
-        ApiClient::new(&api_url, &token)
+        Ok(ApiClient::new(&api_url, &token)?.with_start_hint(hint))
     }
 }
 
