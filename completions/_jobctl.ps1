@@ -57,8 +57,8 @@ Register-ArgumentCompleter -Native -CommandName 'jobctl' -ScriptBlock {
             break
         }
         'jobctl;worker' {
-            [CompletionResult]::new('--api-url', '--api-url', [CompletionResultType]::ParameterName, 'The API''s URL')
-            [CompletionResult]::new('--token', '--token', [CompletionResultType]::ParameterName, 'A worker token (`jobctl token create --role worker`)')
+            [CompletionResult]::new('--api-url', '--api-url', [CompletionResultType]::ParameterName, 'The API''s URL [default: the one `jobctl up` wrote, else http://127.0.0.1:8765]')
+            [CompletionResult]::new('--token', '--token', [CompletionResultType]::ParameterName, 'API token [default: config file, else the token `jobctl up` wrote (admin; worker token for `jobctl worker`)]')
             [CompletionResult]::new('--logs-dir', '--logs-dir', [CompletionResultType]::ParameterName, 'Directory of job logs: the same path the api reads [default: DATA_DIR/logs]')
             [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'Data dir, for the default logs dir and the token of `jobctl up`')
             [CompletionResult]::new('--slots', '--slots', [CompletionResultType]::ParameterName, 'Jobs to run at once (local executor; Slurm: --max-jobs)')
@@ -109,7 +109,7 @@ Register-ArgumentCompleter -Native -CommandName 'jobctl' -ScriptBlock {
             [CompletionResult]::new('--cwd', '--cwd', [CompletionResultType]::ParameterName, 'Working directory on the worker [default: the current directory]')
             [CompletionResult]::new('--interval', '--interval', [CompletionResultType]::ParameterName, 'Poll interval when following')
             [CompletionResult]::new('--api-url', '--api-url', [CompletionResultType]::ParameterName, 'The API''s URL [default: the one `jobctl up` wrote, else http://127.0.0.1:8765]')
-            [CompletionResult]::new('--token', '--token', [CompletionResultType]::ParameterName, 'API token [default: config file, else the admin token of `jobctl up`]')
+            [CompletionResult]::new('--token', '--token', [CompletionResultType]::ParameterName, 'API token [default: config file, else the token `jobctl up` wrote (admin; worker token for `jobctl worker`)]')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file [default: ~/.config/jobctl/config.toml]')
             [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'Follow the job''s output until it ends (Ctrl-C stops following, not the job)')
             [CompletionResult]::new('--follow', '--follow', [CompletionResultType]::ParameterName, 'Follow the job''s output until it ends (Ctrl-C stops following, not the job)')
@@ -124,7 +124,7 @@ Register-ArgumentCompleter -Native -CommandName 'jobctl' -ScriptBlock {
             [CompletionResult]::new('--status', '--status', [CompletionResultType]::ParameterName, 'Only jobs in this status')
             [CompletionResult]::new('--limit', '--limit', [CompletionResultType]::ParameterName, 'At most this many jobs')
             [CompletionResult]::new('--api-url', '--api-url', [CompletionResultType]::ParameterName, 'The API''s URL [default: the one `jobctl up` wrote, else http://127.0.0.1:8765]')
-            [CompletionResult]::new('--token', '--token', [CompletionResultType]::ParameterName, 'API token [default: config file, else the admin token of `jobctl up`]')
+            [CompletionResult]::new('--token', '--token', [CompletionResultType]::ParameterName, 'API token [default: config file, else the token `jobctl up` wrote (admin; worker token for `jobctl worker`)]')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file [default: ~/.config/jobctl/config.toml]')
             [CompletionResult]::new('--all', '--all', [CompletionResultType]::ParameterName, 'Every user''s jobs (admins), not just your own')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print JSON (every field)')
@@ -136,7 +136,7 @@ Register-ArgumentCompleter -Native -CommandName 'jobctl' -ScriptBlock {
         }
         'jobctl;show' {
             [CompletionResult]::new('--api-url', '--api-url', [CompletionResultType]::ParameterName, 'The API''s URL [default: the one `jobctl up` wrote, else http://127.0.0.1:8765]')
-            [CompletionResult]::new('--token', '--token', [CompletionResultType]::ParameterName, 'API token [default: config file, else the admin token of `jobctl up`]')
+            [CompletionResult]::new('--token', '--token', [CompletionResultType]::ParameterName, 'API token [default: config file, else the token `jobctl up` wrote (admin; worker token for `jobctl worker`)]')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file [default: ~/.config/jobctl/config.toml]')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print JSON')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
@@ -147,7 +147,7 @@ Register-ArgumentCompleter -Native -CommandName 'jobctl' -ScriptBlock {
         }
         'jobctl;cancel' {
             [CompletionResult]::new('--api-url', '--api-url', [CompletionResultType]::ParameterName, 'The API''s URL [default: the one `jobctl up` wrote, else http://127.0.0.1:8765]')
-            [CompletionResult]::new('--token', '--token', [CompletionResultType]::ParameterName, 'API token [default: config file, else the admin token of `jobctl up`]')
+            [CompletionResult]::new('--token', '--token', [CompletionResultType]::ParameterName, 'API token [default: config file, else the token `jobctl up` wrote (admin; worker token for `jobctl worker`)]')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file [default: ~/.config/jobctl/config.toml]')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the job as JSON')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
@@ -161,7 +161,7 @@ Register-ArgumentCompleter -Native -CommandName 'jobctl' -ScriptBlock {
             [CompletionResult]::new('--tail', '--tail', [CompletionResultType]::ParameterName, 'Start with the last N lines')
             [CompletionResult]::new('--interval', '--interval', [CompletionResultType]::ParameterName, 'How often to poll for new output while following')
             [CompletionResult]::new('--api-url', '--api-url', [CompletionResultType]::ParameterName, 'The API''s URL [default: the one `jobctl up` wrote, else http://127.0.0.1:8765]')
-            [CompletionResult]::new('--token', '--token', [CompletionResultType]::ParameterName, 'API token [default: config file, else the admin token of `jobctl up`]')
+            [CompletionResult]::new('--token', '--token', [CompletionResultType]::ParameterName, 'API token [default: config file, else the token `jobctl up` wrote (admin; worker token for `jobctl worker`)]')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file [default: ~/.config/jobctl/config.toml]')
             [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'Keep printing new output until the job ends (Ctrl-C stops following, not the job)')
             [CompletionResult]::new('--follow', '--follow', [CompletionResultType]::ParameterName, 'Keep printing new output until the job ends (Ctrl-C stops following, not the job)')

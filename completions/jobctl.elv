@@ -52,8 +52,8 @@ set edit:completion:arg-completer[jobctl] = {|@words|
             cand --version 'Print version'
         }
         &'jobctl;worker'= {
-            cand --api-url 'The API''s URL'
-            cand --token 'A worker token (`jobctl token create --role worker`)'
+            cand --api-url 'The API''s URL [default: the one `jobctl up` wrote, else http://127.0.0.1:8765]'
+            cand --token 'API token [default: config file, else the token `jobctl up` wrote (admin; worker token for `jobctl worker`)]'
             cand --logs-dir 'Directory of job logs: the same path the api reads [default: DATA_DIR/logs]'
             cand --data-dir 'Data dir, for the default logs dir and the token of `jobctl up`'
             cand --slots 'Jobs to run at once (local executor; Slurm: --max-jobs)'
@@ -101,7 +101,7 @@ set edit:completion:arg-completer[jobctl] = {|@words|
             cand --cwd 'Working directory on the worker [default: the current directory]'
             cand --interval 'Poll interval when following'
             cand --api-url 'The API''s URL [default: the one `jobctl up` wrote, else http://127.0.0.1:8765]'
-            cand --token 'API token [default: config file, else the admin token of `jobctl up`]'
+            cand --token 'API token [default: config file, else the token `jobctl up` wrote (admin; worker token for `jobctl worker`)]'
             cand --config 'Config file [default: ~/.config/jobctl/config.toml]'
             cand -f 'Follow the job''s output until it ends (Ctrl-C stops following, not the job)'
             cand --follow 'Follow the job''s output until it ends (Ctrl-C stops following, not the job)'
@@ -115,7 +115,7 @@ set edit:completion:arg-completer[jobctl] = {|@words|
             cand --status 'Only jobs in this status'
             cand --limit 'At most this many jobs'
             cand --api-url 'The API''s URL [default: the one `jobctl up` wrote, else http://127.0.0.1:8765]'
-            cand --token 'API token [default: config file, else the admin token of `jobctl up`]'
+            cand --token 'API token [default: config file, else the token `jobctl up` wrote (admin; worker token for `jobctl worker`)]'
             cand --config 'Config file [default: ~/.config/jobctl/config.toml]'
             cand --all 'Every user''s jobs (admins), not just your own'
             cand --json 'Print JSON (every field)'
@@ -126,7 +126,7 @@ set edit:completion:arg-completer[jobctl] = {|@words|
         }
         &'jobctl;show'= {
             cand --api-url 'The API''s URL [default: the one `jobctl up` wrote, else http://127.0.0.1:8765]'
-            cand --token 'API token [default: config file, else the admin token of `jobctl up`]'
+            cand --token 'API token [default: config file, else the token `jobctl up` wrote (admin; worker token for `jobctl worker`)]'
             cand --config 'Config file [default: ~/.config/jobctl/config.toml]'
             cand --json 'Print JSON'
             cand -h 'Print help'
@@ -136,7 +136,7 @@ set edit:completion:arg-completer[jobctl] = {|@words|
         }
         &'jobctl;cancel'= {
             cand --api-url 'The API''s URL [default: the one `jobctl up` wrote, else http://127.0.0.1:8765]'
-            cand --token 'API token [default: config file, else the admin token of `jobctl up`]'
+            cand --token 'API token [default: config file, else the token `jobctl up` wrote (admin; worker token for `jobctl worker`)]'
             cand --config 'Config file [default: ~/.config/jobctl/config.toml]'
             cand --json 'Print the job as JSON'
             cand -h 'Print help'
@@ -149,7 +149,7 @@ set edit:completion:arg-completer[jobctl] = {|@words|
             cand --tail 'Start with the last N lines'
             cand --interval 'How often to poll for new output while following'
             cand --api-url 'The API''s URL [default: the one `jobctl up` wrote, else http://127.0.0.1:8765]'
-            cand --token 'API token [default: config file, else the admin token of `jobctl up`]'
+            cand --token 'API token [default: config file, else the token `jobctl up` wrote (admin; worker token for `jobctl worker`)]'
             cand --config 'Config file [default: ~/.config/jobctl/config.toml]'
             cand -f 'Keep printing new output until the job ends (Ctrl-C stops following, not the job)'
             cand --follow 'Keep printing new output until the job ends (Ctrl-C stops following, not the job)'

@@ -50,8 +50,8 @@ complete -c jobctl -n "__fish_jobctl_using_subcommand api" -l max-connections -d
 complete -c jobctl -n "__fish_jobctl_using_subcommand api" -l config -d 'Config file [default: ~/.config/jobctl/config.toml]' -r -F
 complete -c jobctl -n "__fish_jobctl_using_subcommand api" -s h -l help -d 'Print help'
 complete -c jobctl -n "__fish_jobctl_using_subcommand api" -s V -l version -d 'Print version'
-complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l api-url -d 'The API\'s URL' -r
-complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l token -d 'A worker token (`jobctl token create --role worker`)' -r
+complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l api-url -d 'The API\'s URL [default: the one `jobctl up` wrote, else http://127.0.0.1:8765]' -r
+complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l token -d 'API token [default: config file, else the token `jobctl up` wrote (admin; worker token for `jobctl worker`)]' -r
 complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l logs-dir -d 'Directory of job logs: the same path the api reads [default: DATA_DIR/logs]' -r -F
 complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l data-dir -d 'Data dir, for the default logs dir and the token of `jobctl up`' -r -F
 complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l slots -d 'Jobs to run at once (local executor; Slurm: --max-jobs)' -r
@@ -87,7 +87,7 @@ complete -c jobctl -n "__fish_jobctl_using_subcommand submit" -s e -l env -d 'Se
 complete -c jobctl -n "__fish_jobctl_using_subcommand submit" -l cwd -d 'Working directory on the worker [default: the current directory]' -r -F
 complete -c jobctl -n "__fish_jobctl_using_subcommand submit" -l interval -d 'Poll interval when following' -r
 complete -c jobctl -n "__fish_jobctl_using_subcommand submit" -l api-url -d 'The API\'s URL [default: the one `jobctl up` wrote, else http://127.0.0.1:8765]' -r
-complete -c jobctl -n "__fish_jobctl_using_subcommand submit" -l token -d 'API token [default: config file, else the admin token of `jobctl up`]' -r
+complete -c jobctl -n "__fish_jobctl_using_subcommand submit" -l token -d 'API token [default: config file, else the token `jobctl up` wrote (admin; worker token for `jobctl worker`)]' -r
 complete -c jobctl -n "__fish_jobctl_using_subcommand submit" -l config -d 'Config file [default: ~/.config/jobctl/config.toml]' -r -F
 complete -c jobctl -n "__fish_jobctl_using_subcommand submit" -s f -l follow -d 'Follow the job\'s output until it ends (Ctrl-C stops following, not the job)'
 complete -c jobctl -n "__fish_jobctl_using_subcommand submit" -l json -d 'Print the whole job as JSON instead of its id'
@@ -100,20 +100,20 @@ failed\t''
 cancelled\t''"
 complete -c jobctl -n "__fish_jobctl_using_subcommand list" -l limit -d 'At most this many jobs' -r
 complete -c jobctl -n "__fish_jobctl_using_subcommand list" -l api-url -d 'The API\'s URL [default: the one `jobctl up` wrote, else http://127.0.0.1:8765]' -r
-complete -c jobctl -n "__fish_jobctl_using_subcommand list" -l token -d 'API token [default: config file, else the admin token of `jobctl up`]' -r
+complete -c jobctl -n "__fish_jobctl_using_subcommand list" -l token -d 'API token [default: config file, else the token `jobctl up` wrote (admin; worker token for `jobctl worker`)]' -r
 complete -c jobctl -n "__fish_jobctl_using_subcommand list" -l config -d 'Config file [default: ~/.config/jobctl/config.toml]' -r -F
 complete -c jobctl -n "__fish_jobctl_using_subcommand list" -l all -d 'Every user\'s jobs (admins), not just your own'
 complete -c jobctl -n "__fish_jobctl_using_subcommand list" -l json -d 'Print JSON (every field)'
 complete -c jobctl -n "__fish_jobctl_using_subcommand list" -s h -l help -d 'Print help'
 complete -c jobctl -n "__fish_jobctl_using_subcommand list" -s V -l version -d 'Print version'
 complete -c jobctl -n "__fish_jobctl_using_subcommand show" -l api-url -d 'The API\'s URL [default: the one `jobctl up` wrote, else http://127.0.0.1:8765]' -r
-complete -c jobctl -n "__fish_jobctl_using_subcommand show" -l token -d 'API token [default: config file, else the admin token of `jobctl up`]' -r
+complete -c jobctl -n "__fish_jobctl_using_subcommand show" -l token -d 'API token [default: config file, else the token `jobctl up` wrote (admin; worker token for `jobctl worker`)]' -r
 complete -c jobctl -n "__fish_jobctl_using_subcommand show" -l config -d 'Config file [default: ~/.config/jobctl/config.toml]' -r -F
 complete -c jobctl -n "__fish_jobctl_using_subcommand show" -l json -d 'Print JSON'
 complete -c jobctl -n "__fish_jobctl_using_subcommand show" -s h -l help -d 'Print help'
 complete -c jobctl -n "__fish_jobctl_using_subcommand show" -s V -l version -d 'Print version'
 complete -c jobctl -n "__fish_jobctl_using_subcommand cancel" -l api-url -d 'The API\'s URL [default: the one `jobctl up` wrote, else http://127.0.0.1:8765]' -r
-complete -c jobctl -n "__fish_jobctl_using_subcommand cancel" -l token -d 'API token [default: config file, else the admin token of `jobctl up`]' -r
+complete -c jobctl -n "__fish_jobctl_using_subcommand cancel" -l token -d 'API token [default: config file, else the token `jobctl up` wrote (admin; worker token for `jobctl worker`)]' -r
 complete -c jobctl -n "__fish_jobctl_using_subcommand cancel" -l config -d 'Config file [default: ~/.config/jobctl/config.toml]' -r -F
 complete -c jobctl -n "__fish_jobctl_using_subcommand cancel" -l json -d 'Print the job as JSON'
 complete -c jobctl -n "__fish_jobctl_using_subcommand cancel" -s h -l help -d 'Print help'
@@ -121,7 +121,7 @@ complete -c jobctl -n "__fish_jobctl_using_subcommand cancel" -s V -l version -d
 complete -c jobctl -n "__fish_jobctl_using_subcommand logs" -s n -l tail -d 'Start with the last N lines' -r
 complete -c jobctl -n "__fish_jobctl_using_subcommand logs" -l interval -d 'How often to poll for new output while following' -r
 complete -c jobctl -n "__fish_jobctl_using_subcommand logs" -l api-url -d 'The API\'s URL [default: the one `jobctl up` wrote, else http://127.0.0.1:8765]' -r
-complete -c jobctl -n "__fish_jobctl_using_subcommand logs" -l token -d 'API token [default: config file, else the admin token of `jobctl up`]' -r
+complete -c jobctl -n "__fish_jobctl_using_subcommand logs" -l token -d 'API token [default: config file, else the token `jobctl up` wrote (admin; worker token for `jobctl worker`)]' -r
 complete -c jobctl -n "__fish_jobctl_using_subcommand logs" -l config -d 'Config file [default: ~/.config/jobctl/config.toml]' -r -F
 complete -c jobctl -n "__fish_jobctl_using_subcommand logs" -s f -l follow -d 'Keep printing new output until the job ends (Ctrl-C stops following, not the job)'
 complete -c jobctl -n "__fish_jobctl_using_subcommand logs" -s h -l help -d 'Print help'

@@ -15,6 +15,16 @@ use crate::protocol::{
     LogChunk, StatusReport, SubmitJob, WhoAmI,
 };
 
+/// What an unreachable api's message suggests, by where its address came from.
+pub const HINT_API: &str = "is `jobctl api` running?";
+/// The address `jobctl up` wrote in the data dir.
+pub const HINT_UP: &str = "this is the address `jobctl up` last used here: is it still running? Start it with `jobctl up`";
+/// No address configured, and no `jobctl up` on this machine.
+pub const HINT_NOTHING_CONFIGURED: &str = "no API address is configured and `jobctl up` has not run here: \
+     start everything on this machine with `jobctl up`, or point --api-url (JOBCTL_API_URL) at your api";
+/// A flag, variable or config file named the address.
+pub const HINT_CONFIGURED: &str = "is `jobctl api` running there? (the address comes from --api-url, JOBCTL_API_URL or the config file)";
+
 /// The longest a log download may stream.
 const DOWNLOAD_TIMEOUT: Duration = Duration::from_secs(3600);
 
@@ -22,8 +32,13 @@ const DOWNLOAD_TIMEOUT: Duration = Duration::from_secs(3600);
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
     /// No answer at all: refused, reset, timed out, DNS.
-    #[error("cannot reach the API at {url}: {reason} — is `jobctl api` running?")]
-    Unreachable { url: String, reason: String },
+    #[error("cannot reach the API at {url}: {reason} — {hint}")]
+    Unreachable {
+        url: String,
+        reason: String,
+        /// What to check or run, for where this address came from.
+        hint: &'static str,
+    },
     /// An error answer from the api.
     #[error("{message} (HTTP {status})")]
     Api { status: StatusCode, message: String },
@@ -58,6 +73,7 @@ impl ClientError {
 pub struct ApiClient {
     base: Url,
     token: String,
+    start_hint: &'static str,
     http: reqwest::Client,
 }
 
@@ -86,9 +102,17 @@ impl ApiClient {
             .build()?;
         Ok(ApiClient {
             base,
+            start_hint: HINT_API,
             token: token.trim().to_string(),
             http,
         })
+    }
+
+    /// The same client, whose "cannot reach" errors suggest `hint`
+    /// (one of the `HINT_*` texts) instead of `jobctl api`.
+    pub fn with_start_hint(mut self, hint: &'static str) -> Self {
+        self.start_hint = hint;
+        self
     }
 
     /// The same api and connection pool, speaking with another token: the
@@ -98,6 +122,7 @@ impl ApiClient {
             base: self.base.clone(),
             token: token.trim().to_string(),
             http: self.http.clone(),
+            start_hint: self.start_hint,
         }
     }
 
@@ -146,7 +171,10 @@ impl ApiClient {
         &self,
         req: reqwest::RequestBuilder,
     ) -> Result<reqwest::Response, ClientError> {
-        let resp = req.send().await.map_err(|e| unreachable(&self.base, &e))?;
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| unreachable(&self.base, self.start_hint, &e))?;
         if resp.status().is_success() {
             return Ok(resp);
         }
@@ -184,7 +212,7 @@ impl ApiClient {
                     reason: e.to_string(),
                 }
             } else {
-                unreachable(&self.base, &e)
+                unreachable(&self.base, self.start_hint, &e)
             }
         })
     }
@@ -313,7 +341,7 @@ impl ApiClient {
 }
 
 /// Names the root cause of a transport failure in a few words.
-fn unreachable(base: &Url, e: &reqwest::Error) -> ClientError {
+fn unreachable(base: &Url, hint: &'static str, e: &reqwest::Error) -> ClientError {
     let reason = if e.is_timeout() {
         "timed out".to_string()
     } else {
@@ -331,5 +359,6 @@ fn unreachable(base: &Url, e: &reqwest::Error) -> ClientError {
     ClientError::Unreachable {
         url: base.as_str().trim_end_matches('/').to_string(),
         reason,
+        hint,
     }
 }

@@ -236,15 +236,12 @@ async fn follow_exit_status_says_how_the_job_ended() {
             .assert()
             .code(code);
     }
-    let follow = std_jobctl(&api, &user)
+    let mut follow = std_jobctl(&api, &user);
+    follow
         .args(["logs", &slow.to_string(), "-f", "--interval", "100ms"])
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut follow = ChildGuard {
-        child: Some(follow),
-    };
+        .stderr(Stdio::null());
+    let mut follow = ChildGuard::spawn(follow);
     wait_for(WITHIN, || async {
         (api.job(&user, slow).await.status == JobStatus::Running).then_some(())
     })
@@ -470,6 +467,14 @@ async fn list_and_show_escape_control_characters() {
     );
     let out = jobctl(&api, &admin).arg("list").output().unwrap();
     assert!(!String::from_utf8(out.stdout).unwrap().contains("alice"));
+    // A user's --all is refused, saying why, rather than silently narrowed.
+    let out = jobctl(&api, &user)
+        .args(["list", "--all"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--all needs an admin token"), "{stderr}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -498,7 +503,7 @@ async fn errors_say_what_to_do() {
     assert!(
         stderr.contains("cannot reach the API at http://127.0.0.1:9")
             && stderr.contains("connection refused")
-            && stderr.contains("is `jobctl api` running?"),
+            && stderr.contains("is `jobctl api` running there?"),
         "{stderr}"
     );
     let out = jobctl(&api, "jobctl_000000000000_00")
@@ -512,6 +517,45 @@ async fn errors_say_what_to_do() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2), "usage errors exit 2");
+}
+
+/// With the api down, the message names the address tried and the command
+/// that starts the api in this set-up: `jobctl up` where `up` wrote the
+/// address, either way when nothing is configured.
+#[test]
+fn an_unreachable_api_names_the_command_that_starts_it_here() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let run = |data_dir: Option<&std::path::Path>| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_jobctl"));
+        isolate(&mut cmd, dir.path());
+        cmd.env("JOBCTL_TOKEN", "jobctl_000000000000_00");
+        if let Some(d) = data_dir {
+            cmd.env("JOBCTL_DATA_DIR", d);
+        }
+        let out = cmd.arg("list").output().unwrap();
+        assert_eq!(out.status.code(), Some(2));
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    // A data dir where `jobctl up` once wrote its (now dead) address.
+    std::fs::write(data.join("api-url"), "http://127.0.0.1:9\n").unwrap();
+    let stderr = run(Some(&data));
+    assert!(
+        stderr.contains("cannot reach the API at http://127.0.0.1:9")
+            && stderr.contains("Start it with `jobctl up`"),
+        "{stderr}"
+    );
+    // Nothing configured at all: the default address, and both ways out.
+    let empty = dir.path().join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let stderr = run(Some(&empty));
+    assert!(
+        stderr.contains("cannot reach the API at http://127.0.0.1:8765")
+            && stderr.contains("`jobctl up`")
+            && stderr.contains("--api-url"),
+        "{stderr}"
+    );
 }
 
 #[test]

@@ -8,7 +8,7 @@ use super::AppState;
 use super::error::ApiError;
 use super::extract::{ApiJson, ApiPath, ApiQuery, User};
 use crate::auth::Caller;
-use crate::domain::{JobId, JobSpec, Role};
+use crate::domain::{JobId, JobIdPrefix, JobSpec, Role};
 use crate::protocol::{ErrorBody, Job, JobList, ListQuery, SubmitJob, WhoAmI};
 use crate::store::JobFilter;
 
@@ -79,18 +79,9 @@ pub async fn list_jobs(
     }
     let id_prefix = query
         .id_prefix
-        .map(|p| {
-            let p = p.to_ascii_lowercase();
-            if p.is_empty() || p.len() > 36 || !p.chars().all(|c| c.is_ascii_hexdigit() || c == '-')
-            {
-                Err(ApiError::BadRequest(format!(
-                    "id_prefix must be 1 to 36 hex digits or hyphens, got {p:?}"
-                )))
-            } else {
-                Ok(p)
-            }
-        })
-        .transpose()?;
+        .map(|p| JobIdPrefix::parse(&p).map(JobIdPrefix::into_string))
+        .transpose()
+        .map_err(|e| ApiError::BadRequest(e.to_string()))?;
     let owner = match caller.role {
         Role::Admin => query.owner,
         // A user asking for someone else's jobs sees none, as if they did not exist.

@@ -6,7 +6,7 @@ use chrono::Utc;
 
 use super::{ClientArgs, output};
 use crate::config::ConfigFile;
-use crate::domain::{JobStatus, format_duration};
+use crate::domain::{JobStatus, Role, format_duration};
 use crate::protocol::{Job, ListQuery};
 
 /// Flags of `jobctl list`.
@@ -15,7 +15,7 @@ pub struct Args {
     /// Only jobs in this status
     #[arg(long, value_parser = ["pending", "running", "completed", "failed", "cancelled"])]
     pub status: Option<String>,
-    /// Every user's jobs (admins), not just your own
+    /// Every user's jobs, not just your own (needs an admin token)
     #[arg(long)]
     pub all: bool,
     /// At most this many jobs
@@ -31,11 +31,16 @@ pub struct Args {
 /// Prints the list.
 pub async fn run(args: Args, file: &ConfigFile) -> anyhow::Result<ExitCode> {
     let client = args.client.client(file)?;
-    let owner = if args.all {
-        None
-    } else {
-        Some(client.whoami().await?.name)
-    };
+    let me = client.whoami().await?;
+    if args.all && me.role != Role::Admin {
+        anyhow::bail!(
+            "--all needs an admin token; this one is {:?}'s ({} role), which sees only its own \
+             jobs: drop --all",
+            me.name,
+            me.role
+        );
+    }
+    let owner = if args.all { None } else { Some(me.name) };
     let query = ListQuery {
         status: args
             .status
@@ -57,7 +62,7 @@ pub async fn run(args: Args, file: &ConfigFile) -> anyhow::Result<ExitCode> {
             if args.all {
                 ""
             } else {
-                " (yours); --all shows everyone's"
+                " (yours); with an admin token, --all shows everyone's"
             }
         );
         return Ok(ExitCode::SUCCESS);

@@ -15,15 +15,15 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
-use sqlx::{Postgres, Row, Transaction};
+use sqlx::{FromRow, Postgres, Row, Transaction};
 use uuid::Uuid;
 
 use super::{
-    CancelDecision, FinishDecision, HandBackDecision, JobEnd, JobFilter, JobStore, LostJob,
-    StoreError, StoredToken, check_finish, check_hand_back, decide_cancel, new_lease_token,
-    stale_lease,
+    CancelDecision, FIND_TOKEN, FinishDecision, HandBackDecision, JobColumns, JobEnd, JobFilter,
+    JobStore, JobTimes, LIST_TOKENS, LostJob, REVOKE_TOKEN, StoreError, StoredToken, TokenColumns,
+    check_finish, check_hand_back, decide_cancel, new_lease_token, stale_lease,
 };
-use crate::domain::{JobId, JobSpec, JobStatus, Role};
+use crate::domain::{JobId, JobSpec, Role};
 use crate::protocol::{Job, TokenInfo};
 
 const JOB_COLUMNS: &str = "id, name, owner, command::text AS command, cwd, env::text AS env, \
@@ -78,31 +78,12 @@ impl PostgresStore {
 
 fn job_from_row(row: &PgRow) -> Result<Job, StoreError> {
     let id: Uuid = row.try_get("id")?;
-    let command: String = row.try_get("command")?;
-    let env: String = row.try_get("env")?;
-    let status: String = row.try_get("status")?;
-    let timeout: Option<i64> = row.try_get("timeout_seconds")?;
-    let corrupt = |what: &str, e: &dyn std::fmt::Display| {
-        StoreError::Corrupt(format!("job {id}: bad {what}: {e}"))
-    };
-    Ok(Job {
-        id: JobId::from(id),
-        name: row.try_get("name")?,
-        owner: row.try_get("owner")?,
-        command: serde_json::from_str(&command).map_err(|e| corrupt("command", &e))?,
-        cwd: row.try_get("cwd")?,
-        env: serde_json::from_str(&env).map_err(|e| corrupt("env", &e))?,
-        timeout_seconds: timeout.map(|t| t as u64),
-        status: JobStatus::from_str(&status).map_err(|e| corrupt("status", &e))?,
-        exit_code: row.try_get("exit_code")?,
-        failure_reason: row.try_get("failure_reason")?,
-        worker: row.try_get("worker")?,
+    let times = JobTimes {
         created_at: row.try_get("created_at")?,
         started_at: row.try_get("started_at")?,
         finished_at: row.try_get("finished_at")?,
-        cancel_requested: row.try_get("cancel_requested")?,
-        pending_reason: row.try_get("pending_reason")?,
-    })
+    };
+    JobColumns::from_row(row)?.into_job(JobId::from(id), times)
 }
 
 #[async_trait]
@@ -399,15 +380,15 @@ impl JobStore for PostgresStore {
     }
 
     async fn find_token(&self, key_id: &str) -> Result<Option<StoredToken>, StoreError> {
-        let row = sqlx::query("SELECT name, role, secret_hash FROM tokens WHERE key_id = $1")
+        let row = sqlx::query(FIND_TOKEN)
             .bind(key_id)
             .fetch_optional(&self.pool)
             .await?;
         row.map(|r| {
-            let role: String = r.try_get("role")?;
+            let token = TokenColumns::from_row(&r)?;
             Ok(StoredToken {
-                name: r.try_get("name")?,
-                role: role.parse().map_err(StoreError::Corrupt)?,
+                role: token.role()?,
+                name: token.name,
                 secret_hash: r.try_get("secret_hash")?,
             })
         })
@@ -415,16 +396,13 @@ impl JobStore for PostgresStore {
     }
 
     async fn list_tokens(&self) -> Result<Vec<TokenInfo>, StoreError> {
-        let rows =
-            sqlx::query("SELECT name, role, created_at FROM tokens ORDER BY created_at, name")
-                .fetch_all(&self.pool)
-                .await?;
+        let rows = sqlx::query(LIST_TOKENS).fetch_all(&self.pool).await?;
         rows.iter()
             .map(|r| {
-                let role: String = r.try_get("role")?;
+                let token = TokenColumns::from_row(r)?;
                 Ok(TokenInfo {
-                    name: r.try_get("name")?,
-                    role: role.parse().map_err(StoreError::Corrupt)?,
+                    role: token.role()?,
+                    name: token.name,
                     created_at: r.try_get("created_at")?,
                 })
             })
@@ -432,7 +410,7 @@ impl JobStore for PostgresStore {
     }
 
     async fn revoke_token(&self, name: &str) -> Result<bool, StoreError> {
-        let done = sqlx::query("DELETE FROM tokens WHERE name = $1")
+        let done = sqlx::query(REVOKE_TOKEN)
             .bind(name)
             .execute(&self.pool)
             .await?;

@@ -7,7 +7,6 @@
 //! its turn through the busy timeout.
 
 use std::path::Path;
-use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -16,12 +15,12 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
 };
-use sqlx::{Connection, Row, Sqlite, Transaction};
+use sqlx::{Connection, FromRow, Row, Sqlite, Transaction};
 
 use super::{
-    CancelDecision, FinishDecision, HandBackDecision, JobEnd, JobFilter, JobStore, LostJob,
-    StoreError, StoredToken, check_finish, check_hand_back, decide_cancel, lease_expiry,
-    new_lease_token, stale_lease,
+    CancelDecision, FIND_TOKEN, FinishDecision, HandBackDecision, JobColumns, JobEnd, JobFilter,
+    JobStore, JobTimes, LIST_TOKENS, LostJob, REVOKE_TOKEN, StoreError, StoredToken, TokenColumns,
+    check_finish, check_hand_back, decide_cancel, lease_expiry, new_lease_token, stale_lease,
 };
 use crate::domain::{JobId, JobSpec, JobStatus, Role};
 use crate::protocol::{Job, TokenInfo};
@@ -138,31 +137,14 @@ fn from_micros(v: Option<i64>) -> Result<Option<DateTime<Utc>>, StoreError> {
 
 fn job_from_row(row: &SqliteRow) -> Result<Job, StoreError> {
     let id: String = row.try_get("id")?;
-    let command: String = row.try_get("command")?;
-    let env: String = row.try_get("env")?;
-    let status: String = row.try_get("status")?;
-    let timeout: Option<i64> = row.try_get("timeout_seconds")?;
-    let corrupt = |what: &str, e: &dyn std::fmt::Display| {
-        StoreError::Corrupt(format!("job {id}: bad {what}: {e}"))
-    };
-    Ok(Job {
-        id: JobId::parse(&id).map_err(|e| corrupt("id", &e))?,
-        name: row.try_get("name")?,
-        owner: row.try_get("owner")?,
-        command: serde_json::from_str(&command).map_err(|e| corrupt("command", &e))?,
-        cwd: row.try_get("cwd")?,
-        env: serde_json::from_str(&env).map_err(|e| corrupt("env", &e))?,
-        timeout_seconds: timeout.map(|t| t as u64),
-        status: JobStatus::from_str(&status).map_err(|e| corrupt("status", &e))?,
-        exit_code: row.try_get("exit_code")?,
-        failure_reason: row.try_get("failure_reason")?,
-        worker: row.try_get("worker")?,
+    let id =
+        JobId::parse(&id).map_err(|e| StoreError::Corrupt(format!("job {id}: bad id: {e}")))?;
+    let times = JobTimes {
         created_at: from_micros(Some(row.try_get("created_at")?))?.expect("Some in, Some out"),
         started_at: from_micros(row.try_get("started_at")?)?,
         finished_at: from_micros(row.try_get("finished_at")?)?,
-        cancel_requested: row.try_get("cancel_requested")?,
-        pending_reason: row.try_get("pending_reason")?,
-    })
+    };
+    JobColumns::from_row(row)?.into_job(id, times)
 }
 
 #[async_trait]
@@ -449,15 +431,15 @@ impl JobStore for SqliteStore {
     }
 
     async fn find_token(&self, key_id: &str) -> Result<Option<StoredToken>, StoreError> {
-        let row = sqlx::query("SELECT name, role, secret_hash FROM tokens WHERE key_id = ?1")
+        let row = sqlx::query(FIND_TOKEN)
             .bind(key_id)
             .fetch_optional(&self.pool)
             .await?;
         row.map(|r| {
-            let role: String = r.try_get("role")?;
+            let token = TokenColumns::from_row(&r)?;
             Ok(StoredToken {
-                name: r.try_get("name")?,
-                role: role.parse().map_err(StoreError::Corrupt)?,
+                role: token.role()?,
+                name: token.name,
                 secret_hash: r.try_get("secret_hash")?,
             })
         })
@@ -465,16 +447,13 @@ impl JobStore for SqliteStore {
     }
 
     async fn list_tokens(&self) -> Result<Vec<TokenInfo>, StoreError> {
-        let rows =
-            sqlx::query("SELECT name, role, created_at FROM tokens ORDER BY created_at, name")
-                .fetch_all(&self.pool)
-                .await?;
+        let rows = sqlx::query(LIST_TOKENS).fetch_all(&self.pool).await?;
         rows.iter()
             .map(|r| {
-                let role: String = r.try_get("role")?;
+                let token = TokenColumns::from_row(r)?;
                 Ok(TokenInfo {
-                    name: r.try_get("name")?,
-                    role: role.parse().map_err(StoreError::Corrupt)?,
+                    role: token.role()?,
+                    name: token.name,
                     created_at: from_micros(Some(r.try_get("created_at")?))?
                         .expect("Some in, Some out"),
                 })
@@ -483,7 +462,7 @@ impl JobStore for SqliteStore {
     }
 
     async fn revoke_token(&self, name: &str) -> Result<bool, StoreError> {
-        let done = sqlx::query("DELETE FROM tokens WHERE name = ?1")
+        let done = sqlx::query(REVOKE_TOKEN)
             .bind(name)
             .execute(&self.pool)
             .await?;
