@@ -121,13 +121,18 @@ Register-ArgumentCompleter -Native -CommandName 'jobctl' -ScriptBlock {
             break
         }
         'jobctl;list' {
-            [CompletionResult]::new('--status', '--status', [CompletionResultType]::ParameterName, 'Only jobs in this status')
-            [CompletionResult]::new('--limit', '--limit', [CompletionResultType]::ParameterName, 'At most this many jobs')
+            [CompletionResult]::new('--status', '--status', [CompletionResultType]::ParameterName, 'Only jobs in these statuses (comma-separated or repeated)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only jobs whose name or command contains TEXT (case-insensitive)')
+            [CompletionResult]::new('--search', '--search', [CompletionResultType]::ParameterName, 'Only jobs whose name or command contains TEXT (case-insensitive)')
+            [CompletionResult]::new('--owner', '--owner', [CompletionResultType]::ParameterName, 'Only this user''s jobs (admins)')
+            [CompletionResult]::new('--limit', '--limit', [CompletionResultType]::ParameterName, 'At most this many jobs, newest first')
+            [CompletionResult]::new('--cursor', '--cursor', [CompletionResultType]::ParameterName, 'Continue after an earlier listing: the cursor its hint printed')
             [CompletionResult]::new('--api-url', '--api-url', [CompletionResultType]::ParameterName, 'The API''s URL [default: the one `jobctl up` wrote, else http://127.0.0.1:8765]')
             [CompletionResult]::new('--token', '--token', [CompletionResultType]::ParameterName, 'API token [default: config file, else the admin token of `jobctl up`]')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file [default: ~/.config/jobctl/config.toml]')
             [CompletionResult]::new('--all', '--all', [CompletionResultType]::ParameterName, 'Every user''s jobs (admins), not just your own')
-            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print JSON (every field)')
+            [CompletionResult]::new('--all-pages', '--all-pages', [CompletionResultType]::ParameterName, 'Every matching job, however many (fetched a page at a time)')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print JSON (every field, and `next_cursor`)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')

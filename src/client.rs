@@ -206,12 +206,17 @@ impl ApiClient {
         self.call(Method::POST, "jobs", Some(job)).await
     }
 
-    /// `GET /jobs`.
+    /// `GET /jobs`: the jobs of one page.
     pub async fn list(&self, query: &ListQuery) -> Result<Vec<Job>, ClientError> {
+        Ok(self.list_page(query).await?.jobs)
+    }
+
+    /// `GET /jobs`: one page, with the cursor of the next.
+    pub async fn list_page(&self, query: &ListQuery) -> Result<JobList, ClientError> {
         let resp = self
             .send::<(), _>(Method::GET, "jobs", Some(query), None)
             .await?;
-        Ok(self.decode::<JobList>(resp).await?.jobs)
+        self.decode::<JobList>(resp).await
     }
 
     /// `GET /jobs/{id}`.

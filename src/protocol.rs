@@ -138,11 +138,14 @@ fn env_schema() -> utoipa::openapi::Object {
         .build()
 }
 
-/// `GET /jobs` answer.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+/// `GET /jobs` answer: one page.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 pub struct JobList {
-    /// Newest first.
+    /// Newest first (by `created_at`, then id).
     pub jobs: Vec<Job>,
+    /// Pass as `cursor=` for the next, older page; null on the last page.
+    #[serde(default)]
+    pub next_cursor: Option<String>,
 }
 
 /// `GET /jobs` query.
@@ -150,13 +153,22 @@ pub struct JobList {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
-    /// Only jobs in this status.
-    pub status: Option<JobStatus>,
+    /// Only jobs in this status, or in any of a comma-separated list
+    /// (`pending,running`).
+    #[param(example = "pending,running")]
+    pub status: Option<String>,
     /// Only jobs of this owner (admins; a user may only name themself).
     pub owner: Option<String>,
+    /// Only jobs whose name or command (its words joined by spaces)
+    /// contains this text, case-insensitively (ASCII letters only on
+    /// SQLite). At most 256 characters.
+    #[param(max_length = 256)]
+    pub q: Option<String>,
     /// At most this many jobs (default 100, at most 1000).
     #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
+    /// The `next_cursor` of the previous page: continue with older jobs.
+    pub cursor: Option<String>,
     /// Only jobs whose id starts with these hex digits (how the CLI resolves
     /// short ids).
     #[param(pattern = "^[0-9a-fA-F-]{1,36}$")]

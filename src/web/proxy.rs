@@ -24,7 +24,7 @@ use super::error::WebError;
 use super::session::{Session, session_id};
 use crate::api::{ApiJson, ApiPath, ApiQuery};
 use crate::client::ClientError;
-use crate::domain::{JobId, JobStatus, Role, parse_duration};
+use crate::domain::{JobId, Role, parse_duration};
 use crate::protocol::{Job, JobList, ListQuery, LogChunk, LogsQuery, SubmitJob};
 
 /// Lines of a tail when the page does not say.
@@ -85,15 +85,19 @@ pub async fn session_info(State(state): State<WebState>, signed: SignedIn) -> Js
     })
 }
 
-/// `GET /ui/api/jobs` query: passed on to the API.
+/// `GET /ui/api/jobs` query: passed on to the API, which checks it.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct JobsQuery {
-    status: Option<JobStatus>,
+    status: Option<String>,
+    owner: Option<String>,
+    q: Option<String>,
     limit: Option<u32>,
+    cursor: Option<String>,
 }
 
-/// `GET /ui/api/jobs`: the caller's jobs (an admin's: everyone's), newest first.
+/// `GET /ui/api/jobs`: a page of the caller's jobs (an admin's: everyone's),
+/// newest first, with the API's `next_cursor`.
 pub async fn list_jobs(
     State(state): State<WebState>,
     signed: SignedIn,
@@ -101,11 +105,16 @@ pub async fn list_jobs(
 ) -> Result<Json<JobList>, WebError> {
     let list = ListQuery {
         status: query.status,
+        owner: query.owner,
+        q: query.q,
         limit: query.limit,
-        ..ListQuery::default()
+        cursor: query.cursor,
+        id_prefix: None,
     };
-    let jobs = signed.api(&state, signed.session.client.list(&list).await)?;
-    Ok(Json(JobList { jobs }))
+    Ok(Json(signed.api(
+        &state,
+        signed.session.client.list_page(&list).await,
+    )?))
 }
 
 /// `GET /ui/api/jobs/{id}`.

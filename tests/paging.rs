@@ -1,0 +1,468 @@
+//! Paging through a lab's worth of jobs and of log: `GET /jobs` cursors and
+//! filters, `GET /jobs/{id}/logs?before=`, and `GET /jobs/{id}/logs/search`
+//! — over real HTTP, on SQLite and on PostgreSQL.
+
+#[macro_use]
+mod common;
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use common::{Backend, TestApi};
+use jobctl::domain::{JobId, JobSpec, JobStatus, Role};
+use jobctl::protocol::{ErrorBody, Job, JobList, SubmitJob};
+use jobctl::store::{JobEnd, JobFilter};
+
+backend_tests!(
+    walking_every_page_while_jobs_arrive_yields_each_older_job_once,
+    filters_narrow_the_list_and_page_too,
+    bad_list_parameters_are_refused,
+    the_first_page_and_a_deep_page_are_index_scans,
+);
+
+async fn error_of(resp: reqwest::Response) -> (u16, String) {
+    let status = resp.status().as_u16();
+    let body: ErrorBody = resp
+        .json()
+        .await
+        .expect("every error has a JSON {error} body");
+    (status, body.error)
+}
+
+fn spec(name: Option<&str>, command: &[&str]) -> JobSpec {
+    JobSpec::try_from(SubmitJob {
+        command: command.iter().map(|s| s.to_string()).collect(),
+        name: name.map(str::to_string),
+        ..SubmitJob::default()
+    })
+    .unwrap()
+}
+
+/// Runs one statement on the test's database, whichever it is.
+async fn sql(api: &TestApi, statement: &str) {
+    if api.database_url.starts_with("sqlite") {
+        let pool = sqlx::SqlitePool::connect(&api.database_url).await.unwrap();
+        sqlx::raw_sql(sqlx::AssertSqlSafe(statement.to_string()))
+            .execute(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+    } else {
+        let pool = sqlx::PgPool::connect(&api.database_url).await.unwrap();
+        sqlx::raw_sql(sqlx::AssertSqlSafe(statement.to_string()))
+            .execute(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+    }
+}
+
+/// The list order: newest first, ties broken by id, as the stores sort.
+fn key(job: &Job) -> (i64, String) {
+    (job.created_at.timestamp_micros(), job.id.to_string())
+}
+
+/// Every page of `path` (which holds a `?`), `limit` jobs at a time.
+async fn walk(api: &TestApi, token: &str, path: &str) -> (Vec<Job>, usize) {
+    let mut jobs = Vec::new();
+    let mut pages = 0;
+    let mut cursor: Option<String> = None;
+    loop {
+        let url = match &cursor {
+            Some(c) => format!("{path}&cursor={c}"),
+            None => path.to_string(),
+        };
+        let page = api.list(token, &url).await;
+        pages += 1;
+        jobs.extend(page.jobs);
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => return (jobs, pages),
+        }
+    }
+}
+
+async fn walking_every_page_while_jobs_arrive_yields_each_older_job_once(backend: Backend) {
+    let api = TestApi::start(&backend).await;
+    let user = api.token("alice", Role::User).await;
+    let mut older = Vec::new();
+    for i in 0..240 {
+        older.push(
+            api.store
+                .insert_job("alice", &spec(Some(&format!("job {i}")), &["true"]))
+                .await
+                .unwrap(),
+        );
+    }
+    // Many jobs share a creation time, so pages end inside runs of ties:
+    // only the id tells them apart.
+    if api.database_url.starts_with("sqlite") {
+        sql(
+            &api,
+            "UPDATE jobs SET created_at = created_at - created_at % 1000000",
+        )
+        .await;
+    } else {
+        sql(
+            &api,
+            "UPDATE jobs SET created_at = date_trunc('second', created_at)",
+        )
+        .await;
+    }
+    let ties = {
+        let all = api.list(&user, "/jobs?limit=1000").await.jobs;
+        let times: HashSet<i64> = all
+            .iter()
+            .map(|j| j.created_at.timestamp_micros())
+            .collect();
+        all.len() - times.len()
+    };
+    assert!(
+        ties >= 200,
+        "only {ties} jobs share a creation time with another"
+    );
+
+    // New jobs keep arriving while the pages are walked.
+    let store = api.store.clone();
+    let arriving = tokio::spawn(async move {
+        let mut ids = Vec::new();
+        for i in 0..60 {
+            ids.push(
+                store
+                    .insert_job("alice", &spec(Some(&format!("new {i}")), &["true"]))
+                    .await
+                    .unwrap()
+                    .id,
+            );
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        ids
+    });
+    let (seen, pages) = walk(&api, &user, "/jobs?limit=7").await;
+    let arrived: HashSet<JobId> = arriving.await.unwrap().into_iter().collect();
+
+    let ids: Vec<JobId> = seen.iter().map(|j| j.id).collect();
+    let unique: HashSet<JobId> = ids.iter().copied().collect();
+    assert_eq!(unique.len(), ids.len(), "a job was listed twice");
+    for job in &older {
+        assert!(unique.contains(&job.id), "job {} was skipped", job.id);
+    }
+    for id in &unique {
+        assert!(
+            older.iter().any(|j| j.id == *id) || arrived.contains(id),
+            "{id} is no job of this test"
+        );
+    }
+    for pair in seen.windows(2) {
+        assert!(key(&pair[0]) > key(&pair[1]), "out of order: {pair:?}");
+    }
+    assert!(pages >= 240 / 7, "{pages} pages");
+
+    // Walked again, nothing moves: the same jobs in the same order.
+    let (again, _) = walk(&api, &user, "/jobs?limit=50").await;
+    let now_listed: Vec<JobId> = again.iter().map(|j| j.id).collect();
+    let older_then: Vec<JobId> = ids
+        .iter()
+        .copied()
+        .filter(|id| !arrived.contains(id))
+        .collect();
+    let older_now: Vec<JobId> = now_listed
+        .iter()
+        .copied()
+        .filter(|id| !arrived.contains(id))
+        .collect();
+    assert_eq!(older_then, older_now);
+    assert_eq!(now_listed.len(), 300);
+}
+
+async fn filters_narrow_the_list_and_page_too(backend: Backend) {
+    let api = TestApi::start(&backend).await;
+    let alice = api.token("alice", Role::User).await;
+    let admin = api.token("root", Role::Admin).await;
+    let store = api.store.as_ref();
+    let train = store
+        .insert_job(
+            "alice",
+            &spec(Some("Train ResNet"), &["python", "train.py"]),
+        )
+        .await
+        .unwrap();
+    let percent = store
+        .insert_job("alice", &spec(Some("100%_done"), &["true"]))
+        .await
+        .unwrap();
+    let lookalike = store
+        .insert_job("alice", &spec(Some("100xydone"), &["true"]))
+        .await
+        .unwrap();
+    let echo = store
+        .insert_job("alice", &spec(None, &["echo", "Hello", "World"]))
+        .await
+        .unwrap();
+    let bobs = store
+        .insert_job("bob", &spec(Some("train bob"), &["python", "TRAIN.py"]))
+        .await
+        .unwrap();
+    // Move some along: one running, one failed, one cancelled.
+    let (claimed, lease) = store
+        .claim_job("w1", Duration::from_secs(60))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        claimed.id, train.id,
+        "the oldest pending job is claimed first"
+    );
+    let (second, lease2) = store
+        .claim_job("w1", Duration::from_secs(60))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(second.id, percent.id);
+    store
+        .finish_job(
+            percent.id,
+            &lease2,
+            &JobEnd {
+                status: JobStatus::Failed,
+                exit_code: Some(3),
+                failure_reason: Some("exit code 3".into()),
+                ago: Duration::ZERO,
+            },
+        )
+        .await
+        .unwrap();
+    store.request_cancel(lookalike.id).await.unwrap();
+    let _ = lease;
+
+    let ids = |list: JobList| list.jobs.into_iter().map(|j| j.id).collect::<Vec<_>>();
+    let running = api.list(&alice, "/jobs?status=running").await;
+    assert_eq!(ids(running), [train.id]);
+    let ended = api.list(&alice, "/jobs?status=failed,cancelled").await;
+    assert_eq!(ids(ended), [lookalike.id, percent.id]);
+    let active = api.list(&alice, "/jobs?status=pending,running").await;
+    assert_eq!(ids(active), [echo.id, train.id]);
+
+    // q: a substring of the name or of the command's words, any case.
+    let found = api.list(&alice, "/jobs?q=resnet").await;
+    assert_eq!(ids(found), [train.id]);
+    let found = api.list(&alice, "/jobs?q=hello%20world").await;
+    assert_eq!(
+        ids(found),
+        [echo.id],
+        "the command's words joined by spaces"
+    );
+    let found = api.list(&alice, "/jobs?q=TRAIN").await;
+    assert_eq!(ids(found), [train.id], "alice's only: name and command");
+    // LIKE's wildcards in q match only themselves.
+    let found = api.list(&alice, "/jobs?q=100%25_").await;
+    assert_eq!(ids(found), [percent.id]);
+    let found = api.list(&alice, "/jobs?q=%25").await;
+    assert_eq!(ids(found), [percent.id]);
+    let found = api.list(&alice, "/jobs?q=_").await;
+    assert_eq!(ids(found), [percent.id]);
+    let found = api.list(&alice, "/jobs?q=nothing-like-this").await;
+    assert!(found.jobs.is_empty() && found.next_cursor.is_none());
+
+    // Owner: admins choose; a user naming another sees nothing.
+    let theirs = api.list(&admin, "/jobs?owner=bob").await;
+    assert_eq!(ids(theirs), [bobs.id]);
+    let everyone = api.list(&admin, "/jobs?q=train").await;
+    assert_eq!(ids(everyone), [bobs.id, train.id]);
+    let refused = api.list(&alice, "/jobs?owner=bob&q=train").await;
+    assert!(refused.jobs.is_empty() && refused.next_cursor.is_none());
+
+    // Combined, and paged one at a time.
+    let combined = api
+        .list(&admin, "/jobs?owner=alice&status=pending,running&q=hello")
+        .await;
+    assert_eq!(ids(combined), [echo.id]);
+    let (paged, pages) = walk(&api, &admin, "/jobs?q=train&limit=1").await;
+    assert_eq!(
+        paged.iter().map(|j| j.id).collect::<Vec<_>>(),
+        [bobs.id, train.id]
+    );
+    assert_eq!(pages, 2, "the last page has no cursor: no empty page");
+    let (paged, _) = walk(
+        &api,
+        &alice,
+        "/jobs?status=failed,cancelled,running&limit=2",
+    )
+    .await;
+    assert_eq!(
+        paged.iter().map(|j| j.id).collect::<Vec<_>>(),
+        [lookalike.id, percent.id, train.id]
+    );
+}
+
+async fn bad_list_parameters_are_refused(backend: Backend) {
+    let api = TestApi::start(&backend).await;
+    let alice = api.token("alice", Role::User).await;
+    for _ in 0..3 {
+        api.submit(&alice, &["true"]).await;
+    }
+    let page = api.list(&alice, "/jobs?limit=2").await;
+    let cursor = page.next_cursor.expect("a second page");
+    let tampered = format!("{}A", &cursor);
+    for (query, says) in [
+        ("cursor=garbage!".to_string(), "invalid cursor"),
+        (format!("cursor={tampered}"), "invalid cursor"),
+        ("cursor=".to_string(), "invalid cursor"),
+        ("status=done".to_string(), "unknown status"),
+        ("status=pending,".to_string(), "comma-separated"),
+        ("status=pending,bogus".to_string(), "unknown status"),
+        ("limit=0".to_string(), "limit"),
+        ("limit=1001".to_string(), "limit"),
+        ("limit=-1".to_string(), "limit"),
+        ("q=".to_string() + &"x".repeat(257), "at most 256"),
+        ("sort=name".to_string(), "sort"),
+    ] {
+        let resp = api
+            .get(&format!("/jobs?{query}"), &alice)
+            .send()
+            .await
+            .unwrap();
+        let (status, message) = error_of(resp).await;
+        assert_eq!(status, 400, "{query}: {message}");
+        assert!(
+            message.contains(says),
+            "{query}: {message:?} should say {says:?}"
+        );
+    }
+    // The good cursor still works after the bad ones, and a cursor is
+    // only a position: given to another user it shows none of alice's jobs.
+    let rest = api
+        .list(&alice, &format!("/jobs?limit=2&cursor={cursor}"))
+        .await;
+    assert_eq!(rest.jobs.len(), 1);
+    let bob = api.token("bob", Role::User).await;
+    let none = api.list(&bob, &format!("/jobs?cursor={cursor}")).await;
+    assert!(none.jobs.is_empty());
+}
+
+async fn the_first_page_and_a_deep_page_are_index_scans(backend: Backend) {
+    let api = TestApi::start(&backend).await;
+    // 20 000 jobs of 50 owners, in every status, written straight into the
+    // database (the api would take minutes), then analysed so PostgreSQL's
+    // planner knows the table is not small.
+    let sqlite = api.database_url.starts_with("sqlite");
+    if sqlite {
+        sql(
+            &api,
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000) \
+             INSERT INTO jobs (id, owner, command, status, created_at) \
+             SELECT printf('%08x-0000-4000-8000-%012x', i, i), 'user' || (i % 50), '[\"true\"]', \
+                    CASE i % 5 WHEN 0 THEN 'pending' WHEN 1 THEN 'running' WHEN 2 THEN 'completed' \
+                               WHEN 3 THEN 'failed' ELSE 'cancelled' END, \
+                    1700000000000000 + i * 1000 \
+             FROM n; ANALYZE;",
+        )
+        .await;
+    } else {
+        sql(
+            &api,
+            "INSERT INTO jobs (id, owner, command, status, created_at) \
+             SELECT md5(i::text)::uuid, 'user' || (i % 50), '[\"true\"]'::jsonb, \
+                    (ARRAY['pending','running','completed','failed','cancelled'])[i % 5 + 1], \
+                    timestamptz '2024-01-01' + make_interval(secs => i) \
+             FROM generate_series(1, 20000) AS i; ANALYZE jobs;",
+        )
+        .await;
+    }
+    let first = JobFilter {
+        limit: 100,
+        ..JobFilter::default()
+    };
+    let page = api.store.list_jobs(&first).await.unwrap();
+    let deep_cursor = {
+        let mut filter = JobFilter {
+            limit: 1000,
+            ..JobFilter::default()
+        };
+        for _ in 0..15 {
+            filter.after = api.store.list_jobs(&filter).await.unwrap().next;
+        }
+        filter.after.expect("15 000 jobs in, more remain")
+    };
+    assert_eq!(page.jobs.len(), 100);
+    let filters = [
+        ("first page", first.clone()),
+        (
+            "deep page",
+            JobFilter {
+                after: Some(deep_cursor),
+                ..first.clone()
+            },
+        ),
+        (
+            "one owner",
+            JobFilter {
+                owner: Some("user7".into()),
+                ..first.clone()
+            },
+        ),
+        (
+            "one owner, deep",
+            JobFilter {
+                owner: Some("user7".into()),
+                after: Some(deep_cursor),
+                ..first.clone()
+            },
+        ),
+        (
+            "one status",
+            JobFilter {
+                statuses: vec![JobStatus::Failed],
+                ..first.clone()
+            },
+        ),
+        (
+            "one status, deep",
+            JobFilter {
+                statuses: vec![JobStatus::Failed],
+                after: Some(deep_cursor),
+                ..first.clone()
+            },
+        ),
+    ];
+    for (what, filter) in filters {
+        let plan = if sqlite {
+            let store = jobctl::store::SqliteStore::open(
+                api.database_url.strip_prefix("sqlite://").unwrap(),
+            )
+            .await
+            .unwrap();
+            store.explain_list_jobs(&filter).await.unwrap()
+        } else {
+            let store = jobctl::store::PostgresStore::open(&api.database_url)
+                .await
+                .unwrap();
+            store.explain_list_jobs(&filter).await.unwrap()
+        };
+        // A first page reads its rows in order off the index and stops;
+        // a deep page may also collect the few rows left under its cursor
+        // through the index and sort them (PostgreSQL does, when its
+        // statistics say they are few), but never reads the table.
+        let sorts = if sqlite {
+            assert!(plan.contains("USING INDEX"), "{what}: {plan}");
+            plan.contains("TEMP B-TREE")
+        } else {
+            assert!(plan.contains("Index Scan"), "{what}: {plan}");
+            assert!(!plan.contains("Seq Scan"), "{what} scans the table: {plan}");
+            plan.contains("Sort")
+        };
+        assert!(!sorts || what.ends_with("deep"), "{what} sorts: {plan}");
+        let index = match what {
+            w if w.starts_with("one owner") => "jobs_by_owner_created",
+            w if w.starts_with("one status") => "jobs_by_status_created",
+            _ => "jobs_by_created",
+        };
+        // Deep pages are left to the planner: scanning the created_at
+        // index under the cursor and filtering is as good when one job in
+        // five matches.
+        assert!(
+            what.ends_with("deep") || plan.contains(index),
+            "{what} should use {index}: {plan}"
+        );
+    }
+}
