@@ -257,6 +257,24 @@ impl ApiClient {
         self.decode(resp).await
     }
 
+    /// `GET /jobs/{id}/logs?before=B&tail=N`: the lines above byte `before`.
+    pub async fn logs_before(
+        &self,
+        id: JobId,
+        before: u64,
+        lines: u32,
+    ) -> Result<LogChunk, ClientError> {
+        let resp = self
+            .send::<(), _>(
+                Method::GET,
+                &format!("jobs/{id}/logs"),
+                Some(&[("before", before), ("tail", lines as u64)]),
+                None,
+            )
+            .await?;
+        self.decode(resp).await
+    }
+
     /// `GET /jobs/{id}/logs/download`, the raw response to stream from.
     ///
     /// The client's 30 s limit covers a whole exchange, body included, which

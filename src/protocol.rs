@@ -180,12 +180,21 @@ pub struct ListQuery {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct LogsQuery {
-    /// The last N lines (default 1000, at most 10000). Not with `offset`.
+    /// The last N lines (default 1000, at most 10000), of the log or of
+    /// what lies before `before`. Not with `offset`.
     #[param(minimum = 0, maximum = 10000)]
     pub tail: Option<u32>,
-    /// The bytes from this offset on, instead of a tail. Not with `tail`.
+    /// The bytes from this offset on, instead of a tail. Not with `tail`
+    /// or `before`.
     #[param(minimum = 0, maximum = 9223372036854775807_i64)]
     pub offset: Option<u64>,
+    /// The last `tail` lines that end at or before this byte offset: the
+    /// output above what a viewer shows. Ask again with the answer's
+    /// `offset` for the lines above those. A value past the end of the log
+    /// is taken as its end. Not with `offset`.
+    #[param(minimum = 0, maximum = 9223372036854775807_i64)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<u64>,
 }
 
 /// A piece of a job's log, as `GET /jobs/{id}/logs` returns it.
@@ -197,9 +206,10 @@ pub struct LogChunk {
     pub status: JobStatus,
     /// The text, decoded lossily (invalid UTF-8 becomes U+FFFD).
     pub logs: String,
-    /// Byte offset in the file where `logs` starts.
+    /// Byte offset in the file where `logs` starts (with `before`: ask
+    /// `before=offset` for the lines above).
     pub offset: u64,
-    /// Byte offset where the next `?offset=` poll starts.
+    /// Byte offset where `logs` ends: where the next `?offset=` poll starts.
     pub next_offset: u64,
     /// File size when read.
     pub size: u64,

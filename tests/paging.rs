@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use common::{Backend, TestApi};
 use jobctl::domain::{JobId, JobSpec, JobStatus, Role};
-use jobctl::protocol::{ErrorBody, Job, JobList, SubmitJob};
+use jobctl::protocol::{ErrorBody, Job, JobList, LogChunk, SubmitJob};
 use jobctl::store::{JobEnd, JobFilter};
 
 backend_tests!(
@@ -18,6 +18,7 @@ backend_tests!(
     filters_narrow_the_list_and_page_too,
     bad_list_parameters_are_refused,
     the_first_page_and_a_deep_page_are_index_scans,
+    before_pages_back_through_a_log_without_gaps_or_repeats,
 );
 
 async fn error_of(resp: reqwest::Response) -> (u16, String) {
@@ -465,4 +466,122 @@ async fn the_first_page_and_a_deep_page_are_index_scans(backend: Backend) {
             "{what} should use {index}: {plan}"
         );
     }
+}
+
+/// A job of `owner` whose log holds `bytes` (the job itself never runs).
+async fn job_with_log(api: &TestApi, owner: &str, bytes: &[u8]) -> Job {
+    let job = api
+        .store
+        .insert_job(owner, &spec(Some("logged"), &["true"]))
+        .await
+        .unwrap();
+    std::fs::create_dir_all(&api.logs_dir).unwrap();
+    std::fs::write(api.log_path(job.id), bytes).unwrap();
+    job
+}
+
+async fn logs(api: &TestApi, token: &str, id: JobId, query: &str) -> LogChunk {
+    let resp = api
+        .get(&format!("/jobs/{id}/logs?{query}"), token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200, "{query}");
+    resp.json().await.unwrap()
+}
+
+async fn before_pages_back_through_a_log_without_gaps_or_repeats(backend: Backend) {
+    let api = TestApi::start(&backend).await;
+    let alice = api.token("alice", Role::User).await;
+    let mut text = String::new();
+    for i in 0..20_000 {
+        text.push_str(&format!("line {i:05} héllo wörld €\n"));
+        if i == 12_345 {
+            // One line longer than a tail may return: it comes in pieces.
+            text.push_str(&"🦀".repeat(400_000));
+            text.push('\n');
+        }
+    }
+    let job = job_with_log(&api, "alice", text.as_bytes()).await;
+    let size = text.len() as u64;
+
+    // "Load earlier output", from the newest tail up to the first byte.
+    let newest = logs(&api, &alice, job.id, "tail=1000").await;
+    assert_eq!(newest.next_offset, size);
+    let mut pieces = vec![newest.logs.clone()];
+    let mut before = newest.offset;
+    let mut requests = 0;
+    while before > 0 {
+        let page = logs(&api, &alice, job.id, &format!("before={before}&tail=1000")).await;
+        requests += 1;
+        assert_eq!(
+            page.next_offset, before,
+            "the page ends where the last began"
+        );
+        assert!(page.offset < before, "progress");
+        assert_eq!(page.size, size);
+        assert!(page.logs.len() <= 1024 * 1024 + 4, "bounded in bytes");
+        if !page.truncated {
+            assert!(
+                page.offset == 0 || page.logs.lines().count() == 1000,
+                "whole pages of 1000 lines"
+            );
+        }
+        pieces.push(page.logs);
+        before = page.offset;
+    }
+    pieces.reverse();
+    assert!(pieces.concat() == text, "the pages rebuild the log exactly");
+    assert!(requests >= 20, "{requests} pages");
+
+    // Past the end is the end; without tail, the default 1000 lines.
+    let clamped = logs(&api, &alice, job.id, &format!("before={}", size + 99)).await;
+    assert_eq!(clamped.logs, newest.logs);
+    assert_eq!((clamped.offset, clamped.next_offset), (newest.offset, size));
+    // Inside a character: the text stops before it, whole.
+    let euro_end = text.find("€\n").unwrap() as u64 + 3;
+    let cut = logs(
+        &api,
+        &alice,
+        job.id,
+        &format!("before={}&tail=1", euro_end - 1),
+    )
+    .await;
+    assert_eq!(cut.next_offset, euro_end - 3);
+    assert!(cut.logs.starts_with("line 00000") && cut.logs.ends_with("wörld "));
+    let nothing = logs(&api, &alice, job.id, "before=0&tail=5").await;
+    assert_eq!((nothing.logs.as_str(), nothing.offset), ("", 0));
+
+    for (query, says) in [
+        ("before=5&offset=1", "not both"),
+        ("before=-1", "before"),
+        ("before=x", "before"),
+        ("before=9223372036854775808", "beyond"),
+        ("before=5&tail=10001", "at most"),
+    ] {
+        let resp = api
+            .get(&format!("/jobs/{}/logs?{query}", job.id), &alice)
+            .send()
+            .await
+            .unwrap();
+        let (status, message) = error_of(resp).await;
+        assert_eq!(status, 400, "{query}");
+        assert!(message.contains(says), "{query}: {message}");
+    }
+    // Another user's job is not found, with or without before.
+    let bob = api.token("bob", Role::User).await;
+    let resp = api
+        .get(&format!("/jobs/{}/logs?before=10", job.id), &bob)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 404);
+    // A job with no log yet: empty, not an error.
+    let quiet = api
+        .store
+        .insert_job("alice", &spec(None, &["true"]))
+        .await
+        .unwrap();
+    let empty = logs(&api, &alice, quiet.id, "before=100&tail=10").await;
+    assert_eq!((empty.logs.as_str(), empty.offset, empty.size), ("", 0, 0));
 }

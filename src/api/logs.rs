@@ -20,13 +20,14 @@ use crate::domain::JobId;
 use crate::logs::{self, LogSlice};
 use crate::protocol::{ErrorBody, LogChunk, LogsQuery};
 
-/// Read a job's log: the last lines, or the bytes from an offset.
+/// Read a job's log: the last lines, the bytes from an offset, or the lines
+/// before an offset.
 #[utoipa::path(
     get, path = "/jobs/{id}/logs", tag = "logs",
     params(("id" = uuid::Uuid, Path, description = "Job id (UUID)"), LogsQuery),
     responses(
         (status = 200, description = "A piece of the log; empty when the job has not written yet", body = LogChunk),
-        (status = 400, description = "Not a UUID, or a bad tail/offset", body = ErrorBody),
+        (status = 400, description = "Not a UUID, or a bad tail/offset/before, or offset with tail or before", body = ErrorBody),
         (status = 401, description = "Missing, unknown or revoked token", body = ErrorBody),
         (status = 403, description = "A worker token", body = ErrorBody),
         (status = 404, description = "No such job, or not the caller's", body = ErrorBody),
@@ -59,6 +60,9 @@ pub async fn job_logs(
             LogRead::From(offset) => {
                 logs::read_file_from(&path, offset, logs::MAX_CHUNK_BYTES, complete)
             }
+            LogRead::Before { before, lines } => {
+                logs::read_tail_before_file(&path, before, lines, logs::MAX_TAIL_BYTES, complete)
+            }
         }
     })
     .await
@@ -68,7 +72,7 @@ pub async fn job_logs(
     // that far. That is an empty log, not an error.
     let slice = slice.unwrap_or_else(|| {
         let at = match read {
-            LogRead::Tail(_) => 0,
+            LogRead::Tail(_) | LogRead::Before { .. } => 0,
             LogRead::From(offset) => offset,
         };
         LogSlice {
@@ -142,30 +146,38 @@ fn json_holding(json: Vec<u8>, permit: OwnedSemaphorePermit) -> Response {
 }
 
 /// What a log request asks for, validated.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum LogRead {
     Tail(usize),
     From(u64),
+    Before { before: u64, lines: usize },
 }
 
 impl LogRead {
     fn from_query(query: &LogsQuery) -> Result<Self, ApiError> {
-        match (query.tail, query.offset) {
-            (Some(_), Some(_)) => Err(ApiError::BadRequest(
-                "give either tail or offset, not both".into(),
-            )),
-            (Some(n), None) if n as usize > logs::MAX_TAIL_LINES => {
-                Err(ApiError::BadRequest(format!(
-                    "tail must be at most {} lines, got {n}",
-                    logs::MAX_TAIL_LINES
-                )))
+        let bad = |msg: String| Err(ApiError::BadRequest(msg));
+        if let Some(n) = query.tail
+            && n as usize > logs::MAX_TAIL_LINES
+        {
+            return bad(format!(
+                "tail must be at most {} lines, got {n}",
+                logs::MAX_TAIL_LINES
+            ));
+        }
+        for (name, value) in [("offset", query.offset), ("before", query.before)] {
+            if let Some(v) = value
+                && v > i64::MAX as u64
+            {
+                return bad(format!("{name} {v} is beyond any file"));
             }
-            (Some(n), None) => Ok(LogRead::Tail(n as usize)),
-            (None, Some(offset)) if offset > i64::MAX as u64 => Err(ApiError::BadRequest(format!(
-                "offset {offset} is beyond any file"
-            ))),
-            (None, Some(offset)) => Ok(LogRead::From(offset)),
-            (None, None) => Ok(LogRead::Tail(logs::DEFAULT_TAIL_LINES)),
+        }
+        let lines = query.tail.map_or(logs::DEFAULT_TAIL_LINES, |n| n as usize);
+        match (query.tail, query.offset, query.before) {
+            (_, Some(_), Some(_)) => bad("give either offset or before, not both".into()),
+            (Some(_), Some(_), None) => bad("give either tail or offset, not both".into()),
+            (_, None, Some(before)) => Ok(LogRead::Before { before, lines }),
+            (None, Some(offset), None) => Ok(LogRead::From(offset)),
+            (_, None, None) => Ok(LogRead::Tail(lines)),
         }
     }
 }
@@ -237,4 +249,44 @@ pub async fn download_logs(
             .expect("a UUID is a valid header value"),
     );
     Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(tail: Option<u32>, offset: Option<u64>, before: Option<u64>) -> Option<LogRead> {
+        LogRead::from_query(&LogsQuery {
+            tail,
+            offset,
+            before,
+        })
+        .ok()
+    }
+
+    #[test]
+    fn log_queries_are_one_of_three_reads() {
+        let default = logs::DEFAULT_TAIL_LINES;
+        assert_eq!(read(None, None, None), Some(LogRead::Tail(default)));
+        assert_eq!(read(Some(5), None, None), Some(LogRead::Tail(5)));
+        assert_eq!(read(None, Some(7), None), Some(LogRead::From(7)));
+        assert_eq!(
+            read(Some(5), None, Some(9)),
+            Some(LogRead::Before {
+                before: 9,
+                lines: 5
+            })
+        );
+        assert_eq!(
+            read(None, None, Some(9)),
+            Some(LogRead::Before {
+                before: 9,
+                lines: default
+            })
+        );
+        assert_eq!(read(Some(5), Some(7), None), None);
+        assert_eq!(read(None, Some(7), Some(9)), None);
+        assert_eq!(read(Some(10_001), None, Some(9)), None);
+        assert_eq!(read(None, None, Some(u64::MAX)), None);
+    }
 }

@@ -139,7 +139,7 @@ pub async fn cancel_job(
     ))
 }
 
-/// `GET /ui/api/jobs/{id}/logs?tail=N|offset=B`: one [`LogChunk`] as the API
+/// `GET /ui/api/jobs/{id}/logs?tail=N|offset=B|before=B&tail=N`: one [`LogChunk`] as the API
 /// answers it; a follower reads `next_offset` and polls from there.
 pub async fn job_logs(
     State(state): State<WebState>,
@@ -148,13 +148,11 @@ pub async fn job_logs(
     ApiQuery(query): ApiQuery<LogsQuery>,
 ) -> Result<Json<LogChunk>, WebError> {
     let client = &signed.session.client;
-    let chunk = match query.offset {
-        Some(offset) => client.logs_from(id, offset).await,
-        None => {
-            client
-                .logs_tail(id, query.tail.unwrap_or(DEFAULT_TAIL))
-                .await
-        }
+    let tail = query.tail.unwrap_or(DEFAULT_TAIL);
+    let chunk = match (query.offset, query.before) {
+        (Some(offset), _) => client.logs_from(id, offset).await,
+        (None, Some(before)) => client.logs_before(id, before, tail).await,
+        (None, None) => client.logs_tail(id, tail).await,
     };
     Ok(Json(signed.api(&state, chunk)?))
 }
