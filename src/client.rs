@@ -12,7 +12,7 @@ use serde::de::DeserializeOwned;
 use crate::domain::JobId;
 use crate::protocol::{
     ClaimRequest, ClaimedJob, ErrorBody, Heartbeat, HeartbeatAck, Job, JobList, ListQuery,
-    LogChunk, StatusReport, SubmitJob, WhoAmI,
+    LogChunk, LogSearch, LogSearchQuery, StatusReport, SubmitJob, WhoAmI,
 };
 
 /// The longest a log download may stream.
@@ -269,6 +269,23 @@ impl ApiClient {
                 Method::GET,
                 &format!("jobs/{id}/logs"),
                 Some(&[("before", before), ("tail", lines as u64)]),
+                None,
+            )
+            .await?;
+        self.decode(resp).await
+    }
+
+    /// `GET /jobs/{id}/logs/search`.
+    pub async fn logs_search(
+        &self,
+        id: JobId,
+        query: &LogSearchQuery,
+    ) -> Result<LogSearch, ClientError> {
+        let resp = self
+            .send::<(), _>(
+                Method::GET,
+                &format!("jobs/{id}/logs/search"),
+                Some(query),
                 None,
             )
             .await?;

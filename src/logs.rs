@@ -332,14 +332,14 @@ pub fn append_note(file: &File, message: &str) -> io::Result<()> {
     writer.write_all(format!("{lead}[jobctl] {message}\n").as_bytes())
 }
 
-fn is_continuation(b: u8) -> bool {
+pub(crate) fn is_continuation(b: u8) -> bool {
     b & 0xC0 == 0x80
 }
 
 /// The length of `bytes` without a trailing, incomplete UTF-8 sequence.
 /// Invalid bytes are left alone: they will never become valid, and lossy
 /// decoding shows them the same wherever a chunk ends.
-fn complete_utf8_len(bytes: &[u8]) -> usize {
+pub(crate) fn complete_utf8_len(bytes: &[u8]) -> usize {
     let len = bytes.len();
     for back in 1..=len.min(3) {
         let b = bytes[len - back];

@@ -217,6 +217,64 @@ pub struct LogChunk {
     pub truncated: bool,
 }
 
+/// `GET /jobs/{id}/logs/search` query.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct LogSearchQuery {
+    /// The text to find, literally (no wildcards, no regular expression):
+    /// not empty, no line break, at most 1024 bytes.
+    #[param(min_length = 1, max_length = 1024)]
+    pub q: String,
+    /// Match ASCII letters in either case (other characters match exactly).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ignore_case: Option<bool>,
+    /// At most this many matching lines (default 100, at most 1000).
+    #[param(minimum = 1, maximum = 1000)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+    /// Start here: 0, or the `next_after` of the previous answer.
+    #[param(minimum = 0, maximum = 9223372036854775807_i64)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<u64>,
+}
+
+/// A line of a log that holds the searched text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct LogMatch {
+    /// Byte offset where the line starts (`?before=` / `?offset=` load the
+    /// output around it).
+    pub offset: u64,
+    /// Byte offset of the first occurrence in the line.
+    pub match_offset: u64,
+    /// The line without its line break, at most 1024 bytes of it, decoded
+    /// lossily; it always holds the occurrence.
+    pub text: String,
+    /// Byte offset where `text` starts: `offset`, unless the occurrence
+    /// lies further into a long line.
+    pub text_offset: u64,
+    /// `text` is not the whole line.
+    pub truncated: bool,
+}
+
+/// `GET /jobs/{id}/logs/search` answer: the matching lines of one stretch
+/// of the log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct LogSearch {
+    pub job_id: JobId,
+    /// The job's status when the log was searched.
+    pub status: JobStatus,
+    /// In file order.
+    pub matches: Vec<LogMatch>,
+    /// Ask again with `after=` this to go on; null when the search reached
+    /// the end of the log as it was.
+    pub next_after: Option<u64>,
+    /// Bytes of the log this request scanned (at most 64 MiB).
+    pub scanned_bytes: u64,
+    /// The log's size when searched.
+    pub size: u64,
+}
+
 /// `POST /workers/claim`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

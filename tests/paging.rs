@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use common::{Backend, TestApi};
 use jobctl::domain::{JobId, JobSpec, JobStatus, Role};
-use jobctl::protocol::{ErrorBody, Job, JobList, LogChunk, SubmitJob};
+use jobctl::log_search::MAX_SCAN_BYTES;
+use jobctl::protocol::{ErrorBody, Job, JobList, LogChunk, LogSearch, SubmitJob};
 use jobctl::store::{JobEnd, JobFilter};
 
 backend_tests!(
@@ -19,6 +20,9 @@ backend_tests!(
     bad_list_parameters_are_refused,
     the_first_page_and_a_deep_page_are_index_scans,
     before_pages_back_through_a_log_without_gaps_or_repeats,
+    search_finds_a_line_far_back_and_the_output_around_it,
+    search_goes_on_across_the_per_request_bound,
+    bad_search_parameters_are_refused,
 );
 
 async fn error_of(resp: reqwest::Response) -> (u16, String) {
@@ -584,4 +588,268 @@ async fn before_pages_back_through_a_log_without_gaps_or_repeats(backend: Backen
         .unwrap();
     let empty = logs(&api, &alice, quiet.id, "before=100&tail=10").await;
     assert_eq!((empty.logs.as_str(), empty.offset, empty.size), ("", 0, 0));
+}
+
+async fn search(api: &TestApi, token: &str, id: JobId, query: &str) -> LogSearch {
+    let resp = api
+        .get(&format!("/jobs/{id}/logs/search?{query}"), token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200, "{query}");
+    resp.json().await.unwrap()
+}
+
+async fn search_finds_a_line_far_back_and_the_output_around_it(backend: Backend) {
+    let api = TestApi::start(&backend).await;
+    let alice = api.token("alice", Role::User).await;
+    let mut text = String::new();
+    let mut wanted_at = 0;
+    for i in 0..200_000 {
+        if i == 50_000 {
+            wanted_at = text.len();
+            text.push_str("epoch 17: loss=NaN, stopping\n");
+        } else {
+            text.push_str(&format!("epoch {i}: loss=0.{i:06}\n"));
+        }
+    }
+    // One line longer than a match's text, the string deep inside it.
+    let long_at = text.len();
+    text.push_str(&format!(
+        "{} loss=NaN {}\n",
+        "é".repeat(30_000),
+        "z".repeat(30_000)
+    ));
+    text.push_str("last line\n");
+    let job = job_with_log(&api, "alice", text.as_bytes()).await;
+
+    let found = search(&api, &alice, job.id, "q=loss%3DNaN").await;
+    assert_eq!(
+        found.next_after, None,
+        "a 4 MB log is searched in one request"
+    );
+    assert_eq!(found.scanned_bytes, text.len() as u64);
+    assert_eq!(found.size, text.len() as u64);
+    assert_eq!(found.matches.len(), 2);
+    let hit = &found.matches[0];
+    assert_eq!(hit.offset, wanted_at as u64);
+    assert_eq!(hit.text, "epoch 17: loss=NaN, stopping");
+    assert!(!hit.truncated);
+    let long = &found.matches[1];
+    assert_eq!(long.offset, long_at as u64);
+    assert!(
+        long.truncated && long.text.len() <= 1024,
+        "{}",
+        long.text.len()
+    );
+    assert!(long.text.contains("loss=NaN"));
+    assert!(long.text_offset > long.offset && long.match_offset > long.text_offset);
+
+    // Jump to it: the lines before the match and the match itself.
+    let line_end = hit.offset + hit.text.len() as u64 + 1;
+    let around = logs(&api, &alice, job.id, &format!("before={line_end}&tail=3")).await;
+    assert_eq!(
+        around.logs,
+        "epoch 49998: loss=0.049998\nepoch 49999: loss=0.049999\nepoch 17: loss=NaN, stopping\n"
+    );
+    let after = logs(&api, &alice, job.id, &format!("offset={}", hit.offset)).await;
+    assert!(
+        after
+            .logs
+            .starts_with("epoch 17: loss=NaN, stopping\nepoch 50001: ")
+    );
+
+    // Case: exact unless asked; ASCII letters fold.
+    let none = search(&api, &alice, job.id, "q=LOSS%3Dnan").await;
+    assert!(none.matches.is_empty());
+    let folded = search(&api, &alice, job.id, "q=LOSS%3Dnan&ignore_case=true").await;
+    assert_eq!(folded.matches.len(), 2);
+    // limit: one at a time, continuing after each.
+    let first = search(&api, &alice, job.id, "q=loss%3DNaN&limit=1").await;
+    assert_eq!(first.matches, found.matches[..1]);
+    let next = first.next_after.expect("more to search");
+    assert_eq!(next, line_end, "the line after the match");
+    let second = search(
+        &api,
+        &alice,
+        job.id,
+        &format!("q=loss%3DNaN&limit=1&after={next}"),
+    )
+    .await;
+    assert_eq!(second.matches, found.matches[1..]);
+    assert_eq!(second.next_after, Some(text.len() as u64 - 10));
+    let third = search(
+        &api,
+        &alice,
+        job.id,
+        &format!("q=loss%3DNaN&after={}", second.next_after.unwrap()),
+    )
+    .await;
+    assert!(third.matches.is_empty() && third.next_after.is_none());
+    // Past the end: nothing, and done.
+    let beyond = search(&api, &alice, job.id, "q=x&after=999999999").await;
+    assert!(beyond.matches.is_empty() && beyond.next_after.is_none());
+    assert_eq!(beyond.scanned_bytes, 0);
+}
+
+async fn search_goes_on_across_the_per_request_bound(backend: Backend) {
+    let api = TestApi::start(&backend).await;
+    let alice = api.token("alice", Role::User).await;
+    // Just over one request's bound of log; one line straddles the bound,
+    // with "Needle" before it and "NEEDLE" after it.
+    let bound = MAX_SCAN_BYTES as usize;
+    let mut data: Vec<u8> = Vec::with_capacity(bound + 2 * 1024 * 1024);
+    let mut i = 0u64;
+    while data.len() < bound - 300 {
+        let line = match i % 9973 {
+            5 => format!("line {i}: a Needle here, and a needle there\n"),
+            77 => format!("line {i}: NEEDLE in capitals\n"),
+            _ => format!("line {i}: nothing to see, just some filler text\n"),
+        };
+        data.extend_from_slice(line.as_bytes());
+        i += 1;
+    }
+    let straddle = data.len();
+    data.extend_from_slice(b"straddling: Needle ");
+    data.resize(bound + 100, b'-');
+    data.extend_from_slice(b" NEEDLE\n");
+    for j in 0..20_000 {
+        let line = match j % 997 {
+            3 => format!("tail {j}: needle\n"),
+            _ => format!("tail {j}: filler\n"),
+        };
+        data.extend_from_slice(line.as_bytes());
+    }
+    let job = job_with_log(&api, "alice", &data).await;
+
+    for (q, ignore_case) in [("NEEDLE", false), ("needle", true)] {
+        let want = naive_lines(&data, q, ignore_case);
+        assert!(want.iter().any(|&(line, _)| line == straddle as u64));
+        let mut got = Vec::new();
+        let mut after = 0;
+        let mut requests = 0;
+        loop {
+            let page = search(
+                &api,
+                &alice,
+                job.id,
+                &format!("q={q}&ignore_case={ignore_case}&limit=1000&after={after}"),
+            )
+            .await;
+            requests += 1;
+            assert!(
+                page.scanned_bytes <= MAX_SCAN_BYTES,
+                "{}",
+                page.scanned_bytes
+            );
+            assert!(page.matches.len() <= 1000);
+            got.extend(page.matches.iter().map(|m| (m.offset, m.match_offset)));
+            match page.next_after {
+                Some(next) => {
+                    assert!(next > after);
+                    after = next;
+                }
+                None => break,
+            }
+        }
+        assert!(requests >= 2, "{q}: the bound was crossed");
+        assert_eq!(got, want, "{q}: every matching line once, in order");
+    }
+}
+
+/// (line start, first occurrence) of each matching line, the obvious way.
+fn naive_lines(data: &[u8], q: &str, ignore_case: bool) -> Vec<(u64, u64)> {
+    let mut found = Vec::new();
+    let mut start = 0;
+    for line in data.split_inclusive(|&b| b == b'\n') {
+        let hay = if ignore_case {
+            line.to_ascii_lowercase()
+        } else {
+            line.to_vec()
+        };
+        if let Some(i) = hay.windows(q.len()).position(|w| w == q.as_bytes()) {
+            found.push((start as u64, (start + i) as u64));
+        }
+        start += line.len();
+    }
+    found
+}
+
+async fn bad_search_parameters_are_refused(backend: Backend) {
+    let api = TestApi::start(&backend).await;
+    let alice = api.token("alice", Role::User).await;
+    let job = job_with_log(&api, "alice", b"hello\n").await;
+    for (query, says) in [
+        ("", "q"),
+        ("q=", "empty"),
+        ("q=a%0Ab", "line break"),
+        (&format!("q={}", "x".repeat(1025)), "1024"),
+        ("q=x&limit=0", "limit"),
+        ("q=x&limit=1001", "limit"),
+        ("q=x&after=-1", "after"),
+        ("q=x&after=9223372036854775808", "beyond"),
+        ("q=x&ignore_case=maybe", "ignore_case"),
+        ("q=x&regex=1", "regex"),
+    ] {
+        let resp = api
+            .get(&format!("/jobs/{}/logs/search?{query}", job.id), &alice)
+            .send()
+            .await
+            .unwrap();
+        let (status, message) = error_of(resp).await;
+        assert_eq!(status, 400, "{query}: {message}");
+        assert!(
+            message.contains(says),
+            "{query}: {message:?} should say {says:?}"
+        );
+    }
+    // The same auth rules as every route.
+    let bob = api.token("bob", Role::User).await;
+    let resp = api
+        .get(&format!("/jobs/{}/logs/search?q=hello", job.id), &bob)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 404, "another user's job is not found");
+    let resp = api
+        .get(
+            &format!("/jobs/{}/logs/search?q=hello", JobId::new()),
+            &alice,
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 404);
+    let resp = api
+        .get("/jobs/not-a-uuid/logs/search?q=hello", &alice)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    let worker = api.token("w1", Role::Worker).await;
+    let resp = api
+        .get(&format!("/jobs/{}/logs/search?q=hello", job.id), &worker)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 403);
+    let resp = api
+        .http
+        .get(format!("{}/jobs/{}/logs/search?q=hello", api.url, job.id))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 401);
+    // An admin may search anyone's; a job without a log has no matches.
+    let admin = api.token("root", Role::Admin).await;
+    let found = search(&api, &admin, job.id, "q=hello").await;
+    assert_eq!(found.matches.len(), 1);
+    let quiet = api
+        .store
+        .insert_job("alice", &spec(None, &["true"]))
+        .await
+        .unwrap();
+    let empty = search(&api, &alice, quiet.id, "q=hello").await;
+    assert!(empty.matches.is_empty() && empty.next_after.is_none());
+    assert_eq!((empty.scanned_bytes, empty.size), (0, 0));
 }

@@ -1,4 +1,5 @@
-//! The log routes: a JSON tail or offset chunk, and a streamed download.
+//! The log routes: a JSON tail or offset chunk, a search, and a streamed
+//! download.
 //!
 //! The job's status is read before the file, so when it says the job has
 //! ended the bytes read afterwards are final: a follower that sees a
@@ -17,8 +18,9 @@ use super::extract::{ApiPath, ApiQuery, User};
 use super::jobs::visible_job;
 use super::{ANSWER_BUDGET_KIB, AppState};
 use crate::domain::JobId;
+use crate::log_search;
 use crate::logs::{self, LogSlice};
-use crate::protocol::{ErrorBody, LogChunk, LogsQuery};
+use crate::protocol::{ErrorBody, LogChunk, LogMatch, LogSearch, LogSearchQuery, LogsQuery};
 
 /// Read a job's log: the last lines, the bytes from an offset, or the lines
 /// before an offset.
@@ -110,6 +112,115 @@ pub async fn job_logs(
         .await
         .map_err(|e| ApiError::Internal(e.into()))?;
     Ok(json_holding(json, memory))
+}
+
+/// Search a job's log for a literal string: the matching lines of up to
+/// 64 MiB of it per request, and where to go on.
+#[utoipa::path(
+    get, path = "/jobs/{id}/logs/search", tag = "logs",
+    params(("id" = uuid::Uuid, Path, description = "Job id (UUID)"), LogSearchQuery),
+    responses(
+        (status = 200, description = "Matching lines, and where the next request starts; none when the job has no log yet", body = LogSearch),
+        (status = 400, description = "Not a UUID, an empty or over-long q or one with a line break, a bad limit or after", body = ErrorBody),
+        (status = 401, description = "Missing, unknown or revoked token", body = ErrorBody),
+        (status = 403, description = "A worker token", body = ErrorBody),
+        (status = 404, description = "No such job, or not the caller's", body = ErrorBody),
+        (status = 500, description = "The log file exists but cannot be read", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn search_logs(
+    State(state): State<AppState>,
+    User(caller): User,
+    ApiPath(id): ApiPath<JobId>,
+    ApiQuery(query): ApiQuery<LogSearchQuery>,
+) -> Result<Response, ApiError> {
+    let (needle, after, limits) = search_request(&query)?;
+    let job = visible_job(&state, &caller, id).await?;
+    let path = logs::log_path(&state.logs_dir, id);
+    let permit = state
+        .log_reads
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))?;
+    let found = tokio::task::spawn_blocking({
+        let path = path.clone();
+        move || {
+            let mut file = match std::fs::File::open(&path) {
+                Ok(f) => f,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+                Err(e) => return Err(e),
+            };
+            let size = file.metadata()?.len();
+            log_search::search(&mut file, size, &needle, after, &limits).map(Some)
+        }
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.into()))?
+    .map_err(|e| ApiError::Internal(anyhow::anyhow!("cannot search {}: {e}", path.display())))?
+    .unwrap_or_default();
+    let answer = LogSearch {
+        job_id: id,
+        status: job.status,
+        matches: found
+            .matches
+            .into_iter()
+            .map(|m| LogMatch {
+                offset: m.offset,
+                match_offset: m.match_offset,
+                text_offset: m.text_offset,
+                text: String::from_utf8(m.text)
+                    .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
+                truncated: m.truncated,
+            })
+            .collect(),
+        next_after: found.next_after,
+        scanned_bytes: found.scanned_bytes,
+        size: found.size,
+    };
+    let json = serde_json::to_vec(&answer).map_err(|e| ApiError::Internal(e.into()))?;
+    drop(permit);
+    let kib = u32::try_from(json.len().div_ceil(1024))
+        .unwrap_or(u32::MAX)
+        .min(ANSWER_BUDGET_KIB as u32);
+    let memory = state
+        .answer_kib
+        .clone()
+        .acquire_many_owned(kib)
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))?;
+    Ok(json_holding(json, memory))
+}
+
+/// A search query, checked: the string, where to start, how much to do.
+fn search_request(
+    query: &LogSearchQuery,
+) -> Result<(log_search::Needle, u64, log_search::SearchLimits), ApiError> {
+    let bad = |msg: String| ApiError::BadRequest(msg);
+    let needle = log_search::Needle::new(&query.q, query.ignore_case.unwrap_or(false))
+        .map_err(|e| bad(e.to_string()))?;
+    let limit = query
+        .limit
+        .map_or(log_search::DEFAULT_MATCHES, |n| n as usize);
+    if limit == 0 || limit > log_search::MAX_MATCHES {
+        return Err(bad(format!(
+            "limit must be between 1 and {}, got {limit}",
+            log_search::MAX_MATCHES
+        )));
+    }
+    let after = query.after.unwrap_or(0);
+    if after > i64::MAX as u64 {
+        return Err(bad(format!("after {after} is beyond any file")));
+    }
+    Ok((
+        needle,
+        after,
+        log_search::SearchLimits {
+            max_matches: limit,
+            ..log_search::SearchLimits::default()
+        },
+    ))
 }
 
 /// A JSON answer whose body keeps `permit` until it has been handed on

@@ -25,7 +25,9 @@ use super::session::{Session, session_id};
 use crate::api::{ApiJson, ApiPath, ApiQuery};
 use crate::client::ClientError;
 use crate::domain::{JobId, Role, parse_duration};
-use crate::protocol::{Job, JobList, ListQuery, LogChunk, LogsQuery, SubmitJob};
+use crate::protocol::{
+    Job, JobList, ListQuery, LogChunk, LogSearch, LogSearchQuery, LogsQuery, SubmitJob,
+};
 
 /// Lines of a tail when the page does not say.
 const DEFAULT_TAIL: u32 = 1000;
@@ -155,6 +157,18 @@ pub async fn job_logs(
         (None, None) => client.logs_tail(id, tail).await,
     };
     Ok(Json(signed.api(&state, chunk)?))
+}
+
+/// `GET /ui/api/jobs/{id}/logs/search?q=…`: one [`LogSearch`] as the API
+/// answers it; the page asks again with `after=next_after` to go on.
+pub async fn search_logs(
+    State(state): State<WebState>,
+    signed: SignedIn,
+    ApiPath(id): ApiPath<JobId>,
+    ApiQuery(query): ApiQuery<LogSearchQuery>,
+) -> Result<Json<LogSearch>, WebError> {
+    let found = signed.session.client.logs_search(id, &query).await;
+    Ok(Json(signed.api(&state, found)?))
 }
 
 /// The whole log, streamed through as the API sends it: never held in
