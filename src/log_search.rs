@@ -147,8 +147,15 @@ pub fn search<R: Read + Seek>(
     let end = size.min(start.saturating_add(limits.max_scan.max(1)));
     let finder = memmem::Finder::new(&needle.bytes);
     let overlap = needle.bytes.len() - 1;
-    let mut window: Vec<u8> = Vec::with_capacity(limits.block + overlap);
-    let mut folded: Vec<u8> = Vec::new();
+    // Allocated (and zeroed) once: each block is read in after the bytes
+    // kept from the one before, with no per-block clearing.
+    let mut buf: Vec<u8> = vec![0; limits.block + overlap];
+    let mut folded: Vec<u8> = if needle.ignore_case {
+        vec![0; buf.len()]
+    } else {
+        Vec::new()
+    };
+    let mut filled = 0;
     let mut win_start = start;
     let mut pos = start;
     // The start of the line holding `scan_from`.
@@ -162,27 +169,29 @@ pub fn search<R: Read + Seek>(
 
     'blocks: while pos < end {
         // Keep what may still begin an occurrence: the tail of the window.
-        let win_end = win_start + window.len() as u64;
+        let win_end = win_start + filled as u64;
         let keep_from = scan_from
             .max(win_end.saturating_sub(overlap as u64))
             .min(win_end);
-        window.drain(..(keep_from - win_start) as usize);
+        let dropped = (keep_from - win_start) as usize;
+        buf.copy_within(dropped..filled, 0);
+        filled -= dropped;
         win_start = keep_from;
         let n = limits.block.min((end - pos) as usize);
-        let old = window.len();
-        window.resize(old + n, 0);
         reader.seek(SeekFrom::Start(pos))?;
-        reader.read_exact(&mut window[old..])?;
+        reader.read_exact(&mut buf[filled..filled + n])?;
+        filled += n;
         pos += n as u64;
+        let window = &buf[..filled];
         let hay: &[u8] = if needle.ignore_case {
-            folded.clear();
-            folded.extend_from_slice(&window);
-            folded.make_ascii_lowercase();
-            &folded
+            for (to, from) in folded.iter_mut().zip(window) {
+                *to = from.to_ascii_lowercase();
+            }
+            &folded[..filled]
         } else {
-            &window
+            window
         };
-        let win_end = win_start + window.len() as u64;
+        let win_end = win_start + filled as u64;
         loop {
             let rel = (scan_from - win_start) as usize;
             if in_match {
@@ -209,7 +218,7 @@ pub fn search<R: Read + Seek>(
                     matches.push(line_text(
                         reader,
                         size,
-                        (&window, win_start),
+                        (window, win_start),
                         line_start,
                         match_offset,
                         needle.bytes.len(),
