@@ -160,7 +160,7 @@ def main():
                       ms(r["min_ms"]), ms(r["p50_ms"]), ms(r["p99_ms"]), ms(r["max_ms"]), r["load1"]]
                      for r in lists]))
         print()
-        worst = max(lists, key=lambda r: r["p99_ms"])
+        worst = max((r for r in lists if not r.get("full_scan")), key=lambda r: r["p99_ms"])
         verdicts.append(("GET /jobs p99 ≤ 20 ms, first and deep pages, both stores",
                          f"worst p99 {ms(worst['p99_ms'])} ms ({worst['label']})",
                          worst["p99_ms"] <= 20))
