@@ -243,8 +243,8 @@ async fn list(
         // No index serves a substring: 11 of the jobs match, so every row
         // is read. Shown for scale; the target is about paging.
         (
-            "q=--seed 4242 (reads every job)",
-            format!("{api}/jobs?limit=100&q=--seed%204242"),
+            "q=--seed 1234 (reads every job)",
+            format!("{api}/jobs?limit=100&q=--seed%201234"),
         ),
     ];
     for (what, url) in figures {
