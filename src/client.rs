@@ -12,7 +12,7 @@ use serde::de::DeserializeOwned;
 use crate::domain::JobId;
 use crate::protocol::{
     ClaimRequest, ClaimedJob, ErrorBody, Heartbeat, HeartbeatAck, Job, JobList, ListQuery,
-    LogChunk, StatusReport, SubmitJob, WhoAmI,
+    LogChunk, LogSearch, LogSearchQuery, StatusReport, SubmitJob, WhoAmI,
 };
 
 /// What an unreachable api's message suggests, by where its address came from.
@@ -234,12 +234,17 @@ impl ApiClient {
         self.call(Method::POST, "jobs", Some(job)).await
     }
 
-    /// `GET /jobs`.
+    /// `GET /jobs`: the jobs of one page.
     pub async fn list(&self, query: &ListQuery) -> Result<Vec<Job>, ClientError> {
+        Ok(self.list_page(query).await?.jobs)
+    }
+
+    /// `GET /jobs`: one page, with the cursor of the next.
+    pub async fn list_page(&self, query: &ListQuery) -> Result<JobList, ClientError> {
         let resp = self
             .send::<(), _>(Method::GET, "jobs", Some(query), None)
             .await?;
-        Ok(self.decode::<JobList>(resp).await?.jobs)
+        self.decode::<JobList>(resp).await
     }
 
     /// `GET /jobs/{id}`.
@@ -280,15 +285,37 @@ impl ApiClient {
         self.decode(resp).await
     }
 
-    /// `GET path?query`, the answer as raw JSON: the web UI hands the API's
-    /// answer to the page as it is, so the two cannot drift apart.
-    pub async fn get_json(
+    /// `GET /jobs/{id}/logs?before=B&tail=N`: the lines above byte `before`.
+    pub async fn logs_before(
         &self,
-        path: &str,
-        query: &[(&str, String)],
-    ) -> Result<serde_json::Value, ClientError> {
+        id: JobId,
+        before: u64,
+        lines: u32,
+    ) -> Result<LogChunk, ClientError> {
         let resp = self
-            .send::<(), _>(Method::GET, path, Some(query), None)
+            .send::<(), _>(
+                Method::GET,
+                &format!("jobs/{id}/logs"),
+                Some(&[("before", before), ("tail", lines as u64)]),
+                None,
+            )
+            .await?;
+        self.decode(resp).await
+    }
+
+    /// `GET /jobs/{id}/logs/search`.
+    pub async fn logs_search(
+        &self,
+        id: JobId,
+        query: &LogSearchQuery,
+    ) -> Result<LogSearch, ClientError> {
+        let resp = self
+            .send::<(), _>(
+                Method::GET,
+                &format!("jobs/{id}/logs/search"),
+                Some(query),
+                None,
+            )
             .await?;
         self.decode(resp).await
     }

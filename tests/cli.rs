@@ -806,3 +806,100 @@ async fn a_worker_with_a_bad_token_or_no_api_exits_non_zero_saying_why() {
         "{stderr}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn list_pages_through_more_jobs_than_one_answer_holds() {
+    let (api, user, _worker) = setup().await;
+    // 1 005 jobs, more than the API's largest page, written straight into
+    // the database (newest: job 1005).
+    let pool = sqlx::SqlitePool::connect(&api.database_url).await.unwrap();
+    sqlx::raw_sql(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1005) \
+         INSERT INTO jobs (id, name, owner, command, status, created_at) \
+         SELECT printf('%08x-0000-4000-8000-%012x', i, i), 'job ' || i, 'alice', \
+                '[\"true\"]', CASE i % 2 WHEN 0 THEN 'completed' ELSE 'failed' END, \
+                1700000000000000 + i * 1000 \
+         FROM n",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+    let list_json = |args: &[&str]| {
+        let out = jobctl(&api, &user)
+            .arg("list")
+            .args(args)
+            .arg("--json")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<JobList>(&out.stdout).unwrap()
+    };
+
+    let all = list_json(&["--all-pages"]);
+    assert_eq!(all.jobs.len(), 1005);
+    assert!(all.next_cursor.is_none());
+    let names: std::collections::HashSet<_> =
+        all.jobs.iter().map(|j| j.name.clone().unwrap()).collect();
+    assert_eq!(names.len(), 1005, "each job once");
+    assert_eq!(
+        all.jobs[0].name.as_deref(),
+        Some("job 1005"),
+        "newest first"
+    );
+
+    let some = list_json(&["--limit", "1003"]);
+    assert_eq!(some.jobs.len(), 1003);
+    let cursor = some.next_cursor.expect("two jobs remain");
+    let rest = list_json(&["--cursor", &cursor]);
+    assert_eq!(
+        rest.jobs
+            .iter()
+            .map(|j| j.name.as_deref().unwrap())
+            .collect::<Vec<_>>(),
+        ["job 2", "job 1"]
+    );
+    assert!(rest.next_cursor.is_none());
+
+    let failed = list_json(&["--status", "failed,running", "--all-pages"]);
+    assert_eq!(failed.jobs.len(), 503);
+    let repeated = list_json(&[
+        "--status", "failed", "--status", "running", "--limit", "5000",
+    ]);
+    assert_eq!(repeated.jobs.len(), 503);
+    let found = list_json(&["--search", "JOB 100"]);
+    assert_eq!(found.jobs.len(), 7, "job 100 and 1000..=1005");
+
+    // The table says how to go on when more jobs match.
+    let out = jobctl(&api, &user)
+        .args(["list", "--limit", "2"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(stdout.lines().count(), 3, "a header and two jobs: {stdout}");
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.contains("--cursor ") && stderr.contains("--all-pages"),
+        "{stderr}"
+    );
+    let out = jobctl(&api, &user)
+        .args(["list", "--limit", "2", "--all-pages"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "--limit and --all-pages conflict");
+    let out = jobctl(&api, &user)
+        .args(["list", "--cursor", "bogus"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("invalid cursor"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

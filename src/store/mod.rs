@@ -6,6 +6,7 @@
 //! [`JobStatus::can_become`], so an illegal transition is refused the same way
 //! on every backend.
 
+mod page;
 mod postgres;
 mod sqlite;
 
@@ -18,6 +19,7 @@ use chrono::{DateTime, Utc};
 use crate::domain::{JobId, JobSpec, JobStatus, Role};
 use crate::protocol::{Job, TokenInfo};
 
+pub use page::{InvalidCursor, JobCursor, JobFilter, JobPage};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
@@ -95,16 +97,6 @@ fn database_unavailable(e: &sqlx::Error) -> bool {
     }
 }
 
-/// Which jobs `GET /jobs` lists.
-#[derive(Debug, Clone, Default)]
-pub struct JobFilter {
-    pub status: Option<JobStatus>,
-    pub owner: Option<String>,
-    /// Only ids starting with this lowercase hex-and-hyphen prefix.
-    pub id_prefix: Option<String>,
-    pub limit: u32,
-}
-
 /// How a job ended, as its worker reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JobEnd {
@@ -146,8 +138,9 @@ pub trait JobStore: Send + Sync + 'static {
     /// One job, if it exists.
     async fn get_job(&self, id: JobId) -> Result<Option<Job>, StoreError>;
 
-    /// Jobs matching `filter`, newest first.
-    async fn list_jobs(&self, filter: &JobFilter) -> Result<Vec<Job>, StoreError>;
+    /// One page of the jobs matching `filter`, newest first (by
+    /// `created_at`, then id), starting after `filter.after`.
+    async fn list_jobs(&self, filter: &JobFilter) -> Result<JobPage, StoreError>;
 
     /// Cancels a pending job at once; flags a running one so its worker stops
     /// it. A finished job is a [`StoreError::Conflict`].

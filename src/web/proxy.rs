@@ -25,7 +25,9 @@ use super::session::{Session, session_id};
 use crate::api::{ApiJson, ApiPath, ApiQuery};
 use crate::client::ClientError;
 use crate::domain::{JobId, Role, parse_duration};
-use crate::protocol::{Job, SubmitJob};
+use crate::protocol::{
+    Job, JobList, ListQuery, LogChunk, LogSearch, LogSearchQuery, LogsQuery, SubmitJob,
+};
 
 /// Lines of a tail when the page does not say.
 const DEFAULT_TAIL: u32 = 1000;
@@ -85,48 +87,36 @@ pub async fn session_info(State(state): State<WebState>, signed: SignedIn) -> Js
     })
 }
 
-/// `GET /ui/api/jobs` query: passed on to the API, which checks each value
-/// (a bad one is its 400, handed back as is).
+/// `GET /ui/api/jobs` query: passed on to the API, which checks it.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct JobsQuery {
-    /// One status or a comma-separated list.
     status: Option<String>,
-    /// Admins only.
     owner: Option<String>,
-    /// A substring of the name or the command.
     q: Option<String>,
     limit: Option<u32>,
-    /// The `next_cursor` of the page before.
     cursor: Option<String>,
 }
 
-/// Name/value pairs for the API's query string, leaving out what is unset.
-fn pairs<const N: usize>(
-    values: [(&'static str, Option<String>); N],
-) -> Vec<(&'static str, String)> {
-    values
-        .into_iter()
-        .filter_map(|(k, v)| v.map(|v| (k, v)))
-        .collect()
-}
-
 /// `GET /ui/api/jobs`: a page of the caller's jobs (an admin's: everyone's),
-/// newest first, with the cursor of the next older page.
+/// newest first, with the API's `next_cursor`.
 pub async fn list_jobs(
     State(state): State<WebState>,
     signed: SignedIn,
     ApiQuery(query): ApiQuery<JobsQuery>,
-) -> Result<Json<serde_json::Value>, WebError> {
-    let query = pairs([
-        ("status", query.status),
-        ("owner", query.owner),
-        ("q", query.q),
-        ("limit", query.limit.map(|l| l.to_string())),
-        ("cursor", query.cursor),
-    ]);
-    let page = signed.session.client.get_json("jobs", &query).await;
-    Ok(Json(signed.api(&state, page)?))
+) -> Result<Json<JobList>, WebError> {
+    let list = ListQuery {
+        status: query.status,
+        owner: query.owner,
+        q: query.q,
+        limit: query.limit,
+        cursor: query.cursor,
+        id_prefix: None,
+    };
+    Ok(Json(signed.api(
+        &state,
+        signed.session.client.list_page(&list).await,
+    )?))
 }
 
 /// `GET /ui/api/jobs/{id}`.
@@ -151,70 +141,33 @@ pub async fn cancel_job(
     ))
 }
 
-/// `GET /ui/api/jobs/{id}/logs` query: `tail=N`, `offset=B`, or
-/// `before=B&tail=N` (earlier output), as the API takes them.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PageLogsQuery {
-    tail: Option<u32>,
-    offset: Option<u64>,
-    before: Option<u64>,
-}
-
-/// `GET /ui/api/jobs/{id}/logs`: one log chunk as the API answers it
-/// (`offset`: where its text starts; `next_offset`: where to poll next).
+/// `GET /ui/api/jobs/{id}/logs?tail=N|offset=B|before=B&tail=N`: one [`LogChunk`] as the API
+/// answers it; a follower reads `next_offset` and polls from there.
 pub async fn job_logs(
     State(state): State<WebState>,
     signed: SignedIn,
     ApiPath(id): ApiPath<JobId>,
-    ApiQuery(query): ApiQuery<PageLogsQuery>,
-) -> Result<Json<serde_json::Value>, WebError> {
-    let tail = match (query.tail, query.offset) {
-        (None, None) => Some(DEFAULT_TAIL),
-        (tail, _) => tail,
+    ApiQuery(query): ApiQuery<LogsQuery>,
+) -> Result<Json<LogChunk>, WebError> {
+    let client = &signed.session.client;
+    let tail = query.tail.unwrap_or(DEFAULT_TAIL);
+    let chunk = match (query.offset, query.before) {
+        (Some(offset), _) => client.logs_from(id, offset).await,
+        (None, Some(before)) => client.logs_before(id, before, tail).await,
+        (None, None) => client.logs_tail(id, tail).await,
     };
-    let query = pairs([
-        ("tail", tail.map(|t| t.to_string())),
-        ("offset", query.offset.map(|o| o.to_string())),
-        ("before", query.before.map(|b| b.to_string())),
-    ]);
-    let chunk = signed
-        .session
-        .client
-        .get_json(&format!("jobs/{id}/logs"), &query)
-        .await;
     Ok(Json(signed.api(&state, chunk)?))
 }
 
-/// `GET /ui/api/jobs/{id}/logs/search` query, as the API takes it.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SearchQuery {
-    q: Option<String>,
-    ignore_case: Option<bool>,
-    limit: Option<u32>,
-    after: Option<u64>,
-}
-
-/// `GET /ui/api/jobs/{id}/logs/search`: matching lines and the byte offset
-/// where each starts; a bounded amount of the log per call.
+/// `GET /ui/api/jobs/{id}/logs/search?q=…`: one [`LogSearch`] as the API
+/// answers it; the page asks again with `after=next_after` to go on.
 pub async fn search_logs(
     State(state): State<WebState>,
     signed: SignedIn,
     ApiPath(id): ApiPath<JobId>,
-    ApiQuery(query): ApiQuery<SearchQuery>,
-) -> Result<Json<serde_json::Value>, WebError> {
-    let query = pairs([
-        ("q", query.q),
-        ("ignore_case", query.ignore_case.map(|b| b.to_string())),
-        ("limit", query.limit.map(|l| l.to_string())),
-        ("after", query.after.map(|a| a.to_string())),
-    ]);
-    let found = signed
-        .session
-        .client
-        .get_json(&format!("jobs/{id}/logs/search"), &query)
-        .await;
+    ApiQuery(query): ApiQuery<LogSearchQuery>,
+) -> Result<Json<LogSearch>, WebError> {
+    let found = signed.session.client.logs_search(id, &query).await;
     Ok(Json(signed.api(&state, found)?))
 }
 
