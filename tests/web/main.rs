@@ -994,7 +994,15 @@ async fn every_response_has_the_security_headers_and_cross_site_posts_are_refuse
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    for path in ["/", "/login", "/assets/jobs.js", "/ui/api/jobs", "/missing"] {
+    let job_page = format!("/jobs/{}", jobctl::domain::JobId::new());
+    for path in [
+        "/",
+        "/login",
+        "/assets/list.js",
+        &job_page,
+        "/ui/api/jobs",
+        "/missing",
+    ] {
         let resp = http
             .get(format!("{}{path}", stack.web_url))
             .header(header::COOKIE, &cookie)
