@@ -44,7 +44,7 @@ if ! command -v node >/dev/null 2>&1; then
     exit 1
   fi
 fi
-node --test tests/web/js/
+node --test tests/web/js/*.test.mjs
 
 # The Slurm executor's tests need a running Slurm: ci/slurm.sh installs and
 # starts a one-node cluster on this machine (as root, or through sudo).

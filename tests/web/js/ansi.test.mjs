@@ -1,5 +1,5 @@
 // Unit tests of the log renderer's terminal handling (src/web/assets/ansi.js),
-// run by ./test.sh with Node's built-in runner: node --test tests/web/js/
+// run by ./test.sh with Node's built-in runner: node --test tests/web/js/*.test.mjs
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
