@@ -30,8 +30,8 @@ pub const MAX_MATCH_TEXT: usize = 1024;
 pub const DEFAULT_MATCHES: usize = 100;
 /// The most matching lines one answer holds.
 pub const MAX_MATCHES: usize = 1000;
-/// The longest search string, in bytes.
-pub const MAX_QUERY_BYTES: usize = 1024;
+/// The longest search string, in characters.
+pub const MAX_QUERY_CHARS: usize = 1024;
 
 /// How much one search may do.
 #[derive(Debug, Clone, Copy)]
@@ -58,7 +58,7 @@ impl Default for SearchLimits {
 }
 
 /// A validated search string: not empty, no newline (a match is within one
-/// line), at most [`MAX_QUERY_BYTES`].
+/// line), at most [`MAX_QUERY_CHARS`].
 #[derive(Debug, Clone)]
 pub struct Needle {
     /// Lowercased (ASCII) when the search ignores case.
@@ -71,7 +71,7 @@ pub struct Needle {
 pub enum BadNeedle {
     #[error("q must not be empty")]
     Empty,
-    #[error("q must be at most {MAX_QUERY_BYTES} bytes")]
+    #[error("q must be at most {MAX_QUERY_CHARS} characters")]
     TooLong,
     #[error("q must not contain a line break: a match lies within one line")]
     LineBreak,
@@ -84,7 +84,7 @@ impl Needle {
         if text.is_empty() {
             return Err(BadNeedle::Empty);
         }
-        if text.len() > MAX_QUERY_BYTES {
+        if text.chars().count() > MAX_QUERY_CHARS {
             return Err(BadNeedle::TooLong);
         }
         if text.contains(['\n', '\r']) {
@@ -576,9 +576,10 @@ mod tests {
             BadNeedle::LineBreak
         );
         assert_eq!(
-            Needle::new(&"x".repeat(MAX_QUERY_BYTES + 1), true).unwrap_err(),
+            Needle::new(&"x".repeat(MAX_QUERY_CHARS + 1), true).unwrap_err(),
             BadNeedle::TooLong
         );
         assert!(Needle::new("x", true).is_ok());
+        assert!(Needle::new(&"€".repeat(MAX_QUERY_CHARS), true).is_ok());
     }
 }

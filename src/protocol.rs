@@ -155,19 +155,24 @@ pub struct JobList {
 pub struct ListQuery {
     /// Only jobs in this status, or in any of a comma-separated list
     /// (`pending,running`).
-    #[param(example = "pending,running")]
+    #[param(
+        example = "pending,running",
+        pattern = "^(pending|running|completed|failed|cancelled)(,(pending|running|completed|failed|cancelled))*$"
+    )]
     pub status: Option<String>,
     /// Only jobs of this owner (admins; a user may only name themself).
     pub owner: Option<String>,
     /// Only jobs whose name or command (its words joined by spaces)
     /// contains this text, case-insensitively (ASCII letters only on
     /// SQLite). At most 256 characters.
-    #[param(max_length = 256)]
+    #[param(max_length = 256, pattern = "^[^\\u0000]*$")]
     pub q: Option<String>,
     /// At most this many jobs (default 100, at most 1000).
     #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
     /// The `next_cursor` of the previous page: continue with older jobs.
+    /// Opaque; anything else is refused (400).
+    #[param(pattern = "^[A-Za-z0-9_-]{1,128}$")]
     pub cursor: Option<String>,
     /// Only jobs whose id starts with these hex digits (how the CLI resolves
     /// short ids).
@@ -223,8 +228,8 @@ pub struct LogChunk {
 #[into_params(parameter_in = Query)]
 pub struct LogSearchQuery {
     /// The text to find, literally (no wildcards, no regular expression):
-    /// not empty, no line break, at most 1024 bytes.
-    #[param(min_length = 1, max_length = 1024)]
+    /// not empty, no line break, at most 1024 characters.
+    #[param(min_length = 1, max_length = 1024, pattern = "^[^\\r\\n]+$")]
     pub q: String,
     /// Match ASCII letters in either case (other characters match exactly).
     #[serde(default, skip_serializing_if = "Option::is_none")]
