@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs every test of jobctl: unit tests, the API/worker/CLI integration suites
+# Runs every test of jobctl: unit tests (Rust, and the web UI's JavaScript
+# on Node), the API/worker/CLI integration suites
 # on SQLite and PostgreSQL, the scale-out tests, the generated-docs check, the
 # browser tests in headless Chromium, a schemathesis run against the api's
 # OpenAPI description, and a smoke run of every benchmark (tiny
@@ -27,6 +28,23 @@ if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null
     echo "test.sh: cannot install chromium (not root, no sudo); browser tests will say SKIPPED" >&2
   fi
 fi
+
+# The web UI's JavaScript unit tests (ANSI rendering, log line handling) run
+# on Node's built-in test runner: Debian's nodejs, installed when missing.
+if ! command -v node >/dev/null 2>&1; then
+  echo "test.sh: installing nodejs for the web UI's JavaScript unit tests" >&2
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs >/dev/null
+  elif command -v sudo >/dev/null 2>&1; then
+    sudo apt-get update -qq
+    sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs >/dev/null
+  else
+    echo "test.sh: cannot install nodejs (not root, no sudo)" >&2
+    exit 1
+  fi
+fi
+node --test tests/web/js/*.test.mjs
 
 # The Slurm executor's tests need a running Slurm: ci/slurm.sh installs and
 # starts a one-node cluster on this machine (as root, or through sudo).

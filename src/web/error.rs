@@ -70,6 +70,14 @@ impl IntoResponse for WebError {
             WebError::Api(ClientError::Api { status, message }) if status.is_server_error() => {
                 format!("the API failed: {message} (HTTP {})", status.as_u16())
             }
+            // Where the API lives is this server's business (logged above),
+            // not the page's.
+            WebError::Api(ClientError::Unreachable { .. }) => {
+                "the job service is unreachable; it may be restarting".into()
+            }
+            WebError::Api(ClientError::Protocol { .. }) => {
+                "the job service gave an answer this web server does not understand".into()
+            }
             other => other.to_string(),
         };
         (status, Json(ErrorBody { error: message })).into_response()

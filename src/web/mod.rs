@@ -106,6 +106,7 @@ pub fn router(state: WebState) -> Router {
     let [csp, nosniff, referrer, frames] = security::header_layers();
     Router::new()
         .route("/", get(pages::index))
+        .route("/jobs/{id}", get(pages::job_page))
         .route("/login", get(pages::login_page).post(pages::login))
         .route("/logout", post(pages::logout))
         .route("/assets/{name}", get(pages::asset))

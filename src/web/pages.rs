@@ -16,10 +16,11 @@ use serde::Deserialize;
 use super::WebState;
 use super::session::{self, Session};
 use crate::client::ClientError;
-use crate::domain::Role;
+use crate::domain::{JobId, Role};
 
 const LOGIN_HTML: &str = include_str!("assets/login.html");
 const JOBS_HTML: &str = include_str!("assets/jobs.html");
+const JOB_HTML: &str = include_str!("assets/job.html");
 
 /// One embedded file under `/assets/`.
 struct Asset {
@@ -28,17 +29,31 @@ struct Asset {
     body: &'static [u8],
 }
 
+/// A JavaScript module under `/assets/`.
+const fn module(name: &'static str, body: &'static [u8]) -> Asset {
+    Asset {
+        name,
+        content_type: "text/javascript; charset=utf-8",
+        body,
+    }
+}
+
 const ASSETS: &[Asset] = &[
     Asset {
         name: "app.css",
         content_type: "text/css; charset=utf-8",
         body: include_bytes!("assets/app.css"),
     },
-    Asset {
-        name: "jobs.js",
-        content_type: "text/javascript; charset=utf-8",
-        body: include_bytes!("assets/jobs.js"),
-    },
+    // The page's code, as ES modules (same-origin, so the CSP allows them).
+    module("list.js", include_bytes!("assets/list.js")),
+    module("jobpage.js", include_bytes!("assets/jobpage.js")),
+    module("common.js", include_bytes!("assets/common.js")),
+    module("http.js", include_bytes!("assets/http.js")),
+    module("format.js", include_bytes!("assets/format.js")),
+    module("ansi.js", include_bytes!("assets/ansi.js")),
+    module("lines.js", include_bytes!("assets/lines.js")),
+    module("logview.js", include_bytes!("assets/logview.js")),
+    module("logpanel.js", include_bytes!("assets/logpanel.js")),
     Asset {
         name: "favicon.svg",
         content_type: "image/svg+xml",
@@ -72,11 +87,31 @@ pub async fn index(State(state): State<WebState>, headers: HeaderMap) -> Respons
     }
 }
 
+/// `GET /jobs/{id}`: a job's own page. A signed-out visitor goes through the
+/// login page and comes back here.
+pub async fn job_page(
+    State(state): State<WebState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let Ok(id) = id.parse::<JobId>() else {
+        return not_found().await;
+    };
+    if signed_in(&state, &headers) {
+        Html(JOB_HTML).into_response()
+    } else {
+        // A job id is hex digits and dashes: nothing to escape in a query.
+        Redirect::to(&format!("/login?next=/jobs/{id}")).into_response()
+    }
+}
+
 /// `GET /login` query.
 #[derive(Debug, Deserialize)]
 pub struct LoginPageQuery {
     /// Set by the page when a request found the session gone.
     expired: Option<String>,
+    /// Where to go once signed in: a path of this site.
+    next: Option<String>,
 }
 
 /// `GET /login`.
@@ -85,20 +120,39 @@ pub async fn login_page(
     headers: HeaderMap,
     query: Result<Query<LoginPageQuery>, QueryRejection>,
 ) -> Response {
+    let query = query.ok().map(|Query(q)| q);
+    let expired = query.as_ref().is_some_and(|q| q.expired.is_some());
+    let next = safe_next(query.as_ref().and_then(|q| q.next.as_deref()));
     if signed_in(&state, &headers) {
-        return Redirect::to("/").into_response();
+        return Redirect::to(next.unwrap_or("/")).into_response();
     }
-    let expired = query.is_ok_and(|Query(q)| q.expired.is_some());
     let notice = expired.then_some(Notice::Info(
         "Your session has ended. Sign in again to go on.".into(),
     ));
-    login_html(StatusCode::OK, notice)
+    login_html(StatusCode::OK, notice, next)
+}
+
+/// `next` when it is a path of this site (`/jobs/…`), never another site
+/// (`//evil.example`, `https://…`, `/\\evil.example`) or anything odd.
+pub fn safe_next(next: Option<&str>) -> Option<&str> {
+    let next = next?;
+    let ok = next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.starts_with("/\\")
+        && next.len() <= 2048
+        && !next
+            .chars()
+            .any(|c| c.is_control() || c == '\\' || c.is_whitespace());
+    ok.then_some(next)
 }
 
 /// The sign-in form.
 #[derive(Debug, Deserialize)]
 pub struct LoginForm {
     token: String,
+    /// Where to go once signed in (see [`safe_next`]).
+    #[serde(default)]
+    next: Option<String>,
 }
 
 /// `POST /login`: checks the token with the API and starts a session.
@@ -107,14 +161,15 @@ pub async fn login(
     headers: HeaderMap,
     form: Result<Form<LoginForm>, FormRejection>,
 ) -> Response {
-    let token = match &form {
-        Ok(Form(f)) => f.token.trim(),
-        Err(_) => "",
+    let (token, next) = match &form {
+        Ok(Form(f)) => (f.token.trim(), safe_next(f.next.as_deref())),
+        Err(_) => ("", None),
     };
     if token.is_empty() {
         return login_html(
             StatusCode::BAD_REQUEST,
             Some(Notice::Error("Enter a token to sign in.".into())),
+            next,
         );
     }
     let client = state.api.with_token(token);
@@ -128,16 +183,28 @@ pub async fn login(
                      Check for a typo, or create one with `jobctl token create`."
                         .into(),
                 )),
+                next,
+            );
+        }
+        Err(ClientError::Api { status, message }) if status.is_client_error() => {
+            return login_html(
+                status,
+                Some(Notice::Error(format!("Cannot check the token: {message}"))),
+                next,
             );
         }
         Err(e) => {
-            let status = match e {
-                ClientError::Api { status, .. } if status.is_client_error() => status,
-                _ => StatusCode::BAD_GATEWAY,
-            };
+            // The API's address is this server's business: a visitor who is
+            // not even signed in learns only that the service is down.
+            tracing::warn!(api = %state.api_url, error = %e, "cannot check a token at sign-in");
             return login_html(
-                status,
-                Some(Notice::Error(format!("Cannot check the token: {e}"))),
+                StatusCode::BAD_GATEWAY,
+                Some(Notice::Error(
+                    "The job service is unreachable, so the token cannot be checked. \
+                     Try again in a moment; if it persists, tell the operator."
+                        .into(),
+                )),
+                next,
             );
         }
     };
@@ -149,11 +216,12 @@ pub async fn login(
                  Sign in with a user or admin token."
                     .into(),
             )),
+            next,
         );
     }
     tracing::info!(user = %user.name, role = %user.role, "signed in");
     let id = state.sessions.create(Session { client, user });
-    let mut response = Redirect::to("/").into_response();
+    let mut response = Redirect::to(next.unwrap_or("/")).into_response();
     response.headers_mut().insert(
         header::SET_COOKIE,
         session::set_cookie(&id, session::is_https(&headers)),
@@ -199,7 +267,7 @@ enum Notice {
     Error(String),
 }
 
-fn login_html(status: StatusCode, notice: Option<Notice>) -> Response {
+fn login_html(status: StatusCode, notice: Option<Notice>, next: Option<&str>) -> Response {
     let block = match notice {
         None => String::new(),
         Some(Notice::Info(text)) => {
@@ -213,7 +281,18 @@ fn login_html(status: StatusCode, notice: Option<Notice>) -> Response {
             escape_html(&text)
         ),
     };
-    let mut response = (status, Html(LOGIN_HTML.replace("{{notice}}", &block))).into_response();
+    let next = next
+        .map(|n| {
+            format!(
+                "<input type=\"hidden\" name=\"next\" value=\"{}\">",
+                escape_html(n)
+            )
+        })
+        .unwrap_or_default();
+    let page = LOGIN_HTML
+        .replace("{{notice}}", &block)
+        .replace("{{next}}", &next);
+    let mut response = (status, Html(page)).into_response();
     // A failed sign-in answered 401 is still a page to show, not a prompt
     // for HTTP authentication.
     response.headers_mut().remove(header::WWW_AUTHENTICATE);
@@ -263,7 +342,8 @@ mod tests {
     #[test]
     fn the_login_page_has_a_slot_for_its_notice_and_no_inline_script() {
         assert!(LOGIN_HTML.contains("{{notice}}"));
-        for page in [LOGIN_HTML, JOBS_HTML, NOT_FOUND_HTML] {
+        assert!(LOGIN_HTML.contains("{{next}}"));
+        for page in [LOGIN_HTML, JOBS_HTML, JOB_HTML, NOT_FOUND_HTML] {
             // The CSP forbids inline code; it must not be needed.
             assert!(!page.contains("<script>"), "inline script");
             assert!(!page.contains("<style"), "inline style element");
@@ -274,5 +354,156 @@ mod tests {
                 "external URL"
             );
         }
+    }
+
+    #[test]
+    fn only_paths_of_this_site_are_followed_after_sign_in() {
+        assert_eq!(safe_next(Some("/jobs/abc")), Some("/jobs/abc"));
+        assert_eq!(
+            safe_next(Some("/?status=failed&q=x")),
+            Some("/?status=failed&q=x")
+        );
+        for bad in [
+            "//evil.example/",
+            "/\\evil.example",
+            "https://evil.example/",
+            "evil",
+            "",
+            "/a\nb",
+            "/\\/x",
+            "/ //x",
+        ] {
+            assert_eq!(safe_next(Some(bad)), None, "{bad:?}");
+        }
+        assert_eq!(safe_next(None), None);
+    }
+
+    #[test]
+    fn every_module_the_pages_import_is_served() {
+        for asset in ASSETS.iter().filter(|a| a.name.ends_with(".js")) {
+            let text = std::str::from_utf8(asset.body).unwrap();
+            for line in text.lines().filter(|l| l.contains(" from './")) {
+                let name = line
+                    .split("from './")
+                    .nth(1)
+                    .unwrap()
+                    .split('\'')
+                    .next()
+                    .unwrap();
+                assert!(
+                    ASSETS.iter().any(|a| a.name == name),
+                    "{} imports {name}, which is not served",
+                    asset.name
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn both_pages_have_the_same_log_panel() {
+        let panel = |page: &str| {
+            let start = page.find("<template id=\"log-panel-template\">").unwrap();
+            let end = start + page[start..].find("</template>").unwrap();
+            page[start..end].to_string()
+        };
+        assert_eq!(panel(JOBS_HTML), panel(JOB_HTML));
+    }
+
+    /// The colour variables of a `:root { … }` block.
+    fn colour_vars(block: &str) -> std::collections::HashMap<String, String> {
+        block
+            .split(';')
+            .filter_map(|decl| {
+                let (name, value) = decl.rsplit_once(':')?;
+                let name = name.trim().rsplit(char::is_whitespace).next()?;
+                let value = value.trim();
+                (name.starts_with("--") && value.starts_with('#') && value.len() == 7)
+                    .then(|| (name.to_string(), value.to_string()))
+            })
+            .collect()
+    }
+
+    /// WCAG 2 contrast ratio of two `#rrggbb` colours.
+    fn contrast(a: &str, b: &str) -> f64 {
+        let luminance = |hex: &str| {
+            let channel = |i: usize| {
+                let c = f64::from(u8::from_str_radix(&hex[i..i + 2], 16).unwrap()) / 255.0;
+                if c <= 0.03928 {
+                    c / 12.92
+                } else {
+                    ((c + 0.055) / 1.055).powf(2.4)
+                }
+            };
+            0.2126 * channel(1) + 0.7152 * channel(3) + 0.0722 * channel(5)
+        };
+        let (x, y) = (luminance(a), luminance(b));
+        (x.max(y) + 0.05) / (x.min(y) + 0.05)
+    }
+
+    #[test]
+    fn text_has_at_least_4_5_to_1_contrast_in_both_colour_schemes() {
+        let css = include_str!("assets/app.css");
+        let light_start = css.find(":root {").unwrap();
+        let light_end = light_start + css[light_start..].find('}').unwrap();
+        let light = colour_vars(&css[light_start..light_end]);
+        let dark_at = css.find("@media (prefers-color-scheme: dark)").unwrap();
+        let dark_start = dark_at + css[dark_at..].find(":root {").unwrap();
+        let dark_end = dark_start + css[dark_start..].find('}').unwrap();
+        let mut dark = light.clone();
+        dark.extend(colour_vars(&css[dark_start..dark_end]));
+        // Terminal colours on the log's background.
+        let ansi: Vec<(String, String)> = (0..16)
+            .map(|n| {
+                let rule = format!(".fg{n} {{ color: ");
+                let at = css.find(&rule).unwrap() + rule.len();
+                (format!("fg{n}"), css[at..at + 7].to_string())
+            })
+            .collect();
+        let pairs = [
+            ("--text", "--surface"),
+            ("--text", "--bg"),
+            ("--muted", "--surface"),
+            ("--muted", "--bg"),
+            ("--accent", "--surface"),
+            ("--accent", "--bg"),
+            ("#ffffff", "--accent-bg"),
+            ("#ffffff", "--accent-bg-strong"),
+            ("#ffffff", "--danger-bg"),
+            ("#ffffff", "--danger-bg-strong"),
+            ("--danger", "--surface"),
+            ("--failed-fg", "--surface"),
+            ("--completed-fg", "--surface"),
+            ("--pending-fg", "--surface"),
+            ("--pending-fg", "--pending-bg"),
+            ("--running-fg", "--running-bg"),
+            ("--completed-fg", "--completed-bg"),
+            ("--failed-fg", "--failed-bg"),
+            ("--cancelled-fg", "--cancelled-bg"),
+            ("--mark-text", "--mark-bg"),
+            ("--log-text", "--log-bg"),
+        ];
+        for (scheme, vars) in [("light", &light), ("dark", &dark)] {
+            let colour = |name: &str| {
+                if name.starts_with('#') {
+                    name.to_string()
+                } else {
+                    vars.get(name)
+                        .unwrap_or_else(|| panic!("{name} is not set"))
+                        .clone()
+                }
+            };
+            for (fg, bg) in pairs {
+                let ratio = contrast(&colour(fg), &colour(bg));
+                assert!(ratio >= 4.5, "{scheme}: {fg} on {bg} is {ratio:.2}:1");
+            }
+            for (name, fg) in &ansi {
+                let ratio = contrast(fg, &colour("--log-bg"));
+                assert!(ratio >= 4.5, "{scheme}: .{name} on the log is {ratio:.2}:1");
+            }
+        }
+        assert!(
+            css.contains("input::placeholder { color: var(--muted); opacity: 1; }"),
+            "placeholders are muted text at full strength"
+        );
     }
 }

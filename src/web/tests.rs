@@ -88,8 +88,9 @@ async fn every_response_carries_the_security_headers() {
         "/",
         "/login",
         "/assets/app.css",
-        "/assets/jobs.js",
+        "/assets/list.js",
         "/assets/nope.js",
+        "/jobs/0b5c5f5e-8a1c-4a3e-9b7e-2f1d3c4b5a69",
         "/nowhere",
         "/ui/api/jobs",
         "/healthz",
@@ -197,7 +198,35 @@ async fn signing_in_while_the_api_is_down_says_so() {
     assert_eq!(response.status(), StatusCode::BAD_GATEWAY);
     assert!(response.headers().get(header::SET_COOKIE).is_none());
     let page = body_text(response).await;
-    assert!(page.contains("cannot reach the API"), "{page}");
+    assert!(page.contains("The job service is unreachable"), "{page}");
+    // A visitor who is not signed in does not learn where the API lives.
+    let api = dead_api_url();
+    let address = api.trim_start_matches("http://").trim_end_matches('/');
+    assert!(!page.contains(address), "{page}");
+}
+
+#[tokio::test]
+async fn a_job_page_sends_a_signed_out_visitor_to_sign_in_and_back() {
+    let id = "0b5c5f5e-8a1c-4a3e-9b7e-2f1d3c4b5a69";
+    let response = send(get(&format!("/jobs/{id}"))).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        response.headers().get(header::LOCATION).unwrap(),
+        &format!("/login?next=/jobs/{id}")
+    );
+    let login = body_text(send(get(&format!("/login?next=/jobs/{id}"))).await).await;
+    assert!(
+        login.contains(&format!("name=\"next\" value=\"/jobs/{id}\"")),
+        "{login}"
+    );
+    // Another site is never a place to go back to.
+    let other = body_text(send(get("/login?next=//evil.example/")).await).await;
+    assert!(!other.contains("evil.example"), "{other}");
+    // Not a job id: no such page.
+    assert_eq!(
+        send(get("/jobs/not-an-id")).await.status(),
+        StatusCode::NOT_FOUND
+    );
 }
 
 #[tokio::test]
@@ -226,7 +255,8 @@ async fn the_login_page_shows_an_ended_session_but_reflects_nothing() {
 async fn assets_are_served_with_their_types_and_unknown_ones_are_not() {
     for (path, mime) in [
         ("/assets/app.css", "text/css; charset=utf-8"),
-        ("/assets/jobs.js", "text/javascript; charset=utf-8"),
+        ("/assets/list.js", "text/javascript; charset=utf-8"),
+        ("/assets/ansi.js", "text/javascript; charset=utf-8"),
         ("/assets/favicon.svg", "image/svg+xml"),
     ] {
         let response = send(get(path)).await;
@@ -242,7 +272,7 @@ async fn assets_are_served_with_their_types_and_unknown_ones_are_not() {
         StatusCode::NOT_FOUND
     );
     assert_eq!(
-        send(get("/assets/app.js")).await.status(),
+        send(get("/assets/jobs.js")).await.status(),
         StatusCode::NOT_FOUND
     );
 }

@@ -135,6 +135,11 @@ pub struct Stack {
 impl Stack {
     /// Starts everything; the page refreshes every `refresh`.
     pub async fn start(refresh: Duration) -> Stack {
+        Stack::start_with_slots(refresh, 4).await
+    }
+
+    /// Starts everything with a worker that runs `slots` jobs at once.
+    pub async fn start_with_slots(refresh: Duration, slots: u32) -> Stack {
         let dir = tempfile::tempdir().unwrap();
         let api_config = ApiConfig::new(
             format!("sqlite://{}", dir.path().join("jobctl.db").display()),
@@ -182,14 +187,8 @@ impl Stack {
                 .arg(dir.path().join("logs"))
                 .arg("--data-dir")
                 .arg(dir.path())
-                .args([
-                    "--name",
-                    "test-worker",
-                    "--slots",
-                    "4",
-                    "--kill-grace",
-                    "1s",
-                ])
+                .args(["--name", "test-worker", "--kill-grace", "1s"])
+                .args(["--slots", &slots.to_string()])
                 .env("JOBCTL_CONFIG", &config_file)
                 .stdin(Stdio::null())
                 .stdout(worker_log.try_clone().unwrap())
@@ -280,6 +279,30 @@ impl Stack {
     /// Creates a flag file, letting the jobs waiting for it go on.
     pub fn raise(&self, flag: &Path) {
         std::fs::write(flag, "").unwrap();
+    }
+
+    /// Puts `count` finished (cancelled) jobs of `owner` straight into the
+    /// store, oldest first, named `{prefix}{n:04}`: a lab's history in a few
+    /// seconds, without a worker running any of them.
+    pub async fn seed_finished(&self, owner: &str, prefix: &str, count: usize) -> Vec<JobId> {
+        let store = jobctl::store::open(&self.api_config.database_url)
+            .await
+            .unwrap();
+        let mut ids = Vec::with_capacity(count);
+        for n in 0..count {
+            let spec = jobctl::domain::JobSpec::try_from(SubmitJob {
+                command: vec!["true".into()],
+                name: Some(format!("{prefix}{n:04}")),
+                ..SubmitJob::default()
+            })
+            .unwrap();
+            let job = store.insert_job(owner, &spec).await.unwrap();
+            // Cancelled while pending: finished at once. Should the worker
+            // claim one first, it runs `true` and finishes anyway.
+            let _ = store.request_cancel(job.id).await;
+            ids.push(job.id);
+        }
+        ids
     }
 
     /// Revokes the token named `name`, as `jobctl token revoke` does.
@@ -419,6 +442,11 @@ impl Browser {
             _driver: driver,
             _profile: profile,
         })
+    }
+
+    /// Resizes the window (CSS pixels: the device scale factor is 1).
+    pub async fn resize(&self, width: u32, height: u32) {
+        self.client.set_window_size(width, height).await.unwrap();
     }
 
     /// Ends the session (Chromium quits); chromedriver dies with `self`.

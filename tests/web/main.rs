@@ -5,6 +5,7 @@
 //! (headers, cross-site refusal, the proxy) with plain requests.
 
 mod harness;
+mod scale;
 
 use std::time::Duration;
 
@@ -265,10 +266,15 @@ echo 'training finished'
         "Completed"
     );
 
+    // The README's screenshot is refreshed only when asked: a test run
+    // never rewrites a tracked file.
     let shot = browser.client.screenshot().await.unwrap();
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/screenshot.png");
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(&path, shot).unwrap();
+    assert!(shot.starts_with(b"\x89PNG"), "a screenshot is a PNG");
+    if std::env::var_os("JOBCTL_UPDATE_SCREENSHOT").is_some() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/screenshot.png");
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, shot).unwrap();
+    }
 
     browser.click(&format!("{done} > summary")).await;
     let shown = browser
@@ -336,12 +342,18 @@ echo 'training finished'
         browser.text(&format!("{live} .log-state")).await.unwrap(),
         "Finished"
     );
-    // Nothing runs any more: the list stops refreshing itself.
+    // Nothing runs any more: the list refreshes slowly, so jobs submitted
+    // from a shell still appear, and the ended job is among the finished.
     browser
         .wait_text("#list-updated", "an idle list", |t| {
-            t.starts_with("Updated") && !t.contains("refreshing")
+            t.starts_with("Updated") && t.ends_with("refreshing every 30 s")
         })
         .await;
+    assert!(browser.visible("#live-empty").await);
+    assert!(
+        browser.visible(&format!("#finished-list {live}")).await,
+        "the ended job moved to Finished"
+    );
     browser.close().await;
 }
 
@@ -452,7 +464,22 @@ async fn an_api_outage_shows_an_error_keeps_the_log_and_recovers() {
             t.contains("Could not refresh the log")
         })
         .await;
-    assert!(error.contains("cannot reach the API"), "{error}");
+    assert!(error.contains("the job service is unreachable"), "{error}");
+    // Neither the panel nor the list header says it is live meanwhile.
+    browser
+        .wait_text(&format!("{r} .log-state"), "the lost connection", |t| {
+            t.starts_with("Connection lost")
+        })
+        .await;
+    browser
+        .wait_text("#list-updated", "the list's lost connection", |t| {
+            t.contains("connection lost") && !t.contains("while jobs run")
+        })
+        .await;
+    assert!(
+        !error.contains(&stack.api_url),
+        "the API's address is not shown: {error}"
+    );
     assert!(browser.visible(&format!("{r} .log-error")).await);
     browser.wait_visible("#list-error").await;
     let kept = browser.log_lines(&log).await;
@@ -497,6 +524,29 @@ async fn an_api_outage_shows_an_error_keeps_the_log_and_recovers() {
     assert_eq!(after, expected);
     assert!(after.len() as u64 >= written);
     stack.raise(&stop);
+    stack.wait_status(job.id, JobStatus::Completed).await;
+
+    // A page loaded while the API is away says so rather than "Loading"
+    // forever, and fills in once it is back.
+    stack.stop_api().await;
+    browser.client.refresh().await.unwrap();
+    let said = browser
+        .wait_text("#list-error", "the outage", |t| {
+            t.contains("the job service is unreachable")
+        })
+        .await;
+    assert!(said.ends_with("Retrying every 1 s."), "{said}");
+    assert!(
+        !browser.visible("#jobs-loading").await,
+        "not loading forever"
+    );
+    stack.start_api().await;
+    browser
+        .wait_text(&format!("{r} .badge"), "the job after the outage", |t| {
+            t == "Completed"
+        })
+        .await;
+    assert!(!browser.visible("#list-error").await);
     browser.close().await;
 }
 
@@ -557,10 +607,17 @@ async fn refresh_fetches_at_once_and_scrolling_up_stops_following_the_end() {
             .await
         }
     };
-    let on_disk = wait_disk_beyond(first).await;
+    // Rows come at most every 0.1 s: a dozen more is more than a second,
+    // so the time of the next update reads differently.
+    let on_disk = wait_disk_beyond(first + 7).await;
     assert_eq!(
         shown(&browser.text(&log).await.unwrap()),
         first,
+        "nothing refreshes by itself"
+    );
+    assert_eq!(
+        browser.text(&format!("{r} .log-updated")).await.unwrap(),
+        updated,
         "nothing refreshes by itself"
     );
     browser.click(&refresh).await;
@@ -574,7 +631,9 @@ async fn refresh_fetches_at_once_and_scrolling_up_stops_following_the_end() {
         "still following"
     );
     assert!(!browser.visible(&jump).await);
-    let _ = updated;
+    let refreshed = browser.text(&format!("{r} .log-updated")).await.unwrap();
+    assert!(refreshed.starts_with("Updated "), "{refreshed}");
+    assert_ne!(refreshed, updated, "Refresh says when it updated");
 
     // Scrolled up, the box stays where the reader is.
     browser
@@ -869,13 +928,9 @@ async fn a_huge_log_keeps_only_its_last_lines_on_screen_and_links_the_whole() {
     assert_eq!(lines[0], "row 11001");
     let notice = format!("{r} .log-notice");
     assert!(browser.visible(&notice).await);
-    assert!(
-        browser
-            .text(&notice)
-            .await
-            .unwrap()
-            .contains("Download the full log")
-    );
+    let said = browser.text(&notice).await.unwrap();
+    assert!(said.contains("download the full log"), "{said}");
+    assert!(said.contains("Load earlier output"), "{said}");
     assert_eq!(
         browser
             .prop(&format!("{notice} a"), "href")
@@ -939,7 +994,15 @@ async fn every_response_has_the_security_headers_and_cross_site_posts_are_refuse
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    for path in ["/", "/login", "/assets/jobs.js", "/ui/api/jobs", "/missing"] {
+    let job_page = format!("/jobs/{}", jobctl::domain::JobId::new());
+    for path in [
+        "/",
+        "/login",
+        "/assets/list.js",
+        &job_page,
+        "/ui/api/jobs",
+        "/missing",
+    ] {
         let resp = http
             .get(format!("{}{path}", stack.web_url))
             .header(header::COOKIE, &cookie)
@@ -1089,6 +1152,65 @@ async fn the_page_api_speaks_for_the_signed_in_user_and_reports_api_failures() {
     assert_eq!(chunk["logs"].as_str().unwrap(), stack.log_on_disk(job.id));
     assert_eq!(chunk["status"], "completed");
 
+    // The list's paging and filters and the log's earlier output and
+    // search go through to the API as it answers them.
+    let page: serde_json::Value = get(
+        &admin,
+        "/ui/api/jobs?status=completed,failed&q=ADMINS&limit=1",
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(page["jobs"][0]["id"], json!(job.id.to_string()), "{page}");
+    assert!(page["next_cursor"].is_null(), "{page}");
+    let earlier: serde_json::Value = get(
+        &admin,
+        &format!(
+            "/ui/api/jobs/{}/logs?before={}&tail=5",
+            job.id,
+            "secret\n".len()
+        ),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(earlier["logs"], json!("secret\n"), "{earlier}");
+    assert_eq!(earlier["offset"], json!(0));
+    let found: serde_json::Value = get(
+        &admin,
+        &format!(
+            "/ui/api/jobs/{}/logs/search?q=SECRET&ignore_case=true",
+            job.id
+        ),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(found["matches"][0]["offset"], json!(0), "{found}");
+    assert_eq!(found["matches"][0]["text"], json!("secret"), "{found}");
+    for bad in [
+        "/ui/api/jobs?bogus=1".to_string(),
+        "/ui/api/jobs?limit=many".to_string(),
+        format!("/ui/api/jobs/{}/logs?before=-1", job.id),
+        format!("/ui/api/jobs/{}/logs/search?q=x&after=soon", job.id),
+    ] {
+        let refused = get(&admin, &bad).await.unwrap();
+        assert_eq!(refused.status(), StatusCode::BAD_REQUEST, "{bad}");
+    }
+    let hidden = get(
+        &alice,
+        &format!("/ui/api/jobs/{}/logs/search?q=secret", job.id),
+    )
+    .await
+    .unwrap();
+    assert_eq!(hidden.status(), StatusCode::NOT_FOUND);
+
     let bad = get(&admin, "/ui/api/jobs/..%2F..%2Fetc%2Fpasswd/logs")
         .await
         .unwrap();
@@ -1121,9 +1243,10 @@ async fn the_page_api_speaks_for_the_signed_in_user_and_reports_api_failures() {
         body["error"]
             .as_str()
             .unwrap()
-            .contains("cannot reach the API"),
+            .contains("the job service is unreachable"),
         "{body}"
     );
+    assert!(!body.to_string().contains(&stack.api_url), "{body}");
     stack.start_api().await;
     assert_eq!(
         get(&admin, "/ui/api/jobs").await.unwrap().status(),
