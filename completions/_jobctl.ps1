@@ -106,6 +106,7 @@ Register-ArgumentCompleter -Native -CommandName 'jobctl' -ScriptBlock {
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Stop the job after this long, e.g. 90s, 30m, 2h')
             [CompletionResult]::new('-e', '-e', [CompletionResultType]::ParameterName, 'Set a variable for the job (K=V), or pass this shell''s value (K); repeatable')
             [CompletionResult]::new('--env', '--env', [CompletionResultType]::ParameterName, 'Set a variable for the job (K=V), or pass this shell''s value (K); repeatable')
+            [CompletionResult]::new('--secret', '--secret', [CompletionResultType]::ParameterName, 'Pass the secret NAME from this shell''s environment variable NAME: set in the job''s environment, never shown, redacted from its output; repeatable')
             [CompletionResult]::new('--cwd', '--cwd', [CompletionResultType]::ParameterName, 'Working directory on the worker [default: the current directory]')
             [CompletionResult]::new('--interval', '--interval', [CompletionResultType]::ParameterName, 'Poll interval when following')
             [CompletionResult]::new('--api-url', '--api-url', [CompletionResultType]::ParameterName, 'The API''s URL [default: the one `jobctl up` wrote, else http://127.0.0.1:8765]')

@@ -616,7 +616,7 @@ _jobctl() {
             return 0
             ;;
         jobctl__subcmd__submit)
-            opts="-e -f -h -V --name --timeout --env --cwd --follow --interval --json --api-url --token --config --help --version"
+            opts="-e -f -h -V --name --timeout --env --secret --cwd --follow --interval --json --api-url --token --config --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -635,6 +635,10 @@ _jobctl() {
                     return 0
                     ;;
                 -e)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --secret)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -98,6 +98,7 @@ set edit:completion:arg-completer[jobctl] = {|@words|
             cand --timeout 'Stop the job after this long, e.g. 90s, 30m, 2h'
             cand -e 'Set a variable for the job (K=V), or pass this shell''s value (K); repeatable'
             cand --env 'Set a variable for the job (K=V), or pass this shell''s value (K); repeatable'
+            cand --secret 'Pass the secret NAME from this shell''s environment variable NAME: set in the job''s environment, never shown, redacted from its output; repeatable'
             cand --cwd 'Working directory on the worker [default: the current directory]'
             cand --interval 'Poll interval when following'
             cand --api-url 'The API''s URL [default: the one `jobctl up` wrote, else http://127.0.0.1:8765]'

@@ -84,6 +84,7 @@ complete -c jobctl -n "__fish_jobctl_using_subcommand up" -s V -l version -d 'Pr
 complete -c jobctl -n "__fish_jobctl_using_subcommand submit" -l name -d 'A name to recognise the job by' -r
 complete -c jobctl -n "__fish_jobctl_using_subcommand submit" -l timeout -d 'Stop the job after this long, e.g. 90s, 30m, 2h' -r
 complete -c jobctl -n "__fish_jobctl_using_subcommand submit" -s e -l env -d 'Set a variable for the job (K=V), or pass this shell\'s value (K); repeatable' -r
+complete -c jobctl -n "__fish_jobctl_using_subcommand submit" -l secret -d 'Pass the secret NAME from this shell\'s environment variable NAME: set in the job\'s environment, never shown, redacted from its output; repeatable' -r
 complete -c jobctl -n "__fish_jobctl_using_subcommand submit" -l cwd -d 'Working directory on the worker [default: the current directory]' -r -F
 complete -c jobctl -n "__fish_jobctl_using_subcommand submit" -l interval -d 'Poll interval when following' -r
 complete -c jobctl -n "__fish_jobctl_using_subcommand submit" -l api-url -d 'The API\'s URL [default: the one `jobctl up` wrote, else http://127.0.0.1:8765]' -r

@@ -15,7 +15,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use crate::domain::{JobId, JobSpec, JobStatus, Role};
+use crate::domain::{JobId, JobSpec, JobStatus, Role, Secrets};
 use crate::protocol::{Job, TokenInfo};
 
 pub use postgres::PostgresStore;
@@ -160,6 +160,11 @@ pub trait JobStore: Send + Sync + 'static {
         worker: &str,
         lease: Duration,
     ) -> Result<Option<(Job, String)>, StoreError>;
+
+    /// The secrets of a job that is running under this lease: what the
+    /// claim answer hands its worker. Empty once the job has ended (they are
+    /// deleted with its final status) or when the lease is not the job's.
+    async fn claimed_secrets(&self, id: JobId, lease_token: &str) -> Result<Secrets, StoreError>;
 
     /// Extends the lease and records why the job still waits (or that it
     /// does not: `None`); answers whether a cancel was requested. A lease

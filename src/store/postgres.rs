@@ -23,12 +23,13 @@ use super::{
     StoreError, StoredToken, check_finish, check_hand_back, decide_cancel, new_lease_token,
     stale_lease,
 };
-use crate::domain::{JobId, JobSpec, JobStatus, Role};
+use crate::domain::{JobId, JobSpec, JobStatus, Role, Secrets};
 use crate::protocol::{Job, TokenInfo};
 
 const JOB_COLUMNS: &str = "id, name, owner, command::text AS command, cwd, env::text AS env, \
      timeout_seconds, status, exit_code, failure_reason, worker, created_at, started_at, \
-     finished_at, cancel_requested, lease_token, pending_reason";
+     finished_at, cancel_requested, lease_token, pending_reason, \
+     secret_names::text AS secret_names";
 
 /// Job state in PostgreSQL.
 #[derive(Clone)]
@@ -80,6 +81,7 @@ fn job_from_row(row: &PgRow) -> Result<Job, StoreError> {
     let id: Uuid = row.try_get("id")?;
     let command: String = row.try_get("command")?;
     let env: String = row.try_get("env")?;
+    let secret_names: String = row.try_get("secret_names")?;
     let status: String = row.try_get("status")?;
     let timeout: Option<i64> = row.try_get("timeout_seconds")?;
     let corrupt = |what: &str, e: &dyn std::fmt::Display| {
@@ -92,6 +94,8 @@ fn job_from_row(row: &PgRow) -> Result<Job, StoreError> {
         command: serde_json::from_str(&command).map_err(|e| corrupt("command", &e))?,
         cwd: row.try_get("cwd")?,
         env: serde_json::from_str(&env).map_err(|e| corrupt("env", &e))?,
+        secret_names: serde_json::from_str(&secret_names)
+            .map_err(|e| corrupt("secret_names", &e))?,
         timeout_seconds: timeout.map(|t| t as u64),
         status: JobStatus::from_str(&status).map_err(|e| corrupt("status", &e))?,
         exit_code: row.try_get("exit_code")?,
@@ -115,20 +119,35 @@ impl JobStore for PostgresStore {
     }
 
     async fn insert_job(&self, owner: &str, spec: &JobSpec) -> Result<Job, StoreError> {
+        let id = JobId::new();
+        let mut tx = self.pool.begin().await?;
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "INSERT INTO jobs (id, name, owner, command, cwd, env, timeout_seconds, status, created_at) \
-             VALUES ($1, $2, $3, $4::jsonb, $5, $6::jsonb, $7, 'pending', now()) RETURNING {JOB_COLUMNS}"
+            "INSERT INTO jobs (id, name, owner, command, cwd, env, timeout_seconds, status, \
+                 created_at, secret_names) \
+             VALUES ($1, $2, $3, $4::jsonb, $5, $6::jsonb, $7, 'pending', now(), $8::jsonb) \
+             RETURNING {JOB_COLUMNS}"
         )))
-        .bind(JobId::new().as_uuid())
+        .bind(id.as_uuid())
         .bind(spec.name())
         .bind(owner)
         .bind(serde_json::to_string(spec.command()).expect("strings serialise"))
         .bind(spec.cwd())
         .bind(serde_json::to_string(spec.env()).expect("strings serialise"))
         .bind(spec.timeout_seconds().map(|t| t as i64))
-        .fetch_one(&self.pool)
+        .bind(serde_json::to_string(&spec.secrets().names()).expect("strings serialise"))
+        .fetch_one(&mut *tx)
         .await?;
-        job_from_row(&row)
+        let job = job_from_row(&row)?;
+        for (name, value) in spec.secrets().iter() {
+            sqlx::query("INSERT INTO job_secrets (job_id, name, value) VALUES ($1, $2, $3)")
+                .bind(id.as_uuid())
+                .bind(name)
+                .bind(value)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(job)
     }
 
     async fn get_job(&self, id: JobId) -> Result<Option<Job>, StoreError> {
@@ -220,6 +239,18 @@ impl JobStore for PostgresStore {
             Some(row) => Ok(Some((job_from_row(&row)?, lease_token))),
             None => Ok(None),
         }
+    }
+
+    async fn claimed_secrets(&self, id: JobId, lease_token: &str) -> Result<Secrets, StoreError> {
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT s.name, s.value FROM job_secrets s JOIN jobs j ON j.id = s.job_id \
+             WHERE s.job_id = $1 AND j.status = 'running' AND j.lease_token = $2",
+        )
+        .bind(id.as_uuid())
+        .bind(lease_token)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().collect())
     }
 
     async fn heartbeat(

@@ -129,6 +129,7 @@ impl Supervised {
             }
         }
         command.envs(&launch.env);
+        command.envs(launch.secrets.iter());
         // SAFETY: fcntl is async-signal-safe; it clears close-on-exec on the
         // supervisor's copy of its end of the socket, so it survives exec.
         unsafe {

@@ -1,0 +1,330 @@
+//! Write-only secrets, redaction before the disk and credentials out of the
+//! jobs' reach (issue 13) — through the real api, real workers and real
+//! jobs, on SQLite and on PostgreSQL.
+
+#[macro_use]
+mod common;
+
+use std::path::Path;
+use std::time::Duration;
+
+use common::{Backend, ChildGuard, TestApi, wait_for};
+use jobctl::domain::{JobId, JobStatus, Role};
+use jobctl::protocol::{ClaimedJob, ErrorBody};
+use serde_json::json;
+
+backend_tests!(
+    secrets_are_write_only_and_removed_when_the_job_ends,
+    bad_secrets_are_refused_with_the_reason,
+    submit_secret_reads_the_environment_and_the_job_gets_it,
+);
+
+const WITHIN: Duration = Duration::from_secs(30);
+
+/// Two values no other text in a test contains.
+const API_KEY: &str = "sk-live-4f9a8c2e7d1b";
+const DB_PASSWORD: &str = "correct horse battery staple";
+
+/// How many times `needle` occurs in the file (0 if it does not exist):
+/// what `grep -c` on the database file and its WAL says.
+fn occurrences_in_file(path: &Path, needle: &str) -> usize {
+    let Ok(bytes) = std::fs::read(path) else {
+        return 0;
+    };
+    bytes
+        .windows(needle.len())
+        .filter(|w| *w == needle.as_bytes())
+        .count()
+}
+
+/// Every place a value could linger in the store once its job ended: the
+/// SQLite file and its WAL, or PostgreSQL's `job_secrets` table.
+async fn stored_secret_count(api: &TestApi, value: &str) -> usize {
+    if let Some(path) = api.database_url.strip_prefix("sqlite://") {
+        let db = Path::new(path);
+        ["", "-wal", "-journal"]
+            .iter()
+            .map(|suffix| {
+                let mut p = db.as_os_str().to_owned();
+                p.push(suffix);
+                occurrences_in_file(Path::new(&p), value)
+            })
+            .sum()
+    } else {
+        let pool = sqlx::PgPool::connect(&api.database_url).await.unwrap();
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM job_secrets WHERE value = $1")
+            .bind(value)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+        n as usize
+    }
+}
+
+async fn claim(api: &TestApi, worker: &str) -> ClaimedJob {
+    let resp = api
+        .post("/workers/claim", worker)
+        .json(&json!({"worker": "test-worker"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    resp.json().await.unwrap()
+}
+
+async fn secrets_are_write_only_and_removed_when_the_job_ends(backend: Backend) {
+    let api = TestApi::start(&backend).await;
+    let user = api.token("alice", Role::User).await;
+    let admin = api.token("root", Role::Admin).await;
+    let worker = api.token("w1", Role::Worker).await;
+    let resp = api
+        .post("/jobs", &user)
+        .json(&json!({
+            "command": ["true"],
+            "env": {"PLAIN": "visible"},
+            "secrets": {"DB_PASSWORD": DB_PASSWORD, "API_KEY": API_KEY},
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201);
+    let text = resp.text().await.unwrap();
+    assert!(
+        !text.contains(API_KEY) && !text.contains(DB_PASSWORD),
+        "{text}"
+    );
+    let job: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(job["secret_names"], json!(["API_KEY", "DB_PASSWORD"]));
+    assert!(job.get("secrets").is_none(), "no secrets field: {job}");
+    let id: JobId = job["id"].as_str().unwrap().parse().unwrap();
+
+    // A second job, cancelled while pending: its secrets go too.
+    let pending = api
+        .submit_json(
+            &user,
+            json!({"command": ["true"], "secrets": {"OTHER": "pending-job-secret"}}),
+        )
+        .await;
+
+    // No route a person can call shows a value.
+    for (token, path) in [
+        (&user, format!("/jobs/{id}")),
+        (&admin, format!("/jobs/{id}")),
+        (&user, "/jobs".to_string()),
+        (&admin, "/jobs?limit=1000".to_string()),
+        (&user, format!("/jobs/{id}/logs")),
+        (&user, format!("/jobs/{id}/logs/download")),
+    ] {
+        let body = api
+            .get(&path, token)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            !body.contains(API_KEY) && !body.contains(DB_PASSWORD),
+            "{path} shows a secret: {body}"
+        );
+    }
+
+    // The claiming worker, and only it, gets the values.
+    let claimed = claim(&api, &worker).await;
+    assert_eq!(claimed.job.id, id);
+    assert_eq!(claimed.secrets.0["API_KEY"], API_KEY);
+    assert_eq!(claimed.secrets.0["DB_PASSWORD"], DB_PASSWORD);
+    assert!(
+        !format!("{claimed:?}").contains(API_KEY),
+        "Debug never prints a value"
+    );
+    let shown = api.job(&admin, id).await;
+    assert_eq!(shown.status, JobStatus::Running);
+    assert_eq!(shown.secret_names, vec!["API_KEY", "DB_PASSWORD"]);
+
+    let cancelled = api
+        .post(&format!("/jobs/{}/cancel", pending.id), &user)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cancelled.status(), 200);
+
+    let resp = api
+        .post(&format!("/jobs/{id}/status"), &worker)
+        .json(&json!({"lease_token": claimed.lease_token, "status": "completed", "exit_code": 0}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let ended = api.job(&user, id).await;
+    assert_eq!(ended.status, JobStatus::Completed);
+    assert_eq!(
+        ended.secret_names,
+        vec!["API_KEY", "DB_PASSWORD"],
+        "the names stay for people to see"
+    );
+    assert!(
+        api.store
+            .claimed_secrets(id, &claimed.lease_token)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    for value in [API_KEY, DB_PASSWORD, "pending-job-secret"] {
+        let left = wait_for(WITHIN, || async {
+            let n = stored_secret_count(&api, value).await;
+            (n == 0).then_some(())
+        })
+        .await;
+        assert!(
+            left.is_some(),
+            "{value:?} is still in the store after its job ended ({} copies)",
+            stored_secret_count(&api, value).await
+        );
+    }
+}
+
+async fn bad_secrets_are_refused_with_the_reason(backend: Backend) {
+    let api = TestApi::start(&backend).await;
+    let user = api.token("alice", Role::User).await;
+    for (secrets, env, reason) in [
+        (json!({"K": "12345"}), json!({}), "at least 6"),
+        (
+            json!({"1K": "long enough"}),
+            json!({}),
+            "invalid secret name",
+        ),
+        (json!({"K": "long\u{0}enough"}), json!({}), "NUL"),
+        (json!({"K": "long enough"}), json!({"K": "v"}), "both"),
+        (
+            json!({"K": "x".repeat(64 * 1024 + 1)}),
+            json!({}),
+            "at most 65536",
+        ),
+    ] {
+        let resp = api
+            .post("/jobs", &user)
+            .json(&json!({"command": ["true"], "secrets": secrets, "env": env}))
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        let body: ErrorBody = resp.json().await.unwrap();
+        assert_eq!(status, 400, "{secrets}");
+        assert!(
+            body.error.contains(reason),
+            "{:?} should say {reason:?}",
+            body.error
+        );
+        assert!(!body.error.contains("12345") && !body.error.contains("long enough"));
+    }
+    let short = api
+        .post("/jobs", &user)
+        .json(&json!({"command": ["true"], "secrets": {"K": "12345"}}))
+        .send()
+        .await
+        .unwrap();
+    let body: ErrorBody = short.json().await.unwrap();
+    assert!(body.error.contains("redact"), "say why: {}", body.error);
+}
+
+/// `jobctl` pointed at `api` with `token`, nothing from this machine.
+fn jobctl(api: &TestApi, token: &str) -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_jobctl"));
+    for var in [
+        "JOBCTL_CONFIG",
+        "JOBCTL_DATA_DIR",
+        "JOBCTL_TOKEN_FILE",
+        "XDG_CONFIG_HOME",
+        "XDG_DATA_HOME",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.env("HOME", api.dir.path().join("home"))
+        .env("NO_COLOR", "1")
+        .env("JOBCTL_API_URL", &api.url)
+        .env("JOBCTL_TOKEN", token);
+    cmd
+}
+
+fn sha256_hex(s: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(s.as_bytes()))
+}
+
+async fn submit_secret_reads_the_environment_and_the_job_gets_it(backend: Backend) {
+    let api = TestApi::start(&backend).await;
+    let user = api.token("alice", Role::User).await;
+    let worker = api.token("w1", Role::Worker).await;
+
+    let missing = jobctl(&api, &user)
+        .args(["submit", "--secret", "NOT_SET_ANYWHERE", "--", "true"])
+        .env_remove("NOT_SET_ANYWHERE")
+        .output()
+        .unwrap();
+    assert_eq!(missing.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&missing.stderr);
+    assert!(
+        err.contains("NOT_SET_ANYWHERE") && err.contains("not set"),
+        "{err}"
+    );
+    let inline = jobctl(&api, &user)
+        .args([
+            "submit",
+            "--secret",
+            &format!("API_KEY={API_KEY}"),
+            "--",
+            "true",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(inline.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&inline.stderr);
+    assert!(
+        err.contains("never from the command line") && !err.contains(API_KEY),
+        "{err}"
+    );
+
+    // The job proves it has the value without printing it.
+    let out = jobctl(&api, &user)
+        .args(["submit", "--secret", "API_KEY", "--", "sh", "-c"])
+        .arg(r#"printf %s "$API_KEY" | sha256sum"#)
+        .env("API_KEY", API_KEY)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let id: JobId = String::from_utf8(out.stdout)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let _w = ChildGuard::spawn(api.worker_command(&worker, &api.logs_dir, &[]));
+    let job = api.wait_finished(&user, id, WITHIN).await;
+    assert_eq!(job.status, JobStatus::Completed, "{job:?}");
+    let log = std::fs::read_to_string(api.log_path(id)).unwrap();
+    assert!(log.contains(&sha256_hex(API_KEY)), "{log}");
+
+    for args in [
+        vec!["show".to_string(), id.to_string()],
+        vec!["show".to_string(), "--json".to_string(), id.to_string()],
+        vec!["list".to_string(), "--json".to_string()],
+        vec!["list".to_string()],
+        vec!["logs".to_string(), id.to_string()],
+    ] {
+        let out = jobctl(&api, &user).args(&args).output().unwrap();
+        assert!(out.status.success(), "{args:?}");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(!text.contains(API_KEY), "{args:?} shows the value: {text}");
+        if args[0] == "show" {
+            assert!(
+                text.contains("API_KEY"),
+                "{args:?} names the secret: {text}"
+            );
+        }
+    }
+}
