@@ -29,6 +29,7 @@ mod lease;
 mod local;
 pub mod logfile;
 mod outcome;
+pub mod redact;
 pub mod shim;
 pub mod slurm;
 
