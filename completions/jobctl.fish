@@ -59,6 +59,9 @@ complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l name -d 'This w
 complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l kill-grace -d 'Time between SIGTERM and SIGKILL when a job is stopped' -r
 complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l drain-timeout -d 'On SIGTERM/SIGINT, how long running jobs may finish before they are stopped' -r
 complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l startup-timeout -d 'How long to wait for the API at start before exiting with an error' -r
+complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l redact -d 'What is redacted from jobs\' output before it reaches the log: declared secrets and well-known token shapes (all), declared secrets only (secrets), or nothing (off)' -r -f -a "all\t'Declared secrets and the well-known token shapes'
+secrets\t'Declared secrets only'
+off\t'Nothing: job output goes straight to the log file, secrets included'"
 complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l executor -d 'Where jobs run: here, or as Slurm batch jobs (see docs/slurm.md)' -r -f -a "local\t'Child processes of the worker, on this machine'
 slurm\t'Slurm batch jobs, submitted with sbatch from this (login) host'"
 complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l partition -d 'Slurm: the partition jobs are submitted to [default: the cluster\'s]' -r
@@ -168,7 +171,9 @@ complete -c jobctl -n "__fish_jobctl_using_subcommand __run-job" -l cwd -d 'The 
 complete -c jobctl -n "__fish_jobctl_using_subcommand __run-job" -l job-id -d 'The job\'s id, for the supervisor\'s process name' -r
 complete -c jobctl -n "__fish_jobctl_using_subcommand __run-job" -l lease-ms -d 'Stop the job when the worker has not renewed its lease for this long' -r
 complete -c jobctl -n "__fish_jobctl_using_subcommand __run-job" -l kill-grace-ms -d 'Between SIGTERM and SIGKILL when the lease runs out' -r
+complete -c jobctl -n "__fish_jobctl_using_subcommand __run-job" -l redact-secret -d 'Redact the value of this environment variable (a job secret) from the job\'s output; repeatable' -r
 complete -c jobctl -n "__fish_jobctl_using_subcommand __run-job" -l config -d 'Config file [default: ~/.config/jobctl/config.toml]' -r -F
+complete -c jobctl -n "__fish_jobctl_using_subcommand __run-job" -l redact-shapes -d 'Redact the well-known token shapes from the job\'s output'
 complete -c jobctl -n "__fish_jobctl_using_subcommand __run-job" -s h -l help -d 'Print help'
 complete -c jobctl -n "__fish_jobctl_using_subcommand __run-job" -s V -l version -d 'Print version'
 complete -c jobctl -n "__fish_jobctl_using_subcommand help; and not __fish_seen_subcommand_from api worker web up submit list show cancel logs token completions __run-job help" -f -a "api" -d 'Run the REST API (job state, logs, auth)'

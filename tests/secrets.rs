@@ -17,6 +17,8 @@ backend_tests!(
     secrets_are_write_only_and_removed_when_the_job_ends,
     bad_secrets_are_refused_with_the_reason,
     submit_secret_reads_the_environment_and_the_job_gets_it,
+    a_secret_printed_any_way_never_reaches_the_log,
+    redaction_loses_no_output_and_can_be_turned_off,
 );
 
 const WITHIN: Duration = Duration::from_secs(30);
@@ -327,4 +329,110 @@ async fn submit_secret_reads_the_environment_and_the_job_gets_it(backend: Backen
             );
         }
     }
+}
+
+/// Prints its secret one character at a time with flushes and sleeps, in
+/// the middle of a line, base64-encoded, on stderr, a token of a
+/// well-known shape, and the secret again as the very last bytes, with no
+/// newline.
+const PRINTS_ITS_SECRET: &str = r#"
+import base64, os, sys, time
+v = os.environ["API_KEY"]
+def slow(s):
+    for c in s:
+        sys.stdout.write(c); sys.stdout.flush(); time.sleep(0.003)
+sys.stdout.write("start "); slow(v); sys.stdout.write(" middle\n")
+print(base64.b64encode(v.encode()).decode(), flush=True)
+sys.stderr.write("err " + v + "\n"); sys.stderr.flush()
+print("gh" + "p_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789", flush=True)
+sys.stdout.write("last "); slow(v)
+"#;
+
+const REDACTED_OUTPUT: &str =
+    "start [redacted] middle\n[redacted]\nerr [redacted]\n[redacted]\nlast [redacted]";
+
+async fn a_secret_printed_any_way_never_reaches_the_log(backend: Backend) {
+    let api = TestApi::start(&backend).await;
+    let user = api.token("alice", Role::User).await;
+    let worker = api.token("w1", Role::Worker).await;
+    let _w = ChildGuard::spawn(api.worker_command(&worker, &api.logs_dir, &[]));
+    let job = api
+        .submit_json(
+            &user,
+            json!({
+                "command": ["python3", "-c", PRINTS_ITS_SECRET],
+                "secrets": {"API_KEY": API_KEY},
+            }),
+        )
+        .await;
+    let done = api.wait_finished(&user, job.id, WITHIN).await;
+    assert_eq!(done.status, JobStatus::Completed, "{done:?}");
+    let file = std::fs::read_to_string(api.log_path(job.id)).unwrap();
+    let (output, closing) = file.split_once("\n[jobctl] ").unwrap();
+    assert_eq!(output, REDACTED_OUTPUT);
+    assert!(closing.starts_with("finished: completed"), "{closing}");
+    let base64 = {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(API_KEY)
+    };
+    for path in [
+        format!("/jobs/{}/logs?offset=0", job.id),
+        format!("/jobs/{}/logs", job.id),
+        format!("/jobs/{}/logs/download", job.id),
+        format!("/jobs/{}", job.id),
+    ] {
+        let body = api
+            .get(&path, &user)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            !body.contains(API_KEY) && !body.contains(&base64) && !body.contains("ghp_"),
+            "{path}: {body}"
+        );
+    }
+    let out = jobctl(&api, &user)
+        .args(["logs", &job.id.to_string()])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(shown.starts_with(REDACTED_OUTPUT), "{shown}");
+}
+
+async fn redaction_loses_no_output_and_can_be_turned_off(backend: Backend) {
+    let api = TestApi::start(&backend).await;
+    let user = api.token("alice", Role::User).await;
+    let worker = api.token("w1", Role::Worker).await;
+    // Two million lines as fast as `seq` writes them: the pipe slows the
+    // job, nothing is lost.
+    let mut w = ChildGuard::spawn(api.worker_command(&worker, &api.logs_dir, &[]));
+    let job = api.submit(&user, &["seq", "1", "2000000"]).await;
+    let done = api
+        .wait_finished(&user, job.id, Duration::from_secs(120))
+        .await;
+    assert_eq!(done.status, JobStatus::Completed);
+    let expected: String = (1..=2_000_000).map(|i| format!("{i}\n")).collect();
+    let log = std::fs::read_to_string(api.log_path(job.id)).unwrap();
+    let (output, _closing) = log.rsplit_once("[jobctl] ").unwrap();
+    assert!(
+        output == expected,
+        "{} bytes, expected {}",
+        output.len(),
+        expected.len()
+    );
+    w.signal(nix::sys::signal::Signal::SIGTERM);
+    assert!(w.wait(WITHIN).is_some());
+
+    // --redact off: the job's output goes to the file untouched.
+    let _off = ChildGuard::spawn(api.worker_command(&worker, &api.logs_dir, &["--redact", "off"]));
+    let token = "ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789";
+    let job = api.submit(&user, &["echo", token]).await;
+    let done = api.wait_finished(&user, job.id, WITHIN).await;
+    assert_eq!(done.status, JobStatus::Completed);
+    let log = std::fs::read_to_string(api.log_path(job.id)).unwrap();
+    assert!(log.starts_with(&format!("{token}\n[jobctl] ")), "{log}");
 }

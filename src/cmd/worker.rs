@@ -9,6 +9,7 @@ use anyhow::Context;
 use crate::config::{self, ConfigFile};
 use crate::domain::parse_duration;
 use crate::shutdown::Shutdown;
+use crate::worker::redact::RedactMode;
 use crate::worker::slurm::SlurmConfig;
 use crate::worker::{self, ExecutorConfig, WorkerConfig};
 
@@ -57,6 +58,9 @@ pub struct Args {
     /// How long to wait for the API at start before exiting with an error
     #[arg(long, env = "JOBCTL_STARTUP_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
     pub startup_timeout: Duration,
+    /// What is redacted from jobs' output before it reaches the log: declared secrets and well-known token shapes (all), declared secrets only (secrets), or nothing (off)
+    #[arg(long, env = "JOBCTL_REDACT", value_enum, default_value_t = RedactMode::All)]
+    pub redact: RedactMode,
     /// Where jobs run: here, or as Slurm batch jobs (see docs/slurm.md)
     #[arg(long, env = "JOBCTL_EXECUTOR", value_enum, default_value_t = ExecutorKind::Local)]
     pub executor: ExecutorKind,
@@ -92,6 +96,13 @@ impl Args {
         let logs_dir = config::logs_dir(self.logs_dir.as_deref(), file, &data_dir);
         let mut worker = WorkerConfig::new(api_url, token, logs_dir)?;
         worker.slots = self.slots as usize;
+        worker.redact = self.redact;
+        if self.redact == RedactMode::Off {
+            tracing::warn!(
+                "--redact off: jobs' output reaches their logs unfiltered, the values of their \
+                 secrets included"
+            );
+        }
         match self.executor {
             ExecutorKind::Local => {
                 if self.partition.is_some() || !self.sbatch_args.is_empty() {

@@ -20,6 +20,7 @@ use tokio::net::UnixStream;
 use super::executor::{ExecEvent, Execution, Executor, Launch, StartError};
 use super::fs::{self, FsError};
 use super::logfile::LogFile;
+use super::redact::RedactMode;
 use super::shim::{ShimEvent, os_error_text};
 
 /// Runs jobs as supervised process groups on this machine.
@@ -28,6 +29,8 @@ pub struct LocalExecutor {
     pub shim_program: PathBuf,
     /// How long a filesystem call (the cwd check) may take.
     pub fs_timeout: Duration,
+    /// What the supervisor redacts from the job's output.
+    pub redact: RedactMode,
 }
 
 #[async_trait]
@@ -106,6 +109,14 @@ impl Supervised {
             .arg(launch.lease.as_millis().to_string())
             .arg("--kill-grace-ms")
             .arg(launch.kill_grace.as_millis().to_string());
+        if executor.redact.shapes() {
+            command.arg("--redact-shapes");
+        }
+        if executor.redact.secrets() {
+            for (name, _) in launch.secrets.iter() {
+                command.arg("--redact-secret").arg(name);
+            }
+        }
         // The supervisor enters the directory, not the worker: on a hung
         // mount that blocks the supervisor alone.
         if let Some(cwd) = &launch.cwd {

@@ -80,6 +80,8 @@ pub struct WorkerConfig {
     pub startup_timeout: Duration,
     /// The `jobctl` binary, run as each job's supervisor (`__run-job`).
     pub shim_program: PathBuf,
+    /// What is redacted from jobs' output before it reaches their logs.
+    pub redact: redact::RedactMode,
 }
 
 impl WorkerConfig {
@@ -100,6 +102,7 @@ impl WorkerConfig {
             // This very binary, even after an upgrade replaced the file:
             // worker and supervisor always speak the same control protocol.
             shim_program: PathBuf::from("/proc/self/exe"),
+            redact: redact::RedactMode::All,
         })
     }
 }
@@ -153,6 +156,7 @@ pub async fn run(config: WorkerConfig, shutdown: Shutdown) -> anyhow::Result<()>
             Arc::new(local::LocalExecutor {
                 shim_program: config.shim_program.clone(),
                 fs_timeout: fs::FS_TIMEOUT,
+                redact: config.redact,
             }),
             None,
         ),

@@ -27,6 +27,29 @@ use aho_corasick::automaton::{Automaton, StateID};
 use aho_corasick::{Anchored, MatchKind};
 use base64::Engine;
 
+/// What a worker redacts from its jobs' output (`jobctl worker --redact`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum RedactMode {
+    /// Declared secrets and the well-known token shapes
+    #[default]
+    All,
+    /// Declared secrets only
+    Secrets,
+    /// Nothing: job output goes straight to the log file, secrets included
+    Off,
+}
+
+impl RedactMode {
+    /// Whether the token shapes are redacted.
+    pub fn shapes(self) -> bool {
+        self == RedactMode::All
+    }
+    /// Whether declared secrets are redacted.
+    pub fn secrets(self) -> bool {
+        self != RedactMode::Off
+    }
+}
+
 /// What every redacted stretch becomes.
 pub const MARKER: &[u8] = b"[redacted]";
 
@@ -206,11 +229,14 @@ const URL_UNRESERVED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHA
 /// A value and its common encodings, each of the whole value.
 pub fn encodings(value: &str) -> Vec<String> {
     let bytes = value.as_bytes();
-    // Unpadded: also a prefix of the padded form, so both are caught.
+    // Unpadded (what some encoders write) and padded, so that the marker
+    // takes the padding too.
     let mut out = vec![
         value.to_string(),
         base64::engine::general_purpose::STANDARD_NO_PAD.encode(bytes),
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes),
+        base64::engine::general_purpose::STANDARD.encode(bytes),
+        base64::engine::general_purpose::URL_SAFE.encode(bytes),
     ];
     let upper = percent_encoding::utf8_percent_encode(value, URL_UNRESERVED).to_string();
     out.push(lowercase_escapes(&upper));
@@ -661,7 +687,7 @@ mod tests {
         assert!(b64.ends_with('='), "padding is covered too");
         assert_eq!(
             redact_all(&r, format!("[{b64}]").as_bytes()),
-            b"[[redacted]=]"
+            b"[[redacted]]"
         );
     }
 
