@@ -240,7 +240,7 @@ _jobctl() {
             return 0
             ;;
         jobctl__subcmd__cancel)
-            opts="-h -V --json --api-url --token --config --help --version"
+            opts="-h -V --json --api-url --token --token-file --config --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -251,6 +251,10 @@ _jobctl() {
                     return 0
                     ;;
                 --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -522,7 +526,7 @@ _jobctl() {
             return 0
             ;;
         jobctl__subcmd__list)
-            opts="-h -V --status --all --limit --json --api-url --token --config --help --version"
+            opts="-h -V --status --all --limit --json --api-url --token --token-file --config --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -544,6 +548,10 @@ _jobctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --token-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -556,7 +564,7 @@ _jobctl() {
             return 0
             ;;
         jobctl__subcmd__logs)
-            opts="-n -f -h -V --tail --follow --interval --api-url --token --config --help --version"
+            opts="-n -f -h -V --tail --follow --interval --api-url --token --token-file --config --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -582,6 +590,10 @@ _jobctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --token-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -594,7 +606,7 @@ _jobctl() {
             return 0
             ;;
         jobctl__subcmd__show)
-            opts="-h -V --json --api-url --token --config --help --version"
+            opts="-h -V --json --api-url --token --token-file --config --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -605,6 +617,10 @@ _jobctl() {
                     return 0
                     ;;
                 --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -620,7 +636,7 @@ _jobctl() {
             return 0
             ;;
         jobctl__subcmd__submit)
-            opts="-e -f -h -V --name --timeout --env --secret --cwd --follow --interval --json --api-url --token --config --help --version"
+            opts="-e -f -h -V --name --timeout --env --secret --cwd --follow --interval --json --api-url --token --token-file --config --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -659,6 +675,10 @@ _jobctl() {
                     return 0
                     ;;
                 --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -920,7 +940,7 @@ _jobctl() {
             return 0
             ;;
         jobctl__subcmd__worker)
-            opts="-h -V --api-url --token --logs-dir --data-dir --slots --name --kill-grace --drain-timeout --startup-timeout --redact --executor --partition --sbatch-arg --max-jobs --slurm-poll-interval --config --help --version"
+            opts="-h -V --api-url --token --token-file --logs-dir --data-dir --slots --name --kill-grace --drain-timeout --startup-timeout --redact --executor --partition --sbatch-arg --max-jobs --slurm-poll-interval --config --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -931,6 +951,10 @@ _jobctl() {
                     return 0
                     ;;
                 --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -53,7 +53,8 @@ set edit:completion:arg-completer[jobctl] = {|@words|
         }
         &'jobctl;worker'= {
             cand --api-url 'The API''s URL'
-            cand --token 'A worker token (`jobctl token create --role worker`)'
+            cand --token 'A worker token (`jobctl token create --role worker`); prefer --token-file: a command line is visible to every local user'
+            cand --token-file 'A file holding the worker token, readable by its owner only (the documented way)'
             cand --logs-dir 'Directory of job logs: the same path the api reads [default: DATA_DIR/logs]'
             cand --data-dir 'Data dir, for the default logs dir and the token of `jobctl up`'
             cand --slots 'Jobs to run at once (local executor; Slurm: --max-jobs)'
@@ -104,6 +105,7 @@ set edit:completion:arg-completer[jobctl] = {|@words|
             cand --interval 'Poll interval when following'
             cand --api-url 'The API''s URL [default: the one `jobctl up` wrote, else http://127.0.0.1:8765]'
             cand --token 'API token [default: config file, else the admin token of `jobctl up`]'
+            cand --token-file 'A file holding the API token, readable by its owner only'
             cand --config 'Config file [default: ~/.config/jobctl/config.toml]'
             cand -f 'Follow the job''s output until it ends (Ctrl-C stops following, not the job)'
             cand --follow 'Follow the job''s output until it ends (Ctrl-C stops following, not the job)'
@@ -118,6 +120,7 @@ set edit:completion:arg-completer[jobctl] = {|@words|
             cand --limit 'At most this many jobs'
             cand --api-url 'The API''s URL [default: the one `jobctl up` wrote, else http://127.0.0.1:8765]'
             cand --token 'API token [default: config file, else the admin token of `jobctl up`]'
+            cand --token-file 'A file holding the API token, readable by its owner only'
             cand --config 'Config file [default: ~/.config/jobctl/config.toml]'
             cand --all 'Every user''s jobs (admins), not just your own'
             cand --json 'Print JSON (every field)'
@@ -129,6 +132,7 @@ set edit:completion:arg-completer[jobctl] = {|@words|
         &'jobctl;show'= {
             cand --api-url 'The API''s URL [default: the one `jobctl up` wrote, else http://127.0.0.1:8765]'
             cand --token 'API token [default: config file, else the admin token of `jobctl up`]'
+            cand --token-file 'A file holding the API token, readable by its owner only'
             cand --config 'Config file [default: ~/.config/jobctl/config.toml]'
             cand --json 'Print JSON'
             cand -h 'Print help'
@@ -139,6 +143,7 @@ set edit:completion:arg-completer[jobctl] = {|@words|
         &'jobctl;cancel'= {
             cand --api-url 'The API''s URL [default: the one `jobctl up` wrote, else http://127.0.0.1:8765]'
             cand --token 'API token [default: config file, else the admin token of `jobctl up`]'
+            cand --token-file 'A file holding the API token, readable by its owner only'
             cand --config 'Config file [default: ~/.config/jobctl/config.toml]'
             cand --json 'Print the job as JSON'
             cand -h 'Print help'
@@ -152,6 +157,7 @@ set edit:completion:arg-completer[jobctl] = {|@words|
             cand --interval 'How often to poll for new output while following'
             cand --api-url 'The API''s URL [default: the one `jobctl up` wrote, else http://127.0.0.1:8765]'
             cand --token 'API token [default: config file, else the admin token of `jobctl up`]'
+            cand --token-file 'A file holding the API token, readable by its owner only'
             cand --config 'Config file [default: ~/.config/jobctl/config.toml]'
             cand -f 'Keep printing new output until the job ends (Ctrl-C stops following, not the job)'
             cand --follow 'Keep printing new output until the job ends (Ctrl-C stops following, not the job)'

@@ -51,7 +51,8 @@ complete -c jobctl -n "__fish_jobctl_using_subcommand api" -l config -d 'Config 
 complete -c jobctl -n "__fish_jobctl_using_subcommand api" -s h -l help -d 'Print help'
 complete -c jobctl -n "__fish_jobctl_using_subcommand api" -s V -l version -d 'Print version'
 complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l api-url -d 'The API\'s URL' -r
-complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l token -d 'A worker token (`jobctl token create --role worker`)' -r
+complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l token -d 'A worker token (`jobctl token create --role worker`); prefer --token-file: a command line is visible to every local user' -r
+complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l token-file -d 'A file holding the worker token, readable by its owner only (the documented way)' -r -F
 complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l logs-dir -d 'Directory of job logs: the same path the api reads [default: DATA_DIR/logs]' -r -F
 complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l data-dir -d 'Data dir, for the default logs dir and the token of `jobctl up`' -r -F
 complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l slots -d 'Jobs to run at once (local executor; Slurm: --max-jobs)' -r
@@ -92,6 +93,7 @@ complete -c jobctl -n "__fish_jobctl_using_subcommand submit" -l cwd -d 'Working
 complete -c jobctl -n "__fish_jobctl_using_subcommand submit" -l interval -d 'Poll interval when following' -r
 complete -c jobctl -n "__fish_jobctl_using_subcommand submit" -l api-url -d 'The API\'s URL [default: the one `jobctl up` wrote, else http://127.0.0.1:8765]' -r
 complete -c jobctl -n "__fish_jobctl_using_subcommand submit" -l token -d 'API token [default: config file, else the admin token of `jobctl up`]' -r
+complete -c jobctl -n "__fish_jobctl_using_subcommand submit" -l token-file -d 'A file holding the API token, readable by its owner only' -r -F
 complete -c jobctl -n "__fish_jobctl_using_subcommand submit" -l config -d 'Config file [default: ~/.config/jobctl/config.toml]' -r -F
 complete -c jobctl -n "__fish_jobctl_using_subcommand submit" -s f -l follow -d 'Follow the job\'s output until it ends (Ctrl-C stops following, not the job)'
 complete -c jobctl -n "__fish_jobctl_using_subcommand submit" -l json -d 'Print the whole job as JSON instead of its id'
@@ -105,6 +107,7 @@ cancelled\t''"
 complete -c jobctl -n "__fish_jobctl_using_subcommand list" -l limit -d 'At most this many jobs' -r
 complete -c jobctl -n "__fish_jobctl_using_subcommand list" -l api-url -d 'The API\'s URL [default: the one `jobctl up` wrote, else http://127.0.0.1:8765]' -r
 complete -c jobctl -n "__fish_jobctl_using_subcommand list" -l token -d 'API token [default: config file, else the admin token of `jobctl up`]' -r
+complete -c jobctl -n "__fish_jobctl_using_subcommand list" -l token-file -d 'A file holding the API token, readable by its owner only' -r -F
 complete -c jobctl -n "__fish_jobctl_using_subcommand list" -l config -d 'Config file [default: ~/.config/jobctl/config.toml]' -r -F
 complete -c jobctl -n "__fish_jobctl_using_subcommand list" -l all -d 'Every user\'s jobs (admins), not just your own'
 complete -c jobctl -n "__fish_jobctl_using_subcommand list" -l json -d 'Print JSON (every field)'
@@ -112,12 +115,14 @@ complete -c jobctl -n "__fish_jobctl_using_subcommand list" -s h -l help -d 'Pri
 complete -c jobctl -n "__fish_jobctl_using_subcommand list" -s V -l version -d 'Print version'
 complete -c jobctl -n "__fish_jobctl_using_subcommand show" -l api-url -d 'The API\'s URL [default: the one `jobctl up` wrote, else http://127.0.0.1:8765]' -r
 complete -c jobctl -n "__fish_jobctl_using_subcommand show" -l token -d 'API token [default: config file, else the admin token of `jobctl up`]' -r
+complete -c jobctl -n "__fish_jobctl_using_subcommand show" -l token-file -d 'A file holding the API token, readable by its owner only' -r -F
 complete -c jobctl -n "__fish_jobctl_using_subcommand show" -l config -d 'Config file [default: ~/.config/jobctl/config.toml]' -r -F
 complete -c jobctl -n "__fish_jobctl_using_subcommand show" -l json -d 'Print JSON'
 complete -c jobctl -n "__fish_jobctl_using_subcommand show" -s h -l help -d 'Print help'
 complete -c jobctl -n "__fish_jobctl_using_subcommand show" -s V -l version -d 'Print version'
 complete -c jobctl -n "__fish_jobctl_using_subcommand cancel" -l api-url -d 'The API\'s URL [default: the one `jobctl up` wrote, else http://127.0.0.1:8765]' -r
 complete -c jobctl -n "__fish_jobctl_using_subcommand cancel" -l token -d 'API token [default: config file, else the admin token of `jobctl up`]' -r
+complete -c jobctl -n "__fish_jobctl_using_subcommand cancel" -l token-file -d 'A file holding the API token, readable by its owner only' -r -F
 complete -c jobctl -n "__fish_jobctl_using_subcommand cancel" -l config -d 'Config file [default: ~/.config/jobctl/config.toml]' -r -F
 complete -c jobctl -n "__fish_jobctl_using_subcommand cancel" -l json -d 'Print the job as JSON'
 complete -c jobctl -n "__fish_jobctl_using_subcommand cancel" -s h -l help -d 'Print help'
@@ -126,6 +131,7 @@ complete -c jobctl -n "__fish_jobctl_using_subcommand logs" -s n -l tail -d 'Sta
 complete -c jobctl -n "__fish_jobctl_using_subcommand logs" -l interval -d 'How often to poll for new output while following' -r
 complete -c jobctl -n "__fish_jobctl_using_subcommand logs" -l api-url -d 'The API\'s URL [default: the one `jobctl up` wrote, else http://127.0.0.1:8765]' -r
 complete -c jobctl -n "__fish_jobctl_using_subcommand logs" -l token -d 'API token [default: config file, else the admin token of `jobctl up`]' -r
+complete -c jobctl -n "__fish_jobctl_using_subcommand logs" -l token-file -d 'A file holding the API token, readable by its owner only' -r -F
 complete -c jobctl -n "__fish_jobctl_using_subcommand logs" -l config -d 'Config file [default: ~/.config/jobctl/config.toml]' -r -F
 complete -c jobctl -n "__fish_jobctl_using_subcommand logs" -s f -l follow -d 'Keep printing new output until the job ends (Ctrl-C stops following, not the job)'
 complete -c jobctl -n "__fish_jobctl_using_subcommand logs" -s h -l help -d 'Print help'

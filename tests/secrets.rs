@@ -19,6 +19,7 @@ backend_tests!(
     submit_secret_reads_the_environment_and_the_job_gets_it,
     a_secret_printed_any_way_never_reaches_the_log,
     redaction_loses_no_output_and_can_be_turned_off,
+    a_job_cannot_read_its_worker_s_token,
 );
 
 const WITHIN: Duration = Duration::from_secs(30);
@@ -435,4 +436,107 @@ async fn redaction_loses_no_output_and_can_be_turned_off(backend: Backend) {
     assert_eq!(done.status, JobStatus::Completed);
     let log = std::fs::read_to_string(api.log_path(job.id)).unwrap();
     assert!(log.starts_with(&format!("{token}\n[jobctl] ")), "{log}");
+}
+
+/// A worker whose token is in a private file and, as under systemd's
+/// EnvironmentFile, in its environment too — never on its command line.
+fn worker_with_token_file(api: &TestApi, token: &str, extra: &[&str]) -> ChildGuard {
+    let file = api.dir.path().join("worker.token");
+    std::fs::write(&file, format!("{token}\n")).unwrap();
+    std::fs::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_jobctl"));
+    cmd.arg("worker")
+        .arg("--api-url")
+        .arg(&api.url)
+        .arg("--token-file")
+        .arg(&file)
+        .arg("--logs-dir")
+        .arg(&api.logs_dir)
+        .args(extra)
+        .env_remove("JOBCTL_CONFIG")
+        .env("JOBCTL_TOKEN", token)
+        .env("JOBCTL_TOKEN_FILE", &file)
+        .env("JOBCTL_DATA_DIR", api.dir.path().join("worker-data"))
+        .stdin(std::process::Stdio::null());
+    ChildGuard::spawn(cmd)
+}
+
+async fn a_job_cannot_read_its_worker_s_token(backend: Backend) {
+    let api = TestApi::start(&backend).await;
+    let user = api.token("alice", Role::User).await;
+    let worker = api.token("w1", Role::Worker).await;
+    // Redaction off: what keeps the token out is the scrub, not the redactor.
+    let w = worker_with_token_file(&api, &worker, &["--redact", "off"]);
+    let pid = w.pid();
+    // As root a job could read any process's environment; as the worker's
+    // own user, a non-dumpable worker's environment is closed to it.
+    let environ = if common::is_root() {
+        String::new()
+    } else {
+        format!("cat /proc/{pid}/environ || echo worker-environ-denied; echo;")
+    };
+    let script = format!(
+        "cat /proc/$PPID/environ; echo; cat /proc/{pid}/cmdline; echo; {environ} env; echo done"
+    );
+    let job = api.submit(&user, &["sh", "-c", &script]).await;
+    let done = api.wait_finished(&user, job.id, WITHIN).await;
+    assert_eq!(done.status, JobStatus::Completed, "{done:?}");
+    let log = std::fs::read_to_string(api.log_path(job.id)).unwrap();
+    assert!(
+        log.contains("JOBCTL_JOB_ID=") && log.contains("--token-file"),
+        "{log}"
+    );
+    assert!(
+        !log.contains(&worker),
+        "the job saw the worker's token: {log}"
+    );
+    for var in ["JOBCTL_TOKEN=", "JOBCTL_TOKEN_FILE="] {
+        assert!(!log.contains(var), "{var} reached the job: {log}");
+    }
+    if !common::is_root() {
+        assert!(log.contains("worker-environ-denied"), "{log}");
+    }
+
+    // Logs are private to their owner and group.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(
+        mode(&api.log_path(job.id)) & 0o007,
+        0,
+        "no access for others"
+    );
+    assert_eq!(mode(&api.logs_dir) & 0o007, 0, "no access for others");
+}
+
+#[test]
+fn token_files_readable_by_others_are_refused_and_token_on_the_command_line_warns() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("token");
+    std::fs::write(&file, "jobctl_x\n").unwrap();
+    std::fs::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_jobctl"))
+            .arg("worker")
+            .args(args)
+            .args(["--api-url", "http://127.0.0.1:9", "--startup-timeout", "1s"])
+            .env_remove("JOBCTL_TOKEN")
+            .env_remove("JOBCTL_TOKEN_FILE")
+            .env_remove("JOBCTL_CONFIG")
+            .env("JOBCTL_DATA_DIR", dir.path())
+            .env("HOME", dir.path())
+            .output()
+            .unwrap()
+    };
+    let out = run(&["--token-file", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("readable by everyone") && err.contains("chmod 600"),
+        "{err}"
+    );
+
+    let out = run(&["--token", "jobctl_not_a_real_token"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--token-file"), "warns: {err}");
+    assert!(!out.status.success());
 }

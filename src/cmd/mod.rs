@@ -40,6 +40,9 @@ pub struct ClientArgs {
         value_name = "TOKEN"
     )]
     pub token: Option<String>,
+    /// A file holding the API token, readable by its owner only
+    #[arg(long, env = "JOBCTL_TOKEN_FILE", value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
 }
 
 impl ClientArgs {
@@ -50,13 +53,15 @@ impl ClientArgs {
         let api_url = config::api_url(self.api_url.as_deref(), file, data_dir.as_deref());
         let token = config::token(
             self.token.as_deref(),
+            self.token_file.as_deref(),
             file,
             data_dir
                 .map(|d| d.join(config::ADMIN_TOKEN_FILE))
                 .as_deref(),
         )?
         .context(
-            "no token: set JOBCTL_TOKEN (or --token), or run `jobctl up` once on this machine",
+            "no token: set JOBCTL_TOKEN_FILE (or --token-file, JOBCTL_TOKEN, --token), or run \
+             `jobctl up` once on this machine",
         )?;
         ApiClient::new(&api_url, &token)
     }

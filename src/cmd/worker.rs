@@ -28,7 +28,7 @@ pub struct Args {
     /// The API's URL
     #[arg(long, env = "JOBCTL_API_URL", value_name = "URL")]
     pub api_url: Option<String>,
-    /// A worker token (`jobctl token create --role worker`)
+    /// A worker token (`jobctl token create --role worker`); prefer --token-file: a command line is visible to every local user
     #[arg(
         long,
         env = "JOBCTL_TOKEN",
@@ -36,6 +36,9 @@ pub struct Args {
         value_name = "TOKEN"
     )]
     pub token: Option<String>,
+    /// A file holding the worker token, readable by its owner only (the documented way)
+    #[arg(long, env = "JOBCTL_TOKEN_FILE", value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
     /// Directory of job logs: the same path the api reads [default: DATA_DIR/logs]
     #[arg(long, env = "JOBCTL_LOGS_DIR", value_name = "DIR")]
     pub logs_dir: Option<PathBuf>,
@@ -84,14 +87,22 @@ impl Args {
     pub fn worker_config(&self, file: &ConfigFile) -> anyhow::Result<WorkerConfig> {
         let data_dir = config::data_dir(self.data_dir.as_deref(), file)?;
         let api_url = config::api_url(self.api_url.as_deref(), file, Some(&data_dir));
+        if token_on_command_line() {
+            tracing::warn!(
+                "the worker token was given with --token: every local user can read it in `ps` \
+                 or /proc; put it in a file only the worker's user can read and pass \
+                 --token-file FILE (or JOBCTL_TOKEN_FILE) instead"
+            );
+        }
         let token = config::token(
             self.token.as_deref(),
+            self.token_file.as_deref(),
             file,
             Some(&data_dir.join(config::WORKER_TOKEN_FILE)),
         )?
         .context(
             "no worker token: create one with `jobctl token create --name NAME --role worker` \
-             and pass it with --token or JOBCTL_TOKEN",
+             and pass it in a private file with --token-file (or JOBCTL_TOKEN_FILE)",
         )?;
         let logs_dir = config::logs_dir(self.logs_dir.as_deref(), file, &data_dir);
         let mut worker = WorkerConfig::new(api_url, token, logs_dir)?;
@@ -131,6 +142,14 @@ impl Args {
         worker.startup_timeout = self.startup_timeout;
         Ok(worker)
     }
+}
+
+/// Whether `--token` is among this process's arguments.
+fn token_on_command_line() -> bool {
+    std::env::args_os().any(|a| {
+        let a = a.to_string_lossy();
+        a == "--token" || a.starts_with("--token=")
+    })
 }
 
 /// Runs until the first signal, drains, and exits 0.

@@ -37,6 +37,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::os::unix::fs::DirBuilderExt;
+
 use anyhow::Context;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
@@ -144,7 +146,20 @@ struct WorkerContext {
 /// Runs the worker until `shutdown`; `Err` for a fatal problem (a refused
 /// token, an api that never answered).
 pub async fn run(config: WorkerConfig, shutdown: Shutdown) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&config.logs_dir)
+    // Jobs running as this user must not read the worker's memory,
+    // environment or command line through /proc (its token is there).
+    // SAFETY: prctl with these arguments has no memory-safety preconditions.
+    if unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) } != 0 {
+        tracing::warn!(
+            error = %std::io::Error::last_os_error(),
+            "cannot mark the worker non-dumpable; jobs running as its user can read its memory"
+        );
+    }
+    // Logs are for their owner and the api's group, not for every user.
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o750)
+        .create(&config.logs_dir)
         .with_context(|| format!("cannot create logs dir {}", config.logs_dir.display()))?;
     let client = ApiClient::new(&config.api_url, &config.token)?;
     wait_for_api(&client, config.startup_timeout, &shutdown.graceful).await?;
