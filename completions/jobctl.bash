@@ -152,7 +152,7 @@ _jobctl() {
             return 0
             ;;
         jobctl__subcmd____run__subcmd__job)
-            opts="-h -V --control-fd --cwd --job-id --lease-ms --kill-grace-ms --redact-shapes --redact-secret --config --help --version"
+            opts="-h -V --control-fd --cwd --job-id --lease-ms --kill-grace-ms --redact-shapes --redact-secret --run-as --config --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -179,6 +179,10 @@ _jobctl() {
                     return 0
                     ;;
                 --redact-secret)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --run-as)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -940,7 +944,7 @@ _jobctl() {
             return 0
             ;;
         jobctl__subcmd__worker)
-            opts="-h -V --api-url --token --token-file --logs-dir --data-dir --slots --name --kill-grace --drain-timeout --startup-timeout --redact --executor --partition --sbatch-arg --max-jobs --slurm-poll-interval --config --help --version"
+            opts="-h -V --api-url --token --token-file --logs-dir --data-dir --slots --name --kill-grace --drain-timeout --startup-timeout --redact --run-as-owner --executor --partition --sbatch-arg --max-jobs --slurm-poll-interval --config --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

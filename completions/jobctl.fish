@@ -70,6 +70,7 @@ complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l sbatch-arg -d '
 complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l max-jobs -d 'Slurm: how many jobs this worker has in Slurm at once, pending or running there' -r
 complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l slurm-poll-interval -d 'Slurm: how often squeue is asked about this worker\'s jobs' -r
 complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l config -d 'Config file [default: ~/.config/jobctl/config.toml]' -r -F
+complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l run-as-owner -d 'Run each job as the local account named like its owner (uid, gid, groups, HOME), as Slurm does; the worker must run as root'
 complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -s V -l version -d 'Print version'
 complete -c jobctl -n "__fish_jobctl_using_subcommand web" -l listen -d 'Address to listen on' -r
@@ -178,6 +179,7 @@ complete -c jobctl -n "__fish_jobctl_using_subcommand __run-job" -l job-id -d 'T
 complete -c jobctl -n "__fish_jobctl_using_subcommand __run-job" -l lease-ms -d 'Stop the job when the worker has not renewed its lease for this long' -r
 complete -c jobctl -n "__fish_jobctl_using_subcommand __run-job" -l kill-grace-ms -d 'Between SIGTERM and SIGKILL when the lease runs out' -r
 complete -c jobctl -n "__fish_jobctl_using_subcommand __run-job" -l redact-secret -d 'Redact the value of this environment variable (a job secret) from the job\'s output; repeatable' -r
+complete -c jobctl -n "__fish_jobctl_using_subcommand __run-job" -l run-as -d 'Run the job as this local account (uid, gid, supplementary groups, HOME, USER, LOGNAME); the supervisor must run as root' -r
 complete -c jobctl -n "__fish_jobctl_using_subcommand __run-job" -l config -d 'Config file [default: ~/.config/jobctl/config.toml]' -r -F
 complete -c jobctl -n "__fish_jobctl_using_subcommand __run-job" -l redact-shapes -d 'Redact the well-known token shapes from the job\'s output'
 complete -c jobctl -n "__fish_jobctl_using_subcommand __run-job" -s h -l help -d 'Print help'

@@ -86,6 +86,10 @@ pub struct RunJobArgs {
     /// the job's output; repeatable
     #[arg(long, value_name = "NAME")]
     pub redact_secret: Vec<String>,
+    /// Run the job as this local account (uid, gid, supplementary groups,
+    /// HOME, USER, LOGNAME); the supervisor must run as root
+    #[arg(long, value_name = "USER")]
+    pub run_as: Option<String>,
     /// The job's argv
     #[arg(last = true, required = true)]
     pub command: Vec<std::ffi::OsString>,

@@ -20,6 +20,7 @@ backend_tests!(
     a_secret_printed_any_way_never_reaches_the_log,
     redaction_loses_no_output_and_can_be_turned_off,
     a_job_cannot_read_its_worker_s_token,
+    run_as_owner_runs_each_job_as_its_owner,
 );
 
 const WITHIN: Duration = Duration::from_secs(30);
@@ -539,4 +540,132 @@ fn token_files_readable_by_others_are_refused_and_token_on_the_command_line_warn
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("--token-file"), "warns: {err}");
     assert!(!out.status.success());
+}
+
+/// Local accounts made for one test, removed when it ends however it ends.
+struct Accounts(Vec<String>);
+
+impl Accounts {
+    fn create(names: &[String]) -> Accounts {
+        let mut made = Accounts(Vec::new());
+        for name in names {
+            let status = std::process::Command::new("useradd")
+                .args(["--no-create-home", "--shell", "/bin/sh", name])
+                .status()
+                .expect("useradd runs");
+            assert!(status.success(), "useradd {name}");
+            made.0.push(name.clone());
+        }
+        made
+    }
+}
+
+impl Drop for Accounts {
+    fn drop(&mut self) {
+        for name in &self.0 {
+            let _ = std::process::Command::new("userdel").arg(name).status();
+        }
+    }
+}
+
+fn uid_of(name: &str) -> u32 {
+    nix::unistd::User::from_name(name)
+        .unwrap()
+        .unwrap()
+        .uid
+        .as_raw()
+}
+
+async fn run_as_owner_runs_each_job_as_its_owner(backend: Backend) {
+    if !common::is_root() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI runs as root: --run-as-owner must be tested there"
+        );
+        eprintln!("SKIPPED: --run-as-owner needs root (useradd, setuid)");
+        return;
+    }
+    let tag = &uuid::Uuid::new_v4().simple().to_string()[..8];
+    let names = [format!("jca{tag}"), format!("jcb{tag}")];
+    let _accounts = Accounts::create(&names);
+    let api = TestApi::start(&backend).await;
+    let worker = api.token("w1", Role::Worker).await;
+    let alice = api.token(&names[0], Role::User).await;
+    let bob = api.token(&names[1], Role::User).await;
+    let nobody = api.token("no-such-account-here", Role::User).await;
+    let _w = ChildGuard::spawn(api.worker_command(
+        &worker,
+        &api.logs_dir,
+        &["--run-as-owner", "--slots", "2"],
+    ));
+
+    let a = api
+        .submit(
+            &alice,
+            &[
+                "sh",
+                "-c",
+                "id -u; echo HOME=$HOME USER=$USER; echo secret-of-a",
+            ],
+        )
+        .await;
+    let a_done = api.wait_finished(&alice, a.id, WITHIN).await;
+    assert_eq!(a_done.status, JobStatus::Completed, "{a_done:?}");
+    let a_log = api.log_path(a.id);
+    let script = format!(
+        "id -u; cat {} && echo READ-IT || echo cannot-read",
+        a_log.display()
+    );
+    let b = api.submit(&bob, &["sh", "-c", &script]).await;
+    let b_done = api.wait_finished(&bob, b.id, WITHIN).await;
+    assert_eq!(b_done.status, JobStatus::Completed, "{b_done:?}");
+
+    let a_text = std::fs::read_to_string(&a_log).unwrap();
+    assert!(
+        a_text.starts_with(&format!("{}\n", uid_of(&names[0]))),
+        "{a_text}"
+    );
+    assert!(a_text.contains(&format!("USER={}", names[0])), "{a_text}");
+    let b_text = std::fs::read_to_string(api.log_path(b.id)).unwrap();
+    assert!(
+        b_text.starts_with(&format!("{}\n", uid_of(&names[1]))),
+        "{b_text}"
+    );
+    assert!(
+        b_text.contains("cannot-read") && !b_text.contains("secret-of-a"),
+        "{b_text}"
+    );
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(&a_log).unwrap();
+    assert_eq!(meta.uid(), uid_of(&names[0]), "the owner owns the log");
+    assert_eq!(meta.mode() & 0o007, 0, "others cannot read it");
+
+    let c = api.submit(&nobody, &["true"]).await;
+    let c_done = api.wait_finished(&nobody, c.id, WITHIN).await;
+    assert_eq!(c_done.status, JobStatus::Failed);
+    assert_eq!(
+        c_done.failure_reason.as_deref(),
+        Some("could not start: no local account \"no-such-account-here\"")
+    );
+}
+
+#[test]
+fn run_as_owner_is_refused_without_root() {
+    if common::is_root() {
+        eprintln!("SKIPPED: runs as root, so --run-as-owner is allowed here");
+        return;
+    }
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_jobctl"))
+        .args([
+            "worker",
+            "--run-as-owner",
+            "--token",
+            "x",
+            "--api-url",
+            "http://127.0.0.1:9",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("needs the worker to run as root"));
 }

@@ -64,6 +64,9 @@ pub struct Args {
     /// What is redacted from jobs' output before it reaches the log: declared secrets and well-known token shapes (all), declared secrets only (secrets), or nothing (off)
     #[arg(long, env = "JOBCTL_REDACT", value_enum, default_value_t = RedactMode::All)]
     pub redact: RedactMode,
+    /// Run each job as the local account named like its owner (uid, gid, groups, HOME), as Slurm does; the worker must run as root
+    #[arg(long, env = "JOBCTL_RUN_AS_OWNER")]
+    pub run_as_owner: bool,
     /// Where jobs run: here, or as Slurm batch jobs (see docs/slurm.md)
     #[arg(long, env = "JOBCTL_EXECUTOR", value_enum, default_value_t = ExecutorKind::Local)]
     pub executor: ExecutorKind,
@@ -108,6 +111,22 @@ impl Args {
         let mut worker = WorkerConfig::new(api_url, token, logs_dir)?;
         worker.slots = self.slots as usize;
         worker.redact = self.redact;
+        if self.run_as_owner {
+            let uid = nix::unistd::geteuid();
+            if !uid.is_root() {
+                anyhow::bail!(
+                    "--run-as-owner needs the worker to run as root, to switch to each job's \
+                     owner; this worker runs as uid {uid}"
+                );
+            }
+            if self.executor == ExecutorKind::Slurm {
+                anyhow::bail!(
+                    "--run-as-owner is for --executor local; Slurm runs each job as the user \
+                     that submits it"
+                );
+            }
+            worker.run_as_owner = true;
+        }
         if self.redact == RedactMode::Off {
             tracing::warn!(
                 "--redact off: jobs' output reaches their logs unfiltered, the values of their \

@@ -31,6 +31,9 @@ pub struct LocalExecutor {
     pub fs_timeout: Duration,
     /// What the supervisor redacts from the job's output.
     pub redact: RedactMode,
+    /// Run each job as the local account named like its owner (the worker
+    /// runs as root).
+    pub run_as_owner: bool,
 }
 
 #[async_trait]
@@ -42,6 +45,23 @@ impl Executor for LocalExecutor {
     ) -> Result<Box<dyn Execution>, StartError> {
         if let Some(cwd) = &launch.cwd {
             check_cwd(cwd, self.fs_timeout).await?;
+        }
+        if self.run_as_owner {
+            let owner = &launch.job.owner;
+            let user = match nix::unistd::User::from_name(owner) {
+                Ok(Some(user)) => user,
+                Ok(None) => {
+                    return Err(StartError::Job(format!("no local account {owner:?}")));
+                }
+                Err(e) => {
+                    return Err(StartError::Worker(format!(
+                        "cannot look up local account {owner:?}: {e}"
+                    )));
+                }
+            };
+            log.give_to(user.uid.as_raw()).await.map_err(|e| {
+                StartError::Worker(format!("cannot give the log to {owner:?}: {e}"))
+            })?;
         }
         let supervised = Supervised::spawn(self, launch, log).await?;
         Ok(Box::new(supervised))
@@ -109,6 +129,9 @@ impl Supervised {
             .arg(launch.lease.as_millis().to_string())
             .arg("--kill-grace-ms")
             .arg(launch.kill_grace.as_millis().to_string());
+        if executor.run_as_owner {
+            command.arg("--run-as").arg(&launch.job.owner);
+        }
         if executor.redact.shapes() {
             command.arg("--redact-shapes");
         }

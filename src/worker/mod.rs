@@ -84,6 +84,8 @@ pub struct WorkerConfig {
     pub shim_program: PathBuf,
     /// What is redacted from jobs' output before it reaches their logs.
     pub redact: redact::RedactMode,
+    /// Run each job as the local account named like its owner (root only).
+    pub run_as_owner: bool,
 }
 
 impl WorkerConfig {
@@ -105,6 +107,7 @@ impl WorkerConfig {
             // worker and supervisor always speak the same control protocol.
             shim_program: PathBuf::from("/proc/self/exe"),
             redact: redact::RedactMode::All,
+            run_as_owner: false,
         })
     }
 }
@@ -172,6 +175,7 @@ pub async fn run(config: WorkerConfig, shutdown: Shutdown) -> anyhow::Result<()>
                 shim_program: config.shim_program.clone(),
                 fs_timeout: fs::FS_TIMEOUT,
                 redact: config.redact,
+                run_as_owner: config.run_as_owner,
             }),
             None,
         ),

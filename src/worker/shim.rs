@@ -121,6 +121,7 @@ pub fn run(args: RunJobArgs) -> ExitCode {
         kill_grace_ms,
         redact_shapes,
         redact_secret,
+        run_as,
         command: argv,
     } = args;
     if let Some(id) = &job_id {
@@ -164,6 +165,13 @@ pub fn run(args: RunJobArgs) -> ExitCode {
     let shim_pid = std::process::id() as i32;
     let mut command = std::process::Command::new(program);
     command.args(args).process_group(0);
+    if let Some(name) = &run_as {
+        // Before PDEATHSIG is set: a change of credentials clears it.
+        if let Err(message) = run_as_account(&mut command, name) {
+            writer.send(ShimEvent::SpawnError(message));
+            return ExitCode::SUCCESS;
+        }
+    }
     let values: Vec<String> = redact_secret
         .iter()
         .filter_map(|name| std::env::var(name).ok())
@@ -267,6 +275,43 @@ pub fn run(args: RunJobArgs) -> ExitCode {
     }
     writer.send(ShimEvent::Exited(exit));
     ExitCode::SUCCESS
+}
+
+/// Makes the job run as the local account `name`: its uid, gid and
+/// supplementary groups (as `initgroups` would set them), and its HOME,
+/// USER and LOGNAME.
+fn run_as_account(command: &mut std::process::Command, name: &str) -> Result<(), String> {
+    let user = match nix::unistd::User::from_name(name) {
+        Ok(Some(user)) => user,
+        Ok(None) => return Err(format!("no local account {name:?}")),
+        Err(e) => return Err(format!("cannot look up local account {name:?}: {e}")),
+    };
+    let cname =
+        std::ffi::CString::new(name).map_err(|_| format!("invalid account name {name:?}"))?;
+    let groups: Vec<libc::gid_t> = nix::unistd::getgrouplist(&cname, user.gid)
+        .map_err(|e| format!("cannot list the groups of {name:?}: {e}"))?
+        .into_iter()
+        .map(|g| g.as_raw())
+        .collect();
+    let (uid, gid) = (user.uid.as_raw(), user.gid.as_raw());
+    command
+        .env("HOME", &user.dir)
+        .env("USER", name)
+        .env("LOGNAME", name);
+    // SAFETY: setgroups, setgid and setuid are plain system calls, safe
+    // between fork and exec; `groups` was allocated before the fork.
+    unsafe {
+        command.pre_exec(move || {
+            if libc::setgroups(groups.len(), groups.as_ptr()) != 0
+                || libc::setgid(gid) != 0
+                || libc::setuid(uid) != 0
+            {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    Ok(())
 }
 
 /// Points the job's stdout and stderr at a new pipe; returns its read end.
