@@ -209,6 +209,8 @@ pub struct Redactor {
     kinds: Vec<Kind>,
     start: StateID,
     max_len: usize,
+    /// The bytes that begin some pattern.
+    first: [bool; 256],
 }
 
 impl std::fmt::Debug for Redactor {
@@ -316,11 +318,16 @@ impl Redactor {
             .start_state(Anchored::No)
             .expect("an unanchored automaton has an unanchored start");
         let max_len = automaton.max_pattern_len();
+        let mut first = [false; 256];
+        for p in &patterns {
+            first[p[0] as usize] = true;
+        }
         Some(Arc::new(Redactor {
             automaton,
             kinds,
             start,
             max_len,
+            first,
         }))
     }
 
@@ -386,19 +393,54 @@ impl RedactStream {
     /// Takes the next bytes of the output; appends to `out` what can be
     /// released now.
     pub fn write(&mut self, input: &[u8], out: &mut Vec<u8>) {
-        self.held.extend_from_slice(input);
-        for &b in input {
-            self.step(b);
+        let redactor = self.redactor.clone();
+        let first = &redactor.first;
+        let mut i = 0;
+        while i < input.len() {
+            if self.state == self.redactor.start && self.candidates.is_empty() && self.pem.is_none()
+            {
+                // Nothing under way: skip to the next byte that can begin
+                // a pattern (from the start state every other byte leads
+                // back to it).
+                match input[i..].iter().position(|&b| first[b as usize]) {
+                    Some(k) => {
+                        self.pos += k as u64;
+                        i += k;
+                    }
+                    None => {
+                        self.pos += (input.len() - i) as u64;
+                        break;
+                    }
+                }
+            }
+            self.step(input[i]);
+            i += 1;
         }
         let release = self.release_point();
-        self.release(release, out);
+        if self.held.is_empty() {
+            // The usual case: released straight from the input, only what
+            // must wait is copied.
+            let input_start = self.pos - input.len() as u64;
+            self.emit(input, input_start, release, out);
+            self.held
+                .extend_from_slice(&input[(release - input_start) as usize..]);
+        } else {
+            self.held.extend_from_slice(input);
+            let held = std::mem::take(&mut self.held);
+            self.emit(&held, self.held_start, release, out);
+            self.held = held;
+            self.held.drain(..(release - self.held_start) as usize);
+        }
+        self.held_start = release;
     }
 
     /// The output has ended: releases everything still held.
     pub fn finish(&mut self, out: &mut Vec<u8>) {
         self.candidates.clear();
         self.pem = None;
-        self.release(self.pos, out);
+        let held = std::mem::take(&mut self.held);
+        self.emit(&held, self.held_start, self.pos, out);
+        self.held_start = self.pos;
     }
 
     /// Bytes held back right now (for tests and the bound).
@@ -521,13 +563,15 @@ impl RedactStream {
         point.max(self.held_start)
     }
 
-    fn release(&mut self, upto: u64, out: &mut Vec<u8>) {
+    /// Appends `data` (which starts at offset `data_start`) from
+    /// `held_start` up to `upto`, each redacted stretch as one marker.
+    fn emit(&mut self, data: &[u8], data_start: u64, upto: u64, out: &mut Vec<u8>) {
         let mut q = self.held_start;
+        let idx = |o: u64| (o - data_start) as usize;
         while q < upto {
             while self.intervals.front().is_some_and(|&(_, e)| e <= q) {
                 self.intervals.pop_front();
             }
-            let idx = |o: u64| (o - self.held_start) as usize;
             match self.intervals.front() {
                 Some(&(s, e)) if s <= q => {
                     if !self.in_marker {
@@ -538,15 +582,12 @@ impl RedactStream {
                 }
                 next => {
                     let stop = next.map_or(upto, |&(s, _)| s.min(upto));
-                    out.extend_from_slice(&self.held[idx(q)..idx(stop)]);
+                    out.extend_from_slice(&data[idx(q)..idx(stop)]);
                     self.in_marker = false;
                     q = stop;
                 }
             }
         }
-        let n = (upto - self.held_start) as usize;
-        self.held.drain(..n);
-        self.held_start = upto;
     }
 }
 
