@@ -146,6 +146,13 @@ impl Args {
                     anyhow::bail!("--slurm-poll-interval must be at least 200ms");
                 }
                 worker.slots = self.max_jobs as usize;
+                if self.redact != RedactMode::Off {
+                    tracing::warn!(
+                        "--executor slurm does not redact jobs' output yet: Slurm writes it to \
+                         the log file itself; secrets reach their jobs, and their values reach \
+                         the log if a job prints them"
+                    );
+                }
                 worker.executor = ExecutorConfig::Slurm(SlurmConfig {
                     partition: self.partition.clone(),
                     sbatch_args: self.sbatch_args.clone(),
