@@ -465,12 +465,14 @@ bench_search() {
   cat "$file" >/dev/null # into the page cache, for both
   expect=$(grep -F -c -- "$q" "$file")
   quiet "search $name"
-  hyperfine -N --style none --warmup 1 --runs "$runs" --export-json "$dir/h.json" \
+  # --output=pipe: GNU grep stops at the first match when its output is
+  # /dev/null (hyperfine's default), which would time nothing.
+  hyperfine -N --style none --output=pipe --warmup 1 --runs "$runs" --export-json "$dir/h.json" \
     "grep -F -c -- '$q' $file" >/dev/null
   hyperfine_result "$dir/h.json" search_grep "grep -F -c $name"
   bench paging search --api "$API_URL" --token "$ADMIN" --job "$id" --q "$q" --runs "$runs" \
     --expect "$expect" --label "jobctl $name"
-  hyperfine -N --style none --warmup 1 --runs "$runs" --export-json "$dir/h.json" \
+  hyperfine -N --style none --output=pipe --warmup 1 --runs "$runs" --export-json "$dir/h.json" \
     "grep -F -i -c -- '$q' $file" >/dev/null
   hyperfine_result "$dir/h.json" search_grep "grep -F -i -c $name"
   bench paging search --api "$API_URL" --token "$ADMIN" --job "$id" --q "$q" --ignore-case \
