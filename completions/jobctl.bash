@@ -55,6 +55,9 @@ _jobctl() {
             jobctl,worker)
                 cmd="jobctl__subcmd__worker"
                 ;;
+            jobctl,workers)
+                cmd="jobctl__subcmd__workers"
+                ;;
             jobctl__subcmd__help,__run-job)
                 cmd="jobctl__subcmd__help__subcmd____run__subcmd__job"
                 ;;
@@ -93,6 +96,9 @@ _jobctl() {
                 ;;
             jobctl__subcmd__help,worker)
                 cmd="jobctl__subcmd__help__subcmd__worker"
+                ;;
+            jobctl__subcmd__help,workers)
+                cmd="jobctl__subcmd__help__subcmd__workers"
                 ;;
             jobctl__subcmd__help__subcmd__token,create)
                 cmd="jobctl__subcmd__help__subcmd__token__subcmd__create"
@@ -134,7 +140,7 @@ _jobctl() {
 
     case "${cmd}" in
         jobctl)
-            opts="-h -V --config --help --version api worker web up submit list show cancel logs token completions __run-job help"
+            opts="-h -V --config --help --version api worker web up submit list show cancel logs workers token completions __run-job help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -280,7 +286,7 @@ _jobctl() {
             return 0
             ;;
         jobctl__subcmd__help)
-            opts="api worker web up submit list show cancel logs token completions __run-job help"
+            opts="api worker web up submit list show cancel logs workers token completions __run-job help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -504,6 +510,20 @@ _jobctl() {
             return 0
             ;;
         jobctl__subcmd__help__subcmd__worker)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        jobctl__subcmd__help__subcmd__workers)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -971,6 +991,32 @@ _jobctl() {
                     return 0
                     ;;
                 --slurm-poll-interval)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        jobctl__subcmd__workers)
+            opts="-h -V --json --api-url --token --config --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --api-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

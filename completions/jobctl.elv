@@ -32,6 +32,7 @@ set edit:completion:arg-completer[jobctl] = {|@words|
             cand show 'Show every field of a job'
             cand cancel 'Cancel a pending or running job'
             cand logs 'Print a job''s log, or follow it while it runs'
+            cand workers 'List the workers: state, executor, slots, running jobs (admins)'
             cand token 'Create, list and revoke API tokens (works on the database directly)'
             cand completions 'Print shell completions'
             cand __run-job 'Internal: the per-job supervisor a worker starts'
@@ -158,6 +159,16 @@ set edit:completion:arg-completer[jobctl] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'jobctl;workers'= {
+            cand --api-url 'The API''s URL [default: the one `jobctl up` wrote, else http://127.0.0.1:8765]'
+            cand --token 'API token [default: config file, else the admin token of `jobctl up`]'
+            cand --config 'Config file [default: ~/.config/jobctl/config.toml]'
+            cand --json 'Print JSON (every field, with the ids of the running jobs)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'jobctl;token'= {
             cand --database 'Database URL: sqlite://PATH or postgres://USER@HOST/DB [default: SQLite in the data dir]'
             cand --data-dir 'Default home of the SQLite file and the logs [default: ~/.local/share/jobctl]'
@@ -244,6 +255,7 @@ set edit:completion:arg-completer[jobctl] = {|@words|
             cand show 'Show every field of a job'
             cand cancel 'Cancel a pending or running job'
             cand logs 'Print a job''s log, or follow it while it runs'
+            cand workers 'List the workers: state, executor, slots, running jobs (admins)'
             cand token 'Create, list and revoke API tokens (works on the database directly)'
             cand completions 'Print shell completions'
             cand __run-job 'Internal: the per-job supervisor a worker starts'
@@ -266,6 +278,8 @@ set edit:completion:arg-completer[jobctl] = {|@words|
         &'jobctl;help;cancel'= {
         }
         &'jobctl;help;logs'= {
+        }
+        &'jobctl;help;workers'= {
         }
         &'jobctl;help;token'= {
             cand create 'Create a token and print it (only once; it cannot be shown again)'

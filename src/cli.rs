@@ -52,6 +52,8 @@ pub enum Command {
     Cancel(cmd::cancel::Args),
     /// Print a job's log, or follow it while it runs
     Logs(cmd::logs::Args),
+    /// List the workers: state, executor, slots, running jobs (admins)
+    Workers(cmd::workers::Args),
     /// Create, list and revoke API tokens (works on the database directly)
     Token(cmd::token::Args),
     /// Print shell completions

@@ -12,7 +12,7 @@ use serde::de::DeserializeOwned;
 use crate::domain::JobId;
 use crate::protocol::{
     ClaimRequest, ClaimedJob, ErrorBody, Heartbeat, HeartbeatAck, Job, JobList, ListQuery,
-    LogChunk, StatusReport, SubmitJob, WhoAmI,
+    LogChunk, StatusReport, SubmitJob, WhoAmI, WorkerList, WorkerRegistration,
 };
 
 /// The longest a log download may stream.
@@ -290,6 +290,18 @@ impl ApiClient {
         };
         self.call(Method::POST, &format!("jobs/{id}/heartbeat"), Some(&body))
             .await
+    }
+
+    /// `POST /workers/register`: this worker starts, or begins to drain.
+    pub async fn register(&self, worker: &WorkerRegistration) -> Result<(), ClientError> {
+        self.send::<_, ()>(Method::POST, "workers/register", None, Some(worker))
+            .await
+            .map(drop)
+    }
+
+    /// `GET /workers` (admins).
+    pub async fn workers(&self) -> Result<WorkerList, ClientError> {
+        self.call::<_, ()>(Method::GET, "workers", None).await
     }
 
     /// `POST /jobs/{id}/status`.

@@ -288,3 +288,76 @@ pub struct WhoAmI {
     pub name: String,
     pub role: Role,
 }
+
+/// What a worker tells the api when it starts, and again (with `draining`)
+/// when it is told to stop: `POST /workers/register`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct WorkerRegistration {
+    /// The name the worker claims jobs under.
+    pub name: String,
+    /// `local` or `slurm`.
+    pub executor: String,
+    /// Jobs it runs at once.
+    pub slots: u32,
+    /// GPUs it offers, when it announces them.
+    #[serde(default)]
+    pub gpus: Option<u32>,
+    /// CPUs it offers, when it announces them.
+    #[serde(default)]
+    pub cpus: Option<u32>,
+    /// The worker's jobctl version.
+    pub version: String,
+    /// The machine it runs on.
+    pub host: String,
+    /// It has stopped claiming and is finishing its running jobs.
+    #[serde(default)]
+    pub draining: bool,
+}
+
+/// Where a worker is in its life, as the api sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum WorkerState {
+    /// Claiming and running jobs.
+    Active,
+    /// Told to stop: finishing its jobs, claiming no more.
+    Draining,
+    /// Not heard from for longer than a lease.
+    Gone,
+}
+
+impl WorkerState {
+    /// The lowercase word, as in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WorkerState::Active => "active",
+            WorkerState::Draining => "draining",
+            WorkerState::Gone => "gone",
+        }
+    }
+}
+
+/// One worker in `GET /workers`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct WorkerInfo {
+    pub name: String,
+    pub executor: String,
+    pub slots: u32,
+    pub gpus: Option<u32>,
+    pub cpus: Option<u32>,
+    pub version: String,
+    pub host: String,
+    /// When it (last) registered.
+    pub started_at: DateTime<Utc>,
+    /// Its last claim, heartbeat or registration.
+    pub last_seen: DateTime<Utc>,
+    pub state: WorkerState,
+    /// The jobs it runs now.
+    pub running: Vec<JobId>,
+}
+
+/// `GET /workers`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct WorkerList {
+    pub workers: Vec<WorkerInfo>,
+}

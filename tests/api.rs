@@ -93,6 +93,8 @@ async fn every_route_in_the_openapi_document(backend: Backend) {
         ("get", "/jobs/{id}/logs"),
         ("get", "/jobs/{id}/logs/download"),
         ("post", "/workers/claim"),
+        ("post", "/workers/register"),
+        ("get", "/workers"),
         ("post", "/jobs/{id}/heartbeat"),
         ("post", "/jobs/{id}/status"),
         ("get", "/healthz"),

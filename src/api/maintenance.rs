@@ -89,6 +89,12 @@ pub async fn sweep_retention(
 }
 
 async fn sweep_once(state: &AppState, retention: Duration) -> anyhow::Result<()> {
+    // Workers unheard of for as long as finished jobs are kept leave the
+    // fleet list; a worker that comes back simply registers again.
+    let forgotten = state.store.prune_workers(retention).await?;
+    if forgotten > 0 {
+        tracing::info!(forgotten, "retention: forgot workers gone for good");
+    }
     let cutoff = Utc::now() - chrono::Duration::from_std(retention)?;
     loop {
         let ids = state.store.finished_before(cutoff, SWEEP_BATCH).await?;

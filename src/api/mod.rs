@@ -8,6 +8,7 @@
 
 mod error;
 mod extract;
+mod fleet;
 mod jobs;
 mod logs;
 mod maintenance;
@@ -162,7 +163,7 @@ pub const CONCURRENT_DOWNLOADS: usize = 32;
     tags(
         (name = "jobs", description = "Submit, list, show and cancel jobs"),
         (name = "logs", description = "Read job logs, live"),
-        (name = "workers", description = "Worker tokens only: claim, heartbeat, status"),
+        (name = "workers", description = "Workers: register, claim, heartbeat, status (worker tokens); the fleet (admins)"),
         (name = "service", description = "Health and this description")
     )
 )]
@@ -257,6 +258,8 @@ fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(workers::claim_job))
         .routes(routes!(workers::heartbeat))
         .routes(routes!(workers::report_status))
+        .routes(routes!(fleet::register_worker))
+        .routes(routes!(fleet::list_workers))
         .routes(routes!(jobs::whoami))
         .routes(routes!(healthz))
         .split_for_parts()

@@ -49,6 +49,7 @@ pub async fn claim_job(
                 .into(),
         ));
     }
+    see_worker(state.store.touch_worker(worker).await, worker);
     match state.store.claim_job(worker, state.lease_timeout).await? {
         Some((job, lease_token)) => {
             tracing::info!(job = %job.id, worker, "job claimed");
@@ -97,6 +98,7 @@ pub async fn heartbeat(
         .store
         .heartbeat(id, &body.lease_token, state.lease_timeout, pending_reason)
         .await?;
+    see_worker(state.store.touch_worker_of_job(id).await, &id.to_string());
     Ok(Json(HeartbeatAck { cancel_requested }))
 }
 
@@ -162,6 +164,14 @@ pub async fn report_status(
     let job = state.store.finish_job(id, &body.lease_token, &end).await?;
     tracing::info!(job = %id, status = %job.status, reason = ?job.failure_reason, "job ended");
     Ok(Json(job))
+}
+
+/// Noting when a worker was last seen is best effort: a claim or heartbeat
+/// must not fail for it.
+fn see_worker(touched: Result<(), crate::store::StoreError>, who: &str) {
+    if let Err(e) = touched {
+        tracing::warn!(error = %e, who, "cannot note that the worker was seen");
+    }
 }
 
 fn check_reason(reason: &Option<String>) -> Result<(), ApiError> {

@@ -14,6 +14,7 @@ pub mod token;
 pub mod up;
 pub mod web;
 pub mod worker;
+pub mod workers;
 
 mod output;
 

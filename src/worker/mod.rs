@@ -43,6 +43,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::client::{ApiClient, ClientError};
 use crate::domain::format_duration;
+use crate::protocol::WorkerRegistration;
 use crate::shutdown::Shutdown;
 
 /// Where claimed jobs run.
@@ -197,6 +198,13 @@ pub async fn run(config: WorkerConfig, shutdown: Shutdown) -> anyhow::Result<()>
         "worker started"
     );
 
+    let registration = registration(&config);
+    let registering = tokio::spawn(register(
+        client.clone(),
+        registration.clone(),
+        shutdown.graceful.clone(),
+    ));
+
     // Fires when running jobs must be stopped: after the drain, or at once.
     let stop_jobs = CancellationToken::new();
     let jobs = TaskTracker::new();
@@ -205,6 +213,10 @@ pub async fn run(config: WorkerConfig, shutdown: Shutdown) -> anyhow::Result<()>
     let fatal = claim_loop(&ctx, &config, &slots, &jobs, &stop_jobs, &shutdown).await;
 
     jobs.close();
+    registering.abort();
+    if fatal.is_none() {
+        announce_drain(&client, registration).await;
+    }
     // One bound for the whole stop: the drain, the grace of the jobs then
     // stopped, and a window for the last reports. Final reports retry until
     // its end, however long the api is away.
@@ -383,6 +395,60 @@ async fn claim_loop(
             _ = shutdown.graceful.cancelled() => return None,
             _ = tokio::time::sleep(wait) => {}
         }
+    }
+}
+
+/// What this worker tells the api about itself.
+fn registration(config: &WorkerConfig) -> WorkerRegistration {
+    WorkerRegistration {
+        name: config.name.clone(),
+        executor: match config.executor {
+            ExecutorConfig::Local => "local",
+            ExecutorConfig::Slurm(_) => "slurm",
+        }
+        .into(),
+        slots: config.slots as u32,
+        gpus: None,
+        cpus: None,
+        version: env!("CARGO_PKG_VERSION").into(),
+        host: default_name(),
+        draining: false,
+    }
+}
+
+/// Registers with the api, retrying until it answers or the worker stops:
+/// the fleet list is for people, so a worker never waits on it to run jobs.
+async fn register(client: ApiClient, registration: WorkerRegistration, stop: CancellationToken) {
+    let mut backoff = crate::retry::API.backoff();
+    loop {
+        match client.register(&registration).await {
+            Ok(()) => return,
+            Err(e) if e.status() == Some(reqwest::StatusCode::NOT_FOUND) => {
+                tracing::warn!(
+                    "the API does not know worker registration (an older jobctl?); this worker will not be listed by `jobctl workers`"
+                );
+                return;
+            }
+            Err(e) => {
+                let wait = backoff.next_delay();
+                tracing::warn!(error = %e, "cannot register with the API; retrying in {}", format_duration(wait));
+                tokio::select! {
+                    _ = stop.cancelled() => return,
+                    _ = tokio::time::sleep(wait) => {}
+                }
+            }
+        }
+    }
+}
+
+/// Tells the api this worker has begun to stop (best effort, briefly: the
+/// drain must not wait on it).
+async fn announce_drain(client: &ApiClient, mut registration: WorkerRegistration) {
+    registration.draining = true;
+    match tokio::time::timeout(Duration::from_secs(5), client.register(&registration)).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::warn!(error = %e, "cannot tell the API this worker is draining"),
+        Err(_) => tracing::warn!("cannot tell the API this worker is draining: no answer"),
     }
 }
 
