@@ -196,7 +196,7 @@ _jobctl() {
             return 0
             ;;
         jobctl__subcmd__api)
-            opts="-h -V --listen --database --data-dir --logs-dir --retention-days --lease-timeout --max-connections --config --help --version"
+            opts="-h -V --listen --database --data-dir --logs-dir --retention-days --lease-timeout --max-connections --metrics-public --config --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -932,7 +932,7 @@ _jobctl() {
             return 0
             ;;
         jobctl__subcmd__worker)
-            opts="-h -V --api-url --token --logs-dir --data-dir --slots --name --kill-grace --drain-timeout --startup-timeout --executor --partition --sbatch-arg --max-jobs --slurm-poll-interval --config --help --version"
+            opts="-h -V --api-url --token --logs-dir --data-dir --slots --name --kill-grace --drain-timeout --startup-timeout --executor --partition --sbatch-arg --max-jobs --slurm-poll-interval --metrics-listen --config --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -991,6 +991,10 @@ _jobctl() {
                     return 0
                     ;;
                 --slurm-poll-interval)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --metrics-listen)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -49,6 +49,7 @@ complete -c jobctl -n "__fish_jobctl_using_subcommand api" -l retention-days -d 
 complete -c jobctl -n "__fish_jobctl_using_subcommand api" -l lease-timeout -d 'Fail a running job as `worker lost` when its worker has not heartbeated for this long' -r
 complete -c jobctl -n "__fish_jobctl_using_subcommand api" -l max-connections -d 'Connections served at once; beyond it the longest-idle one is closed, or the new one gets a 503 [capped by the open-file limit]' -r
 complete -c jobctl -n "__fish_jobctl_using_subcommand api" -l config -d 'Config file [default: ~/.config/jobctl/config.toml]' -r -F
+complete -c jobctl -n "__fish_jobctl_using_subcommand api" -l metrics-public -d 'Serve /metrics without a token (for a Prometheus inside a private network); otherwise it takes an admin token'
 complete -c jobctl -n "__fish_jobctl_using_subcommand api" -s h -l help -d 'Print help'
 complete -c jobctl -n "__fish_jobctl_using_subcommand api" -s V -l version -d 'Print version'
 complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l api-url -d 'The API\'s URL' -r
@@ -66,6 +67,7 @@ complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l partition -d 'S
 complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l sbatch-arg -d 'Slurm: an extra sbatch option for every job, e.g. --sbatch-arg=--account=lab (repeatable)' -r
 complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l max-jobs -d 'Slurm: how many jobs this worker has in Slurm at once, pending or running there' -r
 complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l slurm-poll-interval -d 'Slurm: how often squeue is asked about this worker\'s jobs' -r
+complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l metrics-listen -d 'Serve this worker\'s Prometheus metrics at http://ADDR/metrics (running jobs, log bytes, report retries)' -r
 complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l config -d 'Config file [default: ~/.config/jobctl/config.toml]' -r -F
 complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -s V -l version -d 'Print version'

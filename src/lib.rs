@@ -16,6 +16,7 @@ pub mod domain;
 pub mod exit;
 pub mod fsinfo;
 pub mod logs;
+pub mod metrics;
 pub mod protocol;
 pub mod retry;
 pub mod server;

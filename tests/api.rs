@@ -95,6 +95,7 @@ async fn every_route_in_the_openapi_document(backend: Backend) {
         ("post", "/workers/claim"),
         ("post", "/workers/register"),
         ("get", "/workers"),
+        ("get", "/metrics"),
         ("post", "/jobs/{id}/heartbeat"),
         ("post", "/jobs/{id}/status"),
         ("get", "/healthz"),

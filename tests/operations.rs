@@ -5,7 +5,9 @@
 #[macro_use]
 mod common;
 
-use std::process::Command;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::{ApiOptions, Backend, TestApi, wait_for};
@@ -13,7 +15,10 @@ use jobctl::domain::{JobId, Role};
 use jobctl::protocol::{WorkerInfo, WorkerList, WorkerState};
 use nix::sys::signal::Signal;
 
-backend_tests!(a_worker_is_active_then_draining_then_gone,);
+backend_tests!(
+    a_worker_is_active_then_draining_then_gone,
+    metrics_count_a_run_of_real_jobs_and_pass_promtool,
+);
 
 /// A worker whose own log stays out of a passing test's output.
 fn quiet_worker(api: &TestApi, token: &str, extra: &[&str]) -> common::ChildGuard {
@@ -154,4 +159,283 @@ async fn a_worker_is_active_then_draining_then_gone(backend: Backend) {
     let resp = api.get("/workers", &user).send().await.unwrap();
     assert_eq!(resp.status(), 403);
     let _: JobId = job.id;
+}
+
+/// A `jobctl` service process and the address it logged on the first
+/// stderr line containing `marker`.
+fn start_service(args: &[&str], marker: &'static str) -> (String, common::ChildGuard) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_jobctl"));
+    cmd.args(args)
+        .env("NO_COLOR", "1")
+        .env_remove("JOBCTL_CONFIG")
+        .env_remove("JOBCTL_LOG")
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut process = common::ChildGuard::spawn(cmd);
+    let stderr = process.child.as_mut().unwrap().stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut sent = false;
+        // Keep draining after the address so the pipe never fills.
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if !sent
+                && line.contains(marker)
+                && let Some(addr) = line.split("addr=").nth(1)
+            {
+                let addr = addr
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or("")
+                    .trim_matches('"');
+                let _ = tx.send(addr.to_string());
+                sent = true;
+            }
+        }
+    });
+    let addr = rx
+        .recv_timeout(Duration::from_secs(60))
+        .unwrap_or_else(|_| panic!("{args:?} logs its address"));
+    (format!("http://{addr}"), process)
+}
+
+/// `jobctl api` on `database_url`, as a process of its own (metrics are
+/// per process).
+fn start_api(database_url: &str, logs_dir: &Path, extra: &[&str]) -> (String, common::ChildGuard) {
+    let logs = logs_dir.to_str().unwrap();
+    let mut args = vec![
+        "api",
+        "--listen",
+        "127.0.0.1:0",
+        "--database",
+        database_url,
+        "--logs-dir",
+        logs,
+    ];
+    args.extend_from_slice(extra);
+    start_service(&args, "api listening")
+}
+
+/// Whether promtool is here: in CI it must be (test.sh installs it).
+fn promtool() -> bool {
+    let found = Command::new("promtool")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !found {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "promtool is missing (Debian's prometheus package; test.sh installs it)"
+        );
+        eprintln!("SKIPPED: promtool checks (install Debian's prometheus package)");
+    }
+    found
+}
+
+/// `promtool check metrics` on `text`; panics with its findings.
+fn promtool_check_metrics(text: &str) {
+    use std::io::Write;
+    let mut child = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "promtool check metrics: {}{}\n{text}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The value of the sample `series` (name and labels exactly as rendered,
+/// e.g. `jobctl_jobs{status="completed"}`), 0 when absent.
+fn sample(text: &str, series: &str) -> f64 {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .find_map(|l| {
+            let (name, value) = l.rsplit_once(' ')?;
+            (name == series).then(|| value.parse().unwrap())
+        })
+        .unwrap_or(0.0)
+}
+
+async fn scrape(url: &str, token: Option<&str>) -> (u16, String) {
+    let mut req = reqwest::Client::new().get(format!("{url}/metrics"));
+    if let Some(token) = token {
+        req = req.bearer_auth(token);
+    }
+    let resp = req.send().await.unwrap();
+    (resp.status().as_u16(), resp.text().await.unwrap())
+}
+
+async fn metrics_count_a_run_of_real_jobs_and_pass_promtool(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let (database_url, _schema) = backend.fresh_database(dir.path()).await;
+    let store = jobctl::store::open(&database_url).await.unwrap();
+    let create = |name: &'static str, role| {
+        let store = store.clone();
+        async move {
+            jobctl::cmd::token::create(store.as_ref(), name, role)
+                .await
+                .unwrap()
+        }
+    };
+    let admin = create("root", Role::Admin).await;
+    let user = create("alice", Role::User).await;
+    let worker_token = create("w", Role::Worker).await;
+    let logs_dir = dir.path().join("logs");
+    let (api, _api) = start_api(&database_url, &logs_dir, &[]);
+    let (worker_metrics, _worker) = start_service(
+        &[
+            "worker",
+            "--api-url",
+            &api,
+            "--token",
+            &worker_token,
+            "--name",
+            "m1",
+            "--logs-dir",
+            logs_dir.to_str().unwrap(),
+            "--metrics-listen",
+            "127.0.0.1:0",
+        ],
+        "serving metrics",
+    );
+
+    assert_eq!(scrape(&api, None).await.0, 401);
+    assert_eq!(scrape(&api, Some(&user)).await.0, 403);
+    let (status, before) = scrape(&api, Some(&admin)).await;
+    assert_eq!(status, 200);
+
+    let http = reqwest::Client::new();
+    let mut ids = Vec::new();
+    for command in [
+        vec!["sh", "-c", "echo hello; echo world"],
+        vec!["sh", "-c", "echo bye; exit 3"],
+        vec!["true"],
+    ] {
+        let resp = http
+            .post(format!("{api}/jobs"))
+            .bearer_auth(&user)
+            .json(&serde_json::json!({ "command": command }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 201);
+        ids.push(resp.json::<jobctl::protocol::Job>().await.unwrap().id);
+    }
+    for id in &ids {
+        wait_for(Duration::from_secs(60), || async {
+            let job: jobctl::protocol::Job = http
+                .get(format!("{api}/jobs/{id}"))
+                .bearer_auth(&user)
+                .send()
+                .await
+                .ok()?
+                .json()
+                .await
+                .ok()?;
+            job.status.is_terminal().then_some(())
+        })
+        .await
+        .expect("every job ends");
+    }
+    let tail = http
+        .get(format!("{api}/jobs/{}/logs", ids[0]))
+        .bearer_auth(&user)
+        .send()
+        .await
+        .unwrap();
+    let tail_bytes = tail.bytes().await.unwrap().len() as f64;
+    let download = http
+        .get(format!("{api}/jobs/{}/logs/download", ids[0]))
+        .bearer_auth(&user)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert!(download.starts_with(b"hello\nworld\n"));
+
+    let (_, after) = scrape(&api, Some(&admin)).await;
+    let delta = |series: &str| sample(&after, series) - sample(&before, series);
+    assert_eq!(delta("jobctl_jobs_submitted_total"), 3.0, "{after}");
+    assert_eq!(
+        delta(r#"jobctl_jobs_finished_total{outcome="completed"}"#),
+        2.0
+    );
+    assert_eq!(
+        delta(r#"jobctl_jobs_finished_total{outcome="failed"}"#),
+        1.0
+    );
+    assert_eq!(sample(&after, r#"jobctl_jobs{status="completed"}"#), 2.0);
+    assert_eq!(sample(&after, r#"jobctl_jobs{status="failed"}"#), 1.0);
+    assert_eq!(sample(&after, r#"jobctl_jobs{status="pending"}"#), 0.0);
+    assert_eq!(sample(&after, r#"jobctl_workers{state="active"}"#), 1.0);
+    assert_eq!(
+        delta(r#"jobctl_log_read_bytes_total{route="/jobs/{id}/logs"}"#),
+        tail_bytes
+    );
+    assert_eq!(
+        delta(r#"jobctl_log_read_bytes_total{route="/jobs/{id}/logs/download"}"#),
+        download.len() as f64
+    );
+    assert_eq!(
+        delta(r#"jobctl_http_requests_total{route="/jobs",method="POST",status="201"}"#),
+        3.0
+    );
+    assert!(delta("jobctl_job_run_seconds_count") >= 3.0, "{after}");
+    assert!(delta("jobctl_job_queue_wait_seconds_count") >= 3.0);
+    assert!(sample(&after, "jobctl_claim_duration_seconds_count") >= 3.0);
+    assert!(
+        !after.contains(&ids[0].to_string()),
+        "routes are templates, never raw paths"
+    );
+
+    // A second replica with --metrics-public: no token, the same gauges.
+    let (public, _public) = start_api(
+        &database_url,
+        &dir.path().join("logs2"),
+        &["--metrics-public"],
+    );
+    let (status, replica) = scrape(&public, None).await;
+    assert_eq!(status, 200);
+    for status in ["pending", "running", "completed", "failed", "cancelled"] {
+        let series = format!(r#"jobctl_jobs{{status="{status}"}}"#);
+        assert_eq!(
+            sample(&replica, &series),
+            sample(&after, &series),
+            "{series}"
+        );
+    }
+
+    let worker_text = reqwest::get(format!("{worker_metrics}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(sample(&worker_text, "jobctl_worker_running_jobs"), 0.0);
+    assert!(
+        sample(&worker_text, "jobctl_worker_log_bytes_written_total") >= 10.0,
+        "{worker_text}"
+    );
+    if promtool() {
+        promtool_check_metrics(&after);
+        promtool_check_metrics(&worker_text);
+    }
 }

@@ -47,6 +47,7 @@ pub async fn reap_leases(
         // in between. A follower that stops at the failed status may miss it;
         // the status itself carries `worker lost`.
         for job in lost {
+            crate::metrics::job_lost();
             let worker = job.worker.as_deref().unwrap_or("its worker");
             tracing::warn!(job = %job.id, worker, "lease expired: job failed as worker lost");
             let path = logs::log_path(&state.logs_dir, job.id);

@@ -50,9 +50,13 @@ pub async fn claim_job(
         ));
     }
     see_worker(state.store.touch_worker(worker).await, worker);
-    match state.store.claim_job(worker, state.lease_timeout).await? {
+    let started = std::time::Instant::now();
+    let claimed = state.store.claim_job(worker, state.lease_timeout).await?;
+    crate::metrics::claim_answered(started.elapsed());
+    match claimed {
         Some((job, lease_token)) => {
             tracing::info!(job = %job.id, worker, "job claimed");
+            crate::metrics::job_claimed(&job);
             Ok(Json(ClaimedJob {
                 job,
                 lease_token,
@@ -140,6 +144,9 @@ pub async fn report_status(
         else {
             return Ok(Json(job));
         };
+        if job.status == JobStatus::Cancelled {
+            crate::metrics::job_finished(&job);
+        }
         let reason = body.failure_reason.as_deref().unwrap_or("no reason given");
         tracing::warn!(
             job = %id,
@@ -161,7 +168,13 @@ pub async fn report_status(
         return Ok(Json(job));
     }
     let end = job_end(&body)?;
+    // Read first so that a retried report (after a lost answer) is not
+    // counted twice.
+    let before = state.store.get_job(id).await?;
     let job = state.store.finish_job(id, &body.lease_token, &end).await?;
+    if before.is_some_and(|b| b.status == JobStatus::Running) {
+        crate::metrics::job_finished(&job);
+    }
     tracing::info!(job = %id, status = %job.status, reason = ?job.failure_reason, "job ended");
     Ok(Json(job))
 }

@@ -57,6 +57,9 @@ pub struct Args {
     #[arg(long, env = "JOBCTL_MAX_CONNECTIONS", default_value_t = api::DEFAULT_MAX_CONNECTIONS as u32,
           value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub max_connections: u32,
+    /// Serve /metrics without a token (for a Prometheus inside a private network); otherwise it takes an admin token
+    #[arg(long, env = "JOBCTL_METRICS_PUBLIC")]
+    pub metrics_public: bool,
 }
 
 /// A lease between 1 s and 1 h: shorter would fail healthy workers on a hiccup.
@@ -79,6 +82,7 @@ impl Args {
         api.reap_interval = api::default_reap_interval(self.lease_timeout);
         api.reap_grace = api::default_reap_grace(self.lease_timeout);
         api.max_connections = self.max_connections as usize;
+        api.metrics_public = self.metrics_public;
         Ok(api)
     }
 }

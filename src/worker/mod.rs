@@ -80,6 +80,8 @@ pub struct WorkerConfig {
     pub startup_timeout: Duration,
     /// The `jobctl` binary, run as each job's supervisor (`__run-job`).
     pub shim_program: PathBuf,
+    /// Where to serve this worker's metrics, if anywhere.
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 impl WorkerConfig {
@@ -100,6 +102,7 @@ impl WorkerConfig {
             // This very binary, even after an upgrade replaced the file:
             // worker and supervisor always speak the same control protocol.
             shim_program: PathBuf::from("/proc/self/exe"),
+            metrics_listen: None,
         })
     }
 }
@@ -144,6 +147,10 @@ pub async fn run(config: WorkerConfig, shutdown: Shutdown) -> anyhow::Result<()>
     std::fs::create_dir_all(&config.logs_dir)
         .with_context(|| format!("cannot create logs dir {}", config.logs_dir.display()))?;
     let client = ApiClient::new(&config.api_url, &config.token)?;
+    let metrics_server = match config.metrics_listen {
+        Some(addr) => Some(serve_metrics(addr, shutdown.immediate.clone()).await?),
+        None => None,
+    };
     wait_for_api(&client, config.startup_timeout, &shutdown.graceful).await?;
     let network_fs = crate::fsinfo::network_filesystem(&config.logs_dir);
     let health = health::Health::default();
@@ -279,6 +286,9 @@ pub async fn run(config: WorkerConfig, shutdown: Shutdown) -> anyhow::Result<()>
     if let Some(poller) = poller {
         let _ = poller.await;
     }
+    if let Some(server) = metrics_server {
+        server.abort();
+    }
     tracing::info!("worker stopped");
     fatal.map_or(Ok(()), Err)
 }
@@ -296,7 +306,9 @@ async fn readopt(
         let lease = lease::Lease::of(&claimed);
         let ctx = ctx.clone();
         let stop = stop_jobs.clone();
+        let running = crate::metrics::worker_job_running();
         jobs.spawn(async move {
+            let _running = running;
             job::supervise(
                 ctx,
                 claimed.job,
@@ -365,7 +377,9 @@ async fn claim_loop(
                 tracing::info!(job = %claimed.job.id, "claimed job");
                 let ctx = ctx.clone();
                 let stop = stop_jobs.clone();
+                let running = crate::metrics::worker_job_running();
                 jobs.spawn(async move {
+                    let _running = running;
                     job::run(ctx, claimed, stop).await;
                     drop(permit);
                 });
@@ -396,6 +410,43 @@ async fn claim_loop(
             _ = tokio::time::sleep(wait) => {}
         }
     }
+}
+
+/// Serves `GET /metrics` on `addr` until `stop`: the worker's own figures
+/// (the job gauges are the api's).
+async fn serve_metrics(
+    addr: std::net::SocketAddr,
+    stop: CancellationToken,
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    let handle = crate::metrics::install()
+        .context("cannot record metrics: another metrics recorder is installed")?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen for metrics on {addr}"))?;
+    tracing::info!(addr = %listener.local_addr()?, "serving metrics at /metrics");
+    let app = axum::Router::new().route(
+        "/metrics",
+        axum::routing::get(move || {
+            let handle = handle.clone();
+            async move {
+                (
+                    [(
+                        axum::http::header::CONTENT_TYPE,
+                        crate::metrics::CONTENT_TYPE,
+                    )],
+                    handle.render(),
+                )
+            }
+        }),
+    );
+    Ok(tokio::spawn(async move {
+        let served = axum::serve(listener, app)
+            .with_graceful_shutdown(stop.cancelled_owned())
+            .await;
+        if let Err(e) = served {
+            tracing::warn!(error = %e, "the metrics endpoint stopped");
+        }
+    }))
 }
 
 /// What this worker tells the api about itself.
