@@ -196,7 +196,7 @@ _jobctl() {
             return 0
             ;;
         jobctl__subcmd__api)
-            opts="-h -V --listen --database --data-dir --logs-dir --retention-days --lease-timeout --max-connections --metrics-public --config --help --version"
+            opts="-h -V --listen --database --data-dir --logs-dir --retention-days --lease-timeout --max-connections --metrics-public --log-format --config --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -228,6 +228,10 @@ _jobctl() {
                     ;;
                 --max-connections)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
                     ;;
                 --config)
@@ -868,7 +872,7 @@ _jobctl() {
             return 0
             ;;
         jobctl__subcmd__up)
-            opts="-h -V --data-dir --listen --web-listen --slots --config --help --version"
+            opts="-h -V --data-dir --listen --web-listen --slots --log-format --config --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -890,6 +894,10 @@ _jobctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
                 --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -902,7 +910,7 @@ _jobctl() {
             return 0
             ;;
         jobctl__subcmd__web)
-            opts="-h -V --listen --api-url --data-dir --config --help --version"
+            opts="-h -V --listen --api-url --data-dir --log-format --config --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -920,6 +928,10 @@ _jobctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
                 --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -932,7 +944,7 @@ _jobctl() {
             return 0
             ;;
         jobctl__subcmd__worker)
-            opts="-h -V --api-url --token --logs-dir --data-dir --slots --name --kill-grace --drain-timeout --startup-timeout --executor --partition --sbatch-arg --max-jobs --slurm-poll-interval --metrics-listen --config --help --version"
+            opts="-h -V --api-url --token --logs-dir --data-dir --slots --name --kill-grace --drain-timeout --startup-timeout --executor --partition --sbatch-arg --max-jobs --slurm-poll-interval --metrics-listen --log-format --config --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -996,6 +1008,10 @@ _jobctl() {
                     ;;
                 --metrics-listen)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
                     ;;
                 --config)

@@ -48,9 +48,11 @@ complete -c jobctl -n "__fish_jobctl_using_subcommand api" -l logs-dir -d 'Direc
 complete -c jobctl -n "__fish_jobctl_using_subcommand api" -l retention-days -d 'Delete finished jobs and their logs after this many days' -r
 complete -c jobctl -n "__fish_jobctl_using_subcommand api" -l lease-timeout -d 'Fail a running job as `worker lost` when its worker has not heartbeated for this long' -r
 complete -c jobctl -n "__fish_jobctl_using_subcommand api" -l max-connections -d 'Connections served at once; beyond it the longest-idle one is closed, or the new one gets a 503 [capped by the open-file limit]' -r
+complete -c jobctl -n "__fish_jobctl_using_subcommand api" -l log-format -d 'Service log lines: text (journald-friendly) or json (one object a line, for log shippers)' -r -f -a "text\t'Human-readable lines (no timestamp under systemd: journald adds one)'
+json\t'One JSON object per line'"
 complete -c jobctl -n "__fish_jobctl_using_subcommand api" -l config -d 'Config file [default: ~/.config/jobctl/config.toml]' -r -F
 complete -c jobctl -n "__fish_jobctl_using_subcommand api" -l metrics-public -d 'Serve /metrics without a token (for a Prometheus inside a private network); otherwise it takes an admin token'
-complete -c jobctl -n "__fish_jobctl_using_subcommand api" -s h -l help -d 'Print help'
+complete -c jobctl -n "__fish_jobctl_using_subcommand api" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c jobctl -n "__fish_jobctl_using_subcommand api" -s V -l version -d 'Print version'
 complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l api-url -d 'The API\'s URL' -r
 complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l token -d 'A worker token (`jobctl token create --role worker`)' -r
@@ -68,21 +70,27 @@ complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l sbatch-arg -d '
 complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l max-jobs -d 'Slurm: how many jobs this worker has in Slurm at once, pending or running there' -r
 complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l slurm-poll-interval -d 'Slurm: how often squeue is asked about this worker\'s jobs' -r
 complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l metrics-listen -d 'Serve this worker\'s Prometheus metrics at http://ADDR/metrics (running jobs, log bytes, report retries)' -r
+complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l log-format -d 'Service log lines: text (journald-friendly) or json (one object a line, for log shippers)' -r -f -a "text\t'Human-readable lines (no timestamp under systemd: journald adds one)'
+json\t'One JSON object per line'"
 complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l config -d 'Config file [default: ~/.config/jobctl/config.toml]' -r -F
 complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -s V -l version -d 'Print version'
 complete -c jobctl -n "__fish_jobctl_using_subcommand web" -l listen -d 'Address to listen on' -r
 complete -c jobctl -n "__fish_jobctl_using_subcommand web" -l api-url -d 'The API\'s URL, as this server reaches it [default: what `jobctl up` recorded, else http://127.0.0.1:8765]' -r
 complete -c jobctl -n "__fish_jobctl_using_subcommand web" -l data-dir -d 'Data dir, where `jobctl up` records the API\'s URL [default: ~/.local/share/jobctl]' -r -F
+complete -c jobctl -n "__fish_jobctl_using_subcommand web" -l log-format -d 'Service log lines: text (journald-friendly) or json (one object a line, for log shippers)' -r -f -a "text\t'Human-readable lines (no timestamp under systemd: journald adds one)'
+json\t'One JSON object per line'"
 complete -c jobctl -n "__fish_jobctl_using_subcommand web" -l config -d 'Config file [default: ~/.config/jobctl/config.toml]' -r -F
-complete -c jobctl -n "__fish_jobctl_using_subcommand web" -s h -l help -d 'Print help'
+complete -c jobctl -n "__fish_jobctl_using_subcommand web" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c jobctl -n "__fish_jobctl_using_subcommand web" -s V -l version -d 'Print version'
 complete -c jobctl -n "__fish_jobctl_using_subcommand up" -l data-dir -d 'Where the SQLite database, the logs and the tokens live [default: ~/.local/share/jobctl]' -r -F
 complete -c jobctl -n "__fish_jobctl_using_subcommand up" -l listen -d 'The API\'s address' -r
 complete -c jobctl -n "__fish_jobctl_using_subcommand up" -l web-listen -d 'The web UI\'s address' -r
 complete -c jobctl -n "__fish_jobctl_using_subcommand up" -l slots -d 'Jobs to run at once' -r
+complete -c jobctl -n "__fish_jobctl_using_subcommand up" -l log-format -d 'Service log lines: text (journald-friendly) or json (one object a line, for log shippers)' -r -f -a "text\t'Human-readable lines (no timestamp under systemd: journald adds one)'
+json\t'One JSON object per line'"
 complete -c jobctl -n "__fish_jobctl_using_subcommand up" -l config -d 'Config file [default: ~/.config/jobctl/config.toml]' -r -F
-complete -c jobctl -n "__fish_jobctl_using_subcommand up" -s h -l help -d 'Print help'
+complete -c jobctl -n "__fish_jobctl_using_subcommand up" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c jobctl -n "__fish_jobctl_using_subcommand up" -s V -l version -d 'Print version'
 complete -c jobctl -n "__fish_jobctl_using_subcommand submit" -l name -d 'A name to recognise the job by' -r
 complete -c jobctl -n "__fish_jobctl_using_subcommand submit" -l timeout -d 'Stop the job after this long, e.g. 90s, 30m, 2h' -r

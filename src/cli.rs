@@ -97,6 +97,17 @@ impl Command {
         }
     }
 
+    /// How a service writes its log lines (client commands: text).
+    pub fn log_format(&self) -> crate::telemetry::LogFormat {
+        match self {
+            Command::Api(a) => a.log_format,
+            Command::Worker(a) => a.log_format,
+            Command::Web(a) => a.log_format,
+            Command::Up(a) => a.log_format,
+            _ => crate::telemetry::LogFormat::Text,
+        }
+    }
+
     /// Long-running services log at `info`; client commands stay quiet.
     pub fn is_service(&self) -> bool {
         matches!(

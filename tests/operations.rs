@@ -439,3 +439,77 @@ async fn metrics_count_a_run_of_real_jobs_and_pass_promtool(backend: Backend) {
         promtool_check_metrics(&worker_text);
     }
 }
+
+/// The first stderr line of a service process that is a JSON object whose
+/// message is `message`; panics if any line before it is not JSON.
+fn first_json_line(process: &mut common::ChildGuard, message: &str) -> serde_json::Value {
+    let stderr = process.child.as_mut().unwrap().stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let wanted = message.to_string();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let parsed = serde_json::from_str::<serde_json::Value>(&line)
+                .map_err(|e| format!("not JSON ({e}): {line}"));
+            let done = parsed
+                .as_ref()
+                .map_or(true, |v| v["fields"]["message"] == wanted.as_str());
+            let _ = tx.send(parsed);
+            if done {
+                break;
+            }
+        }
+    });
+    loop {
+        let line = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("the service logs its start")
+            .unwrap_or_else(|e| panic!("{e}"));
+        if line["fields"]["message"] == message {
+            return line;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn services_log_one_json_object_a_line_with_log_format_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().to_str().unwrap();
+    let spawn = |args: &[&str]| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_jobctl"));
+        cmd.args(args)
+            .args(["--log-format", "json"])
+            .env_remove("JOBCTL_CONFIG")
+            .env_remove("JOBCTL_LOG")
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        common::ChildGuard::spawn(cmd)
+    };
+    let mut api = spawn(&["api", "--listen", "127.0.0.1:0", "--data-dir", data_dir]);
+    let listening = first_json_line(&mut api, "api listening");
+    assert_eq!(listening["level"], "INFO");
+    assert!(listening["timestamp"].is_string(), "{listening}");
+    let addr = listening["fields"]["addr"].as_str().unwrap().to_string();
+
+    let store = jobctl::store::open(&format!("sqlite://{data_dir}/jobctl.db"))
+        .await
+        .unwrap();
+    let token = jobctl::cmd::token::create(store.as_ref(), "w", Role::Worker)
+        .await
+        .unwrap();
+    let url = format!("http://{addr}");
+    let mut worker = spawn(&[
+        "worker",
+        "--api-url",
+        &url,
+        "--token",
+        &token,
+        "--data-dir",
+        data_dir,
+        "--name",
+        "json-worker",
+    ]);
+    let started = first_json_line(&mut worker, "worker started");
+    assert_eq!(started["fields"]["name"], "json-worker");
+}

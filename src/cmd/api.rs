@@ -60,6 +60,9 @@ pub struct Args {
     /// Serve /metrics without a token (for a Prometheus inside a private network); otherwise it takes an admin token
     #[arg(long, env = "JOBCTL_METRICS_PUBLIC")]
     pub metrics_public: bool,
+    /// Service log lines: text (journald-friendly) or json (one object a line, for log shippers)
+    #[arg(long, env = "JOBCTL_LOG_FORMAT", value_enum, default_value_t = crate::telemetry::LogFormat::Text)]
+    pub log_format: crate::telemetry::LogFormat,
 }
 
 /// A lease between 1 s and 1 h: shorter would fail healthy workers on a hiccup.

@@ -76,6 +76,9 @@ pub struct Args {
     /// Serve this worker's Prometheus metrics at http://ADDR/metrics (running jobs, log bytes, report retries)
     #[arg(long, env = "JOBCTL_METRICS_LISTEN", value_name = "ADDR")]
     pub metrics_listen: Option<std::net::SocketAddr>,
+    /// Service log lines: text (journald-friendly) or json (one object a line, for log shippers)
+    #[arg(long, env = "JOBCTL_LOG_FORMAT", value_enum, default_value_t = crate::telemetry::LogFormat::Text)]
+    pub log_format: crate::telemetry::LogFormat,
 }
 
 impl Args {
