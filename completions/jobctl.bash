@@ -19,6 +19,9 @@ _jobctl() {
             jobctl,__run-job)
                 cmd="jobctl__subcmd____run__subcmd__job"
                 ;;
+            jobctl,admin)
+                cmd="jobctl__subcmd__admin"
+                ;;
             jobctl,api)
                 cmd="jobctl__subcmd__api"
                 ;;
@@ -58,8 +61,29 @@ _jobctl() {
             jobctl,workers)
                 cmd="jobctl__subcmd__workers"
                 ;;
+            jobctl__subcmd__admin,backup)
+                cmd="jobctl__subcmd__admin__subcmd__backup"
+                ;;
+            jobctl__subcmd__admin,help)
+                cmd="jobctl__subcmd__admin__subcmd__help"
+                ;;
+            jobctl__subcmd__admin,migrate)
+                cmd="jobctl__subcmd__admin__subcmd__migrate"
+                ;;
+            jobctl__subcmd__admin__subcmd__help,backup)
+                cmd="jobctl__subcmd__admin__subcmd__help__subcmd__backup"
+                ;;
+            jobctl__subcmd__admin__subcmd__help,help)
+                cmd="jobctl__subcmd__admin__subcmd__help__subcmd__help"
+                ;;
+            jobctl__subcmd__admin__subcmd__help,migrate)
+                cmd="jobctl__subcmd__admin__subcmd__help__subcmd__migrate"
+                ;;
             jobctl__subcmd__help,__run-job)
                 cmd="jobctl__subcmd__help__subcmd____run__subcmd__job"
+                ;;
+            jobctl__subcmd__help,admin)
+                cmd="jobctl__subcmd__help__subcmd__admin"
                 ;;
             jobctl__subcmd__help,api)
                 cmd="jobctl__subcmd__help__subcmd__api"
@@ -99,6 +123,12 @@ _jobctl() {
                 ;;
             jobctl__subcmd__help,workers)
                 cmd="jobctl__subcmd__help__subcmd__workers"
+                ;;
+            jobctl__subcmd__help__subcmd__admin,backup)
+                cmd="jobctl__subcmd__help__subcmd__admin__subcmd__backup"
+                ;;
+            jobctl__subcmd__help__subcmd__admin,migrate)
+                cmd="jobctl__subcmd__help__subcmd__admin__subcmd__migrate"
                 ;;
             jobctl__subcmd__help__subcmd__token,create)
                 cmd="jobctl__subcmd__help__subcmd__token__subcmd__create"
@@ -140,7 +170,7 @@ _jobctl() {
 
     case "${cmd}" in
         jobctl)
-            opts="-h -V --config --help --version api worker web up submit list show cancel logs workers token completions __run-job help"
+            opts="-h -V --config --help --version api worker web up submit list show cancel logs workers token admin completions __run-job help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -181,6 +211,144 @@ _jobctl() {
                     return 0
                     ;;
                 --kill-grace-ms)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        jobctl__subcmd__admin)
+            opts="-h -V --database --data-dir --config --help --version backup migrate help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --database)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        jobctl__subcmd__admin__subcmd__backup)
+            opts="-h -V --database --data-dir --config --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --database)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        jobctl__subcmd__admin__subcmd__help)
+            opts="backup migrate help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        jobctl__subcmd__admin__subcmd__help__subcmd__backup)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        jobctl__subcmd__admin__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        jobctl__subcmd__admin__subcmd__help__subcmd__migrate)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        jobctl__subcmd__admin__subcmd__migrate)
+            opts="-h -V --to --database --data-dir --config --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --to)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -290,7 +458,7 @@ _jobctl() {
             return 0
             ;;
         jobctl__subcmd__help)
-            opts="api worker web up submit list show cancel logs workers token completions __run-job help"
+            opts="api worker web up submit list show cancel logs workers token admin completions __run-job help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -306,6 +474,48 @@ _jobctl() {
         jobctl__subcmd__help__subcmd____run__subcmd__job)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        jobctl__subcmd__help__subcmd__admin)
+            opts="backup migrate"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        jobctl__subcmd__help__subcmd__admin__subcmd__backup)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        jobctl__subcmd__help__subcmd__admin__subcmd__migrate)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

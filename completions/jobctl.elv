@@ -34,6 +34,7 @@ set edit:completion:arg-completer[jobctl] = {|@words|
             cand logs 'Print a job''s log, or follow it while it runs'
             cand workers 'List the workers: state, executor, slots, running jobs (admins)'
             cand token 'Create, list and revoke API tokens (works on the database directly)'
+            cand admin 'Back up the store, or move it from SQLite to PostgreSQL (works on the database directly)'
             cand completions 'Print shell completions'
             cand __run-job 'Internal: the per-job supervisor a worker starts'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -232,6 +233,48 @@ set edit:completion:arg-completer[jobctl] = {|@words|
         }
         &'jobctl;token;help;help'= {
         }
+        &'jobctl;admin'= {
+            cand --database 'Database URL: sqlite://PATH or postgres://USER@HOST/DB [default: SQLite in the data dir]'
+            cand --data-dir 'Default home of the SQLite file and the logs [default: ~/.local/share/jobctl]'
+            cand --config 'Config file [default: ~/.config/jobctl/config.toml]'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand backup 'Copy the SQLite database to FILE while the api runs (VACUUM INTO; never overwrites)'
+            cand migrate 'Copy every job and token from the SQLite store into an empty PostgreSQL database'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'jobctl;admin;backup'= {
+            cand --database 'Database URL: sqlite://PATH or postgres://USER@HOST/DB [default: SQLite in the data dir]'
+            cand --data-dir 'Default home of the SQLite file and the logs [default: ~/.local/share/jobctl]'
+            cand --config 'Config file [default: ~/.config/jobctl/config.toml]'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'jobctl;admin;migrate'= {
+            cand --to 'The PostgreSQL database to fill: postgres://USER@HOST/DB'
+            cand --database 'Database URL: sqlite://PATH or postgres://USER@HOST/DB [default: SQLite in the data dir]'
+            cand --data-dir 'Default home of the SQLite file and the logs [default: ~/.local/share/jobctl]'
+            cand --config 'Config file [default: ~/.config/jobctl/config.toml]'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'jobctl;admin;help'= {
+            cand backup 'Copy the SQLite database to FILE while the api runs (VACUUM INTO; never overwrites)'
+            cand migrate 'Copy every job and token from the SQLite store into an empty PostgreSQL database'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'jobctl;admin;help;backup'= {
+        }
+        &'jobctl;admin;help;migrate'= {
+        }
+        &'jobctl;admin;help;help'= {
+        }
         &'jobctl;completions'= {
             cand --config 'Config file [default: ~/.config/jobctl/config.toml]'
             cand -h 'Print help'
@@ -263,6 +306,7 @@ set edit:completion:arg-completer[jobctl] = {|@words|
             cand logs 'Print a job''s log, or follow it while it runs'
             cand workers 'List the workers: state, executor, slots, running jobs (admins)'
             cand token 'Create, list and revoke API tokens (works on the database directly)'
+            cand admin 'Back up the store, or move it from SQLite to PostgreSQL (works on the database directly)'
             cand completions 'Print shell completions'
             cand __run-job 'Internal: the per-job supervisor a worker starts'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -297,6 +341,14 @@ set edit:completion:arg-completer[jobctl] = {|@words|
         &'jobctl;help;token;list'= {
         }
         &'jobctl;help;token;revoke'= {
+        }
+        &'jobctl;help;admin'= {
+            cand backup 'Copy the SQLite database to FILE while the api runs (VACUUM INTO; never overwrites)'
+            cand migrate 'Copy every job and token from the SQLite store into an empty PostgreSQL database'
+        }
+        &'jobctl;help;admin;backup'= {
+        }
+        &'jobctl;help;admin;migrate'= {
         }
         &'jobctl;help;completions'= {
         }

@@ -38,6 +38,7 @@ complete -c jobctl -n "__fish_jobctl_needs_command" -f -a "cancel" -d 'Cancel a 
 complete -c jobctl -n "__fish_jobctl_needs_command" -f -a "logs" -d 'Print a job\'s log, or follow it while it runs'
 complete -c jobctl -n "__fish_jobctl_needs_command" -f -a "workers" -d 'List the workers: state, executor, slots, running jobs (admins)'
 complete -c jobctl -n "__fish_jobctl_needs_command" -f -a "token" -d 'Create, list and revoke API tokens (works on the database directly)'
+complete -c jobctl -n "__fish_jobctl_needs_command" -f -a "admin" -d 'Back up the store, or move it from SQLite to PostgreSQL (works on the database directly)'
 complete -c jobctl -n "__fish_jobctl_needs_command" -f -a "completions" -d 'Print shell completions'
 complete -c jobctl -n "__fish_jobctl_needs_command" -f -a "__run-job" -d 'Internal: the per-job supervisor a worker starts'
 complete -c jobctl -n "__fish_jobctl_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -176,6 +177,28 @@ complete -c jobctl -n "__fish_jobctl_using_subcommand token; and __fish_seen_sub
 complete -c jobctl -n "__fish_jobctl_using_subcommand token; and __fish_seen_subcommand_from help" -f -a "list" -d 'List tokens: names, roles, creation times (never secrets)'
 complete -c jobctl -n "__fish_jobctl_using_subcommand token; and __fish_seen_subcommand_from help" -f -a "revoke" -d 'Revoke a token: requests with it fail from now on'
 complete -c jobctl -n "__fish_jobctl_using_subcommand token; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c jobctl -n "__fish_jobctl_using_subcommand admin; and not __fish_seen_subcommand_from backup migrate help" -l database -d 'Database URL: sqlite://PATH or postgres://USER@HOST/DB [default: SQLite in the data dir]' -r
+complete -c jobctl -n "__fish_jobctl_using_subcommand admin; and not __fish_seen_subcommand_from backup migrate help" -l data-dir -d 'Default home of the SQLite file and the logs [default: ~/.local/share/jobctl]' -r -F
+complete -c jobctl -n "__fish_jobctl_using_subcommand admin; and not __fish_seen_subcommand_from backup migrate help" -l config -d 'Config file [default: ~/.config/jobctl/config.toml]' -r -F
+complete -c jobctl -n "__fish_jobctl_using_subcommand admin; and not __fish_seen_subcommand_from backup migrate help" -s h -l help -d 'Print help'
+complete -c jobctl -n "__fish_jobctl_using_subcommand admin; and not __fish_seen_subcommand_from backup migrate help" -s V -l version -d 'Print version'
+complete -c jobctl -n "__fish_jobctl_using_subcommand admin; and not __fish_seen_subcommand_from backup migrate help" -f -a "backup" -d 'Copy the SQLite database to FILE while the api runs (VACUUM INTO; never overwrites)'
+complete -c jobctl -n "__fish_jobctl_using_subcommand admin; and not __fish_seen_subcommand_from backup migrate help" -f -a "migrate" -d 'Copy every job and token from the SQLite store into an empty PostgreSQL database'
+complete -c jobctl -n "__fish_jobctl_using_subcommand admin; and not __fish_seen_subcommand_from backup migrate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c jobctl -n "__fish_jobctl_using_subcommand admin; and __fish_seen_subcommand_from backup" -l database -d 'Database URL: sqlite://PATH or postgres://USER@HOST/DB [default: SQLite in the data dir]' -r
+complete -c jobctl -n "__fish_jobctl_using_subcommand admin; and __fish_seen_subcommand_from backup" -l data-dir -d 'Default home of the SQLite file and the logs [default: ~/.local/share/jobctl]' -r -F
+complete -c jobctl -n "__fish_jobctl_using_subcommand admin; and __fish_seen_subcommand_from backup" -l config -d 'Config file [default: ~/.config/jobctl/config.toml]' -r -F
+complete -c jobctl -n "__fish_jobctl_using_subcommand admin; and __fish_seen_subcommand_from backup" -s h -l help -d 'Print help'
+complete -c jobctl -n "__fish_jobctl_using_subcommand admin; and __fish_seen_subcommand_from backup" -s V -l version -d 'Print version'
+complete -c jobctl -n "__fish_jobctl_using_subcommand admin; and __fish_seen_subcommand_from migrate" -l to -d 'The PostgreSQL database to fill: postgres://USER@HOST/DB' -r
+complete -c jobctl -n "__fish_jobctl_using_subcommand admin; and __fish_seen_subcommand_from migrate" -l database -d 'Database URL: sqlite://PATH or postgres://USER@HOST/DB [default: SQLite in the data dir]' -r
+complete -c jobctl -n "__fish_jobctl_using_subcommand admin; and __fish_seen_subcommand_from migrate" -l data-dir -d 'Default home of the SQLite file and the logs [default: ~/.local/share/jobctl]' -r -F
+complete -c jobctl -n "__fish_jobctl_using_subcommand admin; and __fish_seen_subcommand_from migrate" -l config -d 'Config file [default: ~/.config/jobctl/config.toml]' -r -F
+complete -c jobctl -n "__fish_jobctl_using_subcommand admin; and __fish_seen_subcommand_from migrate" -s h -l help -d 'Print help'
+complete -c jobctl -n "__fish_jobctl_using_subcommand admin; and __fish_seen_subcommand_from migrate" -s V -l version -d 'Print version'
+complete -c jobctl -n "__fish_jobctl_using_subcommand admin; and __fish_seen_subcommand_from help" -f -a "backup" -d 'Copy the SQLite database to FILE while the api runs (VACUUM INTO; never overwrites)'
+complete -c jobctl -n "__fish_jobctl_using_subcommand admin; and __fish_seen_subcommand_from help" -f -a "migrate" -d 'Copy every job and token from the SQLite store into an empty PostgreSQL database'
+complete -c jobctl -n "__fish_jobctl_using_subcommand admin; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c jobctl -n "__fish_jobctl_using_subcommand completions" -l config -d 'Config file [default: ~/.config/jobctl/config.toml]' -r -F
 complete -c jobctl -n "__fish_jobctl_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c jobctl -n "__fish_jobctl_using_subcommand completions" -s V -l version -d 'Print version'
@@ -187,20 +210,23 @@ complete -c jobctl -n "__fish_jobctl_using_subcommand __run-job" -l kill-grace-m
 complete -c jobctl -n "__fish_jobctl_using_subcommand __run-job" -l config -d 'Config file [default: ~/.config/jobctl/config.toml]' -r -F
 complete -c jobctl -n "__fish_jobctl_using_subcommand __run-job" -s h -l help -d 'Print help'
 complete -c jobctl -n "__fish_jobctl_using_subcommand __run-job" -s V -l version -d 'Print version'
-complete -c jobctl -n "__fish_jobctl_using_subcommand help; and not __fish_seen_subcommand_from api worker web up submit list show cancel logs workers token completions __run-job help" -f -a "api" -d 'Run the REST API (job state, logs, auth)'
-complete -c jobctl -n "__fish_jobctl_using_subcommand help; and not __fish_seen_subcommand_from api worker web up submit list show cancel logs workers token completions __run-job help" -f -a "worker" -d 'Run a worker: claim jobs and run them with live logs'
-complete -c jobctl -n "__fish_jobctl_using_subcommand help; and not __fish_seen_subcommand_from api worker web up submit list show cancel logs workers token completions __run-job help" -f -a "web" -d 'Run the browser UI'
-complete -c jobctl -n "__fish_jobctl_using_subcommand help; and not __fish_seen_subcommand_from api worker web up submit list show cancel logs workers token completions __run-job help" -f -a "up" -d 'Run api, worker and web UI in one process, for one machine'
-complete -c jobctl -n "__fish_jobctl_using_subcommand help; and not __fish_seen_subcommand_from api worker web up submit list show cancel logs workers token completions __run-job help" -f -a "submit" -d 'Submit a job; prints its id'
-complete -c jobctl -n "__fish_jobctl_using_subcommand help; and not __fish_seen_subcommand_from api worker web up submit list show cancel logs workers token completions __run-job help" -f -a "list" -d 'List jobs, newest first'
-complete -c jobctl -n "__fish_jobctl_using_subcommand help; and not __fish_seen_subcommand_from api worker web up submit list show cancel logs workers token completions __run-job help" -f -a "show" -d 'Show every field of a job'
-complete -c jobctl -n "__fish_jobctl_using_subcommand help; and not __fish_seen_subcommand_from api worker web up submit list show cancel logs workers token completions __run-job help" -f -a "cancel" -d 'Cancel a pending or running job'
-complete -c jobctl -n "__fish_jobctl_using_subcommand help; and not __fish_seen_subcommand_from api worker web up submit list show cancel logs workers token completions __run-job help" -f -a "logs" -d 'Print a job\'s log, or follow it while it runs'
-complete -c jobctl -n "__fish_jobctl_using_subcommand help; and not __fish_seen_subcommand_from api worker web up submit list show cancel logs workers token completions __run-job help" -f -a "workers" -d 'List the workers: state, executor, slots, running jobs (admins)'
-complete -c jobctl -n "__fish_jobctl_using_subcommand help; and not __fish_seen_subcommand_from api worker web up submit list show cancel logs workers token completions __run-job help" -f -a "token" -d 'Create, list and revoke API tokens (works on the database directly)'
-complete -c jobctl -n "__fish_jobctl_using_subcommand help; and not __fish_seen_subcommand_from api worker web up submit list show cancel logs workers token completions __run-job help" -f -a "completions" -d 'Print shell completions'
-complete -c jobctl -n "__fish_jobctl_using_subcommand help; and not __fish_seen_subcommand_from api worker web up submit list show cancel logs workers token completions __run-job help" -f -a "__run-job" -d 'Internal: the per-job supervisor a worker starts'
-complete -c jobctl -n "__fish_jobctl_using_subcommand help; and not __fish_seen_subcommand_from api worker web up submit list show cancel logs workers token completions __run-job help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c jobctl -n "__fish_jobctl_using_subcommand help; and not __fish_seen_subcommand_from api worker web up submit list show cancel logs workers token admin completions __run-job help" -f -a "api" -d 'Run the REST API (job state, logs, auth)'
+complete -c jobctl -n "__fish_jobctl_using_subcommand help; and not __fish_seen_subcommand_from api worker web up submit list show cancel logs workers token admin completions __run-job help" -f -a "worker" -d 'Run a worker: claim jobs and run them with live logs'
+complete -c jobctl -n "__fish_jobctl_using_subcommand help; and not __fish_seen_subcommand_from api worker web up submit list show cancel logs workers token admin completions __run-job help" -f -a "web" -d 'Run the browser UI'
+complete -c jobctl -n "__fish_jobctl_using_subcommand help; and not __fish_seen_subcommand_from api worker web up submit list show cancel logs workers token admin completions __run-job help" -f -a "up" -d 'Run api, worker and web UI in one process, for one machine'
+complete -c jobctl -n "__fish_jobctl_using_subcommand help; and not __fish_seen_subcommand_from api worker web up submit list show cancel logs workers token admin completions __run-job help" -f -a "submit" -d 'Submit a job; prints its id'
+complete -c jobctl -n "__fish_jobctl_using_subcommand help; and not __fish_seen_subcommand_from api worker web up submit list show cancel logs workers token admin completions __run-job help" -f -a "list" -d 'List jobs, newest first'
+complete -c jobctl -n "__fish_jobctl_using_subcommand help; and not __fish_seen_subcommand_from api worker web up submit list show cancel logs workers token admin completions __run-job help" -f -a "show" -d 'Show every field of a job'
+complete -c jobctl -n "__fish_jobctl_using_subcommand help; and not __fish_seen_subcommand_from api worker web up submit list show cancel logs workers token admin completions __run-job help" -f -a "cancel" -d 'Cancel a pending or running job'
+complete -c jobctl -n "__fish_jobctl_using_subcommand help; and not __fish_seen_subcommand_from api worker web up submit list show cancel logs workers token admin completions __run-job help" -f -a "logs" -d 'Print a job\'s log, or follow it while it runs'
+complete -c jobctl -n "__fish_jobctl_using_subcommand help; and not __fish_seen_subcommand_from api worker web up submit list show cancel logs workers token admin completions __run-job help" -f -a "workers" -d 'List the workers: state, executor, slots, running jobs (admins)'
+complete -c jobctl -n "__fish_jobctl_using_subcommand help; and not __fish_seen_subcommand_from api worker web up submit list show cancel logs workers token admin completions __run-job help" -f -a "token" -d 'Create, list and revoke API tokens (works on the database directly)'
+complete -c jobctl -n "__fish_jobctl_using_subcommand help; and not __fish_seen_subcommand_from api worker web up submit list show cancel logs workers token admin completions __run-job help" -f -a "admin" -d 'Back up the store, or move it from SQLite to PostgreSQL (works on the database directly)'
+complete -c jobctl -n "__fish_jobctl_using_subcommand help; and not __fish_seen_subcommand_from api worker web up submit list show cancel logs workers token admin completions __run-job help" -f -a "completions" -d 'Print shell completions'
+complete -c jobctl -n "__fish_jobctl_using_subcommand help; and not __fish_seen_subcommand_from api worker web up submit list show cancel logs workers token admin completions __run-job help" -f -a "__run-job" -d 'Internal: the per-job supervisor a worker starts'
+complete -c jobctl -n "__fish_jobctl_using_subcommand help; and not __fish_seen_subcommand_from api worker web up submit list show cancel logs workers token admin completions __run-job help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c jobctl -n "__fish_jobctl_using_subcommand help; and __fish_seen_subcommand_from token" -f -a "create" -d 'Create a token and print it (only once; it cannot be shown again)'
 complete -c jobctl -n "__fish_jobctl_using_subcommand help; and __fish_seen_subcommand_from token" -f -a "list" -d 'List tokens: names, roles, creation times (never secrets)'
 complete -c jobctl -n "__fish_jobctl_using_subcommand help; and __fish_seen_subcommand_from token" -f -a "revoke" -d 'Revoke a token: requests with it fail from now on'
+complete -c jobctl -n "__fish_jobctl_using_subcommand help; and __fish_seen_subcommand_from admin" -f -a "backup" -d 'Copy the SQLite database to FILE while the api runs (VACUUM INTO; never overwrites)'
+complete -c jobctl -n "__fish_jobctl_using_subcommand help; and __fish_seen_subcommand_from admin" -f -a "migrate" -d 'Copy every job and token from the SQLite store into an empty PostgreSQL database'

@@ -56,6 +56,8 @@ pub enum Command {
     Workers(cmd::workers::Args),
     /// Create, list and revoke API tokens (works on the database directly)
     Token(cmd::token::Args),
+    /// Back up the store, or move it from SQLite to PostgreSQL (works on the database directly)
+    Admin(cmd::admin::Args),
     /// Print shell completions
     Completions(cmd::completions::Args),
     /// Internal: the per-job supervisor a worker starts

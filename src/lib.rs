@@ -69,6 +69,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Logs(args) => cmd::logs::run(args, &file, shutdown.graceful).await,
         Command::Token(args) => cmd::token::run(args, &file).await,
         Command::Workers(args) => cmd::workers::run(args, &file).await,
+        Command::Admin(args) => cmd::admin::run(args, &file).await,
         Command::Completions(args) => cmd::completions::run(args),
         Command::RunJob(args) => Ok(worker::shim::run(args)),
     }

@@ -513,3 +513,202 @@ async fn services_log_one_json_object_a_line_with_log_format_json() {
     let started = first_json_line(&mut worker, "worker started");
     assert_eq!(started["fields"]["name"], "json-worker");
 }
+
+/// `jobctl admin ARGS…`: (success, stderr).
+fn admin(args: &[&str]) -> (bool, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_jobctl"))
+        .arg("admin")
+        .args(args)
+        .env_remove("JOBCTL_CONFIG")
+        .env_remove("JOBCTL_DATABASE_URL")
+        .env("JOBCTL_DATA_DIR", "/nonexistent")
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_backup_taken_while_four_workers_run_restores_to_a_working_api() {
+    let api = TestApi::start(&Backend::Sqlite).await;
+    let admin_token = api.token("root", Role::Admin).await;
+    let user = api.token("alice", Role::User).await;
+    let worker_token = api.token("w", Role::Worker).await;
+    let mut ids = Vec::new();
+    for i in 0..40 {
+        let script = format!("echo job {i}; sleep 0.3");
+        ids.push(api.submit(&user, &["sh", "-c", &script]).await.id);
+    }
+    let _workers: Vec<_> = (0..4)
+        .map(|i| {
+            let name = format!("b{i}");
+            quiet_worker(&api, &worker_token, &["--name", &name])
+        })
+        .collect();
+    wait_for(Duration::from_secs(30), || async {
+        let running = api.list(&admin_token, "/jobs?status=running").await.jobs;
+        (running.len() >= 2).then_some(())
+    })
+    .await
+    .expect("the workers run jobs");
+
+    // While they run and write.
+    let backup = api.dir.path().join("backup.db");
+    let (ok, said) = admin(&[
+        "backup",
+        backup.to_str().unwrap(),
+        "--database",
+        &api.database_url,
+    ]);
+    assert!(ok, "{said}");
+    assert!(said.contains("40 jobs, 3 tokens"), "{said}");
+    // Never over an existing file.
+    let size = std::fs::metadata(&backup).unwrap().len();
+    let (ok, said) = admin(&[
+        "backup",
+        backup.to_str().unwrap(),
+        "--database",
+        &api.database_url,
+    ]);
+    assert!(!ok && said.contains("already exists"), "{said}");
+    assert_eq!(std::fs::metadata(&backup).unwrap().len(), size);
+
+    // Restore: the copy becomes the database of a new api.
+    let restored_dir = tempfile::tempdir().unwrap();
+    let restored_db = restored_dir.path().join("jobctl.db");
+    std::fs::copy(&backup, &restored_db).unwrap();
+    let restored = TestApi::start_on(
+        format!("sqlite://{}", restored_db.display()),
+        None,
+        restored_dir,
+        ApiOptions::default(),
+    )
+    .await;
+    // Every token still works, every job is there.
+    for id in &ids {
+        let job = restored.job(&user, *id).await;
+        assert_eq!(job.owner, "alice");
+    }
+    let all = restored.list(&admin_token, "/jobs?limit=100").await.jobs;
+    assert_eq!(all.len(), 40);
+    let resp = restored
+        .post("/workers/claim", &worker_token)
+        .json(&serde_json::json!({"worker": "after-restore"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        resp.status() == 200 || resp.status() == 204,
+        "{}",
+        resp.status()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn migrate_copies_a_thousand_jobs_tokens_and_log_paths_into_an_empty_postgres() {
+    let Some(postgres) = Backend::postgres() else {
+        return;
+    };
+    let api = TestApi::start(&Backend::Sqlite).await;
+    let admin_token = api.token("root", Role::Admin).await;
+    let user = api.token("alice", Role::User).await;
+    api.token("w", Role::Worker).await;
+    let spec = jobctl::domain::JobSpec::try_from(jobctl::protocol::SubmitJob {
+        command: vec!["echo".into(), "hi".into()],
+        name: Some("copy me".into()),
+        ..Default::default()
+    })
+    .unwrap();
+    for _ in 0..1000 {
+        api.store.insert_job("alice", &spec).await.unwrap();
+    }
+    // Some run and end, so the copy carries every kind of row.
+    let lease = Duration::from_secs(60);
+    for i in 0..50 {
+        let (job, token) = api.store.claim_job("w1", lease).await.unwrap().unwrap();
+        std::fs::create_dir_all(&api.logs_dir).unwrap();
+        std::fs::write(api.log_path(job.id), format!("log of {i}\n")).unwrap();
+        if i % 2 == 0 {
+            let end = jobctl::store::JobEnd {
+                status: jobctl::domain::JobStatus::Failed,
+                exit_code: Some(3),
+                failure_reason: Some("exit code 3".into()),
+                ago: Duration::ZERO,
+            };
+            api.store.finish_job(job.id, &token, &end).await.unwrap();
+        }
+    }
+    api.store
+        .request_cancel(
+            api.list(&admin_token, "/jobs?status=pending&limit=1")
+                .await
+                .jobs[0]
+                .id,
+        )
+        .await
+        .unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let (target, _schema) = postgres.fresh_database(dir.path()).await;
+    let (ok, said) = admin(&["migrate", "--to", &target, "--database", &api.database_url]);
+    assert!(ok, "{said}");
+    assert!(said.contains("copied 1000 jobs and 3 tokens"), "{said}");
+
+    let pg = jobctl::store::open(&target).await.unwrap();
+    let filter = |limit| jobctl::store::JobFilter {
+        limit,
+        ..Default::default()
+    };
+    let before = api.store.list_jobs(&filter(2000)).await.unwrap();
+    let after = pg.list_jobs(&filter(2000)).await.unwrap();
+    assert_eq!(before.len(), 1000);
+    assert_eq!(before, after, "every field of every job");
+    let tokens = |url: String| async move {
+        let rows: Vec<(String, String, String, Vec<u8>)> = if url.starts_with("sqlite") {
+            let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+            sqlx::query_as("SELECT name, role, key_id, secret_hash FROM tokens ORDER BY name")
+                .fetch_all(&pool)
+                .await
+                .unwrap()
+        } else {
+            let pool = sqlx::PgPool::connect(&url).await.unwrap();
+            sqlx::query_as("SELECT name, role, key_id, secret_hash FROM tokens ORDER BY name")
+                .fetch_all(&pool)
+                .await
+                .unwrap()
+        };
+        rows
+    };
+    assert_eq!(
+        tokens(api.database_url.clone()).await,
+        tokens(target.clone()).await
+    );
+
+    // An api on PostgreSQL with the same logs dir serves the old logs to
+    // the old tokens.
+    let moved_dir = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(&api.logs_dir, moved_dir.path().join("logs")).unwrap();
+    let moved = TestApi::start_on(target.clone(), None, moved_dir, ApiOptions::default()).await;
+    let ran = after
+        .iter()
+        .filter(|j| j.started_at.is_some())
+        .collect::<Vec<_>>();
+    assert_eq!(ran.len(), 50);
+    for job in ran {
+        let resp = moved
+            .get(&format!("/jobs/{}/logs/download", job.id), &user)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        let text = resp.text().await.unwrap();
+        assert!(text.starts_with("log of "), "{text:?}");
+    }
+
+    // Never into a database that has jobs.
+    let (ok, said) = admin(&["migrate", "--to", &target, "--database", &api.database_url]);
+    assert!(!ok && said.contains("already has jobs"), "{said}");
+    assert_eq!(pg.list_jobs(&filter(2000)).await.unwrap().len(), 1000);
+}

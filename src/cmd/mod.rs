@@ -3,6 +3,7 @@
 //! What several client commands share — finding the api and the token, and
 //! turning a short id into a job — lives here.
 
+pub mod admin;
 pub mod api;
 pub mod cancel;
 pub mod completions;

@@ -8,6 +8,7 @@
 
 mod postgres;
 mod sqlite;
+pub mod transfer;
 
 use std::sync::Arc;
 use std::time::Duration;
