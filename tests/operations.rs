@@ -712,3 +712,35 @@ async fn migrate_copies_a_thousand_jobs_tokens_and_log_paths_into_an_empty_postg
     assert!(!ok && said.contains("already has jobs"), "{said}");
     assert_eq!(pg.list_jobs(&filter(2000)).await.unwrap().len(), 1000);
 }
+
+#[test]
+fn the_shipped_alert_rules_pass_promtool() {
+    if !promtool() {
+        return;
+    }
+    let rules = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/contrib/prometheus/jobctl-alerts.yml"
+    );
+    let out = Command::new("promtool")
+        .args(["check", "rules", rules])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(said.contains("3 rules found"), "{said}");
+    // Every metric the rules use is one the api exports.
+    let text = std::fs::read_to_string(rules).unwrap();
+    for metric in [
+        "jobctl_workers",
+        "jobctl_jobs",
+        "jobctl_job_queue_wait_seconds_bucket",
+        "jobctl_http_requests_total",
+    ] {
+        assert!(text.contains(metric));
+    }
+}
