@@ -40,6 +40,11 @@ const ASSETS: &[Asset] = &[
         body: include_bytes!("assets/jobs.js"),
     },
     Asset {
+        name: "workers.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_bytes!("assets/workers.js"),
+    },
+    Asset {
         name: "favicon.svg",
         content_type: "image/svg+xml",
         body: include_bytes!("assets/favicon.svg"),

@@ -5,6 +5,7 @@
 //! (headers, cross-site refusal, the proxy) with plain requests.
 
 mod harness;
+mod workers;
 
 use std::time::Duration;
 
