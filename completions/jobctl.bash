@@ -364,7 +364,7 @@ _jobctl() {
             return 0
             ;;
         jobctl__subcmd__api)
-            opts="-h -V --listen --database --data-dir --logs-dir --retention-days --lease-timeout --max-connections --metrics-public --log-format --config --help --version"
+            opts="-h -V --listen --database --data-dir --logs-dir --retention-days --lease-timeout --max-connections --metrics-public --no-metrics --log-format --config --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -50,6 +50,7 @@ set edit:completion:arg-completer[jobctl] = {|@words|
             cand --log-format 'Service log lines: text (journald-friendly) or json (one object a line, for log shippers)'
             cand --config 'Config file [default: ~/.config/jobctl/config.toml]'
             cand --metrics-public 'Serve /metrics without a token (for a Prometheus inside a private network); otherwise it takes an admin token'
+            cand --no-metrics 'Record no metrics; /metrics answers 404'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'

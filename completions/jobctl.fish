@@ -53,6 +53,7 @@ complete -c jobctl -n "__fish_jobctl_using_subcommand api" -l log-format -d 'Ser
 json\t'One JSON object per line'"
 complete -c jobctl -n "__fish_jobctl_using_subcommand api" -l config -d 'Config file [default: ~/.config/jobctl/config.toml]' -r -F
 complete -c jobctl -n "__fish_jobctl_using_subcommand api" -l metrics-public -d 'Serve /metrics without a token (for a Prometheus inside a private network); otherwise it takes an admin token'
+complete -c jobctl -n "__fish_jobctl_using_subcommand api" -l no-metrics -d 'Record no metrics; /metrics answers 404'
 complete -c jobctl -n "__fish_jobctl_using_subcommand api" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c jobctl -n "__fish_jobctl_using_subcommand api" -s V -l version -d 'Print version'
 complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l api-url -d 'The API\'s URL' -r

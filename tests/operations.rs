@@ -744,3 +744,17 @@ fn the_shipped_alert_rules_pass_promtool() {
         assert!(text.contains(metric));
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_api_started_with_no_metrics_answers_404_at_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    let (database_url, _) = Backend::Sqlite.fresh_database(dir.path()).await;
+    let store = jobctl::store::open(&database_url).await.unwrap();
+    let admin = jobctl::cmd::token::create(store.as_ref(), "root", Role::Admin)
+        .await
+        .unwrap();
+    let (api, _api) = start_api(&database_url, &dir.path().join("logs"), &["--no-metrics"]);
+    let (status, body) = scrape(&api, Some(&admin)).await;
+    assert_eq!(status, 404, "{body}");
+    assert!(body.contains("records no metrics"), "{body}");
+}

@@ -58,8 +58,11 @@ pub struct Args {
           value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub max_connections: u32,
     /// Serve /metrics without a token (for a Prometheus inside a private network); otherwise it takes an admin token
-    #[arg(long, env = "JOBCTL_METRICS_PUBLIC")]
+    #[arg(long, env = "JOBCTL_METRICS_PUBLIC", conflicts_with = "no_metrics")]
     pub metrics_public: bool,
+    /// Record no metrics; /metrics answers 404
+    #[arg(long, env = "JOBCTL_NO_METRICS")]
+    pub no_metrics: bool,
     /// Service log lines: text (journald-friendly) or json (one object a line, for log shippers)
     #[arg(long, env = "JOBCTL_LOG_FORMAT", value_enum, default_value_t = crate::telemetry::LogFormat::Text)]
     pub log_format: crate::telemetry::LogFormat,
@@ -86,6 +89,7 @@ impl Args {
         api.reap_grace = api::default_reap_grace(self.lease_timeout);
         api.max_connections = self.max_connections as usize;
         api.metrics_public = self.metrics_public;
+        api.metrics = !self.no_metrics;
         Ok(api)
     }
 }
