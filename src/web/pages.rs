@@ -70,7 +70,13 @@ pub async fn asset(Path(name): Path<String>) -> Response {
 
 /// `GET /`: the jobs page, or the way to sign in.
 pub async fn index(State(state): State<WebState>, headers: HeaderMap) -> Response {
-    if signed_in(&state, &headers) {
+    let session = session::session_id(&headers).and_then(|id| state.sessions.get(&id));
+    if let Some(session) = session {
+        if session.user.role == Role::Admin {
+            // The Workers view is for admins: only they see its link.
+            return Html(JOBS_HTML.replace(r#"id="nav-workers" hidden"#, r#"id="nav-workers""#))
+                .into_response();
+        }
         Html(JOBS_HTML).into_response()
     } else {
         Redirect::to("/login").into_response()

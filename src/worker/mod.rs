@@ -205,10 +205,9 @@ pub async fn run(config: WorkerConfig, shutdown: Shutdown) -> anyhow::Result<()>
         "worker started"
     );
 
-    let registration = registration(&config);
     let registering = tokio::spawn(register(
         client.clone(),
-        registration.clone(),
+        registration(&config),
         shutdown.graceful.clone(),
     ));
 
@@ -220,9 +219,11 @@ pub async fn run(config: WorkerConfig, shutdown: Shutdown) -> anyhow::Result<()>
     let fatal = claim_loop(&ctx, &config, &slots, &jobs, &stop_jobs, &shutdown).await;
 
     jobs.close();
-    registering.abort();
     if fatal.is_none() {
-        announce_drain(&client, registration).await;
+        // The drain announcement (bounded inside).
+        let _ = registering.await;
+    } else {
+        registering.abort();
     }
     // One bound for the whole stop: the drain, the grace of the jobs then
     // stopped, and a window for the last reports. Final reports retry until
@@ -467,35 +468,40 @@ fn registration(config: &WorkerConfig) -> WorkerRegistration {
     }
 }
 
-/// Registers with the api, retrying until it answers or the worker stops:
-/// the fleet list is for people, so a worker never waits on it to run jobs.
-async fn register(client: ApiClient, registration: WorkerRegistration, stop: CancellationToken) {
+/// Registers with the api, retrying until it answers (the fleet list is
+/// for people: a worker never waits on it to run jobs); then, once `stop`
+/// fires, tells the api this worker is draining. One task sends both, so
+/// a late start registration can never land after the drain's and undo it.
+async fn register(
+    client: ApiClient,
+    mut registration: WorkerRegistration,
+    stop: CancellationToken,
+) {
     let mut backoff = crate::retry::API.backoff();
     loop {
-        match client.register(&registration).await {
-            Ok(()) => return,
+        let wait = match client.register(&registration).await {
+            Ok(()) => break,
             Err(e) if e.status() == Some(reqwest::StatusCode::NOT_FOUND) => {
                 tracing::warn!(
-                    "the API does not know worker registration (an older jobctl?); this worker will not be listed by `jobctl workers`"
+                    "the API does not know worker registration (an older jobctl?); this worker \
+                     will not be listed by `jobctl workers`"
                 );
                 return;
             }
             Err(e) => {
                 let wait = backoff.next_delay();
                 tracing::warn!(error = %e, "cannot register with the API; retrying in {}", format_duration(wait));
-                tokio::select! {
-                    _ = stop.cancelled() => return,
-                    _ = tokio::time::sleep(wait) => {}
-                }
+                wait
             }
+        };
+        tokio::select! {
+            _ = stop.cancelled() => break,
+            _ = tokio::time::sleep(wait) => {}
         }
     }
-}
-
-/// Tells the api this worker has begun to stop (best effort, briefly: the
-/// drain must not wait on it).
-async fn announce_drain(client: &ApiClient, mut registration: WorkerRegistration) {
+    stop.cancelled().await;
     registration.draining = true;
+    // Briefly: the drain must not wait on it.
     match tokio::time::timeout(Duration::from_secs(5), client.register(&registration)).await {
         Ok(Ok(())) => {}
         Ok(Err(e)) => tracing::warn!(error = %e, "cannot tell the API this worker is draining"),

@@ -1,6 +1,5 @@
 // The Workers view (admins): the fleet from /ui/api/workers, refreshed
-// every few seconds. Loaded by the jobs page too, where it only shows the
-// "Workers" link to admins. Text is always set as text, never as HTML.
+// every few seconds. Text is always set as text, never as HTML.
 "use strict";
 
 (function () {
@@ -70,24 +69,8 @@
     }
   }
 
-  async function showNavToAdmins() {
-    const link = document.getElementById("nav-workers");
-    if (!link) return;
-    try {
-      const resp = await fetch("/ui/api/session", { credentials: "same-origin" });
-      if (resp.ok && (await resp.json()).role === "admin") link.hidden = false;
-    } catch (_) {
-      // The jobs page reports its own connection problems.
-    } finally {
-      link.dataset.checked = "true";
-    }
-  }
-
   document.addEventListener("DOMContentLoaded", () => {
-    showNavToAdmins();
-    if (document.getElementById("worker-rows")) {
-      refresh();
-      setInterval(refresh, REFRESH_MS);
-    }
+    refresh();
+    setInterval(refresh, REFRESH_MS);
   });
 })();
