@@ -50,6 +50,9 @@ pub async fn register_worker(
             )));
         }
     }
+    if body.slots == 0 {
+        return Err(ApiError::BadRequest("slots must be at least 1".into()));
+    }
     state.store.register_worker(&body).await?;
     tracing::info!(
         worker = body.name,
@@ -63,7 +66,7 @@ pub async fn register_worker(
 
 /// Every known worker: what it offers, when it was last seen, what it runs.
 #[utoipa::path(
-    get, path = "/workers", tag = "workers",
+    get, path = "/workers", tag = "fleet",
     responses(
         (status = 200, description = "The fleet, by name", body = WorkerList),
         (status = 401, description = "Missing, unknown or revoked token", body = ErrorBody),

@@ -177,7 +177,8 @@ pub const CONCURRENT_DOWNLOADS: usize = 32;
     tags(
         (name = "jobs", description = "Submit, list, show and cancel jobs"),
         (name = "logs", description = "Read job logs, live"),
-        (name = "workers", description = "Workers: register, claim, heartbeat, status (worker tokens); the fleet (admins)"),
+        (name = "workers", description = "Worker tokens only: register, claim, heartbeat, status"),
+        (name = "fleet", description = "Admins: the workers and what they run"),
         (name = "service", description = "Health and this description")
     )
 )]
