@@ -152,6 +152,41 @@ def main():
         for r in thr:
             print(f"{r['jobs']} `true` jobs, first submit → all ended: jobctl {r['jobctl_jobs_per_s']:.1f} jobs/s, "
                   f"sbatch alone {r['sbatch_jobs_per_s']:.1f} jobs/s (load {r['load1']})\n")
+    lists = by("list")
+    if lists:
+        print("### 7. GET /jobs over many jobs (ms per request, 100 jobs a page)\n")
+        print(table(["figure", "n", "min", "median", "p99", "max", "load"],
+                    [[r["label"] + (f" ({r['depth']} jobs in)" if r.get("depth") else ""), r["n"],
+                      ms(r["min_ms"]), ms(r["p50_ms"]), ms(r["p99_ms"]), ms(r["max_ms"]), r["load1"]]
+                     for r in lists]))
+        print()
+        worst = max((r for r in lists if not r.get("full_scan")), key=lambda r: r["p99_ms"])
+        verdicts.append(("GET /jobs p99 ≤ 20 ms, first and deep pages, both stores",
+                         f"worst p99 {ms(worst['p99_ms'])} ms ({worst['label']})",
+                         worst["p99_ms"] <= 20))
+
+    searches = by("search")
+    greps = by("search_grep")
+    if searches or greps:
+        print("### 8. Search of a whole log: every request until next_after is null, vs grep -F -c (ms)\n")
+        lines = [[r["label"], r["n"], ms(r["min_ms"]), ms(r["p50_ms"]), ms(r["max_ms"]), "", "", r["load1"]]
+                 for r in greps]
+        lines += [[r["label"], r["n"], ms(r["min_ms"]), ms(r["p50_ms"]), ms(r["max_ms"]),
+                   f"{r['requests']} / {r['matches']}", f"{r['max_scanned_bytes'] / 1048576:.0f}",
+                   r["load1"]] for r in searches]
+        print(table(["figure", "runs", "min", "median", "max", "requests / lines",
+                     "max MiB scanned per request", "load"], lines))
+        print()
+        for s_row, g_row in zip(searches, greps):
+            ratio = s_row["p50_ms"] / g_row["p50_ms"]
+            print(f"Ratio of medians, {s_row['label']} / {g_row['label']}: {ratio:.2f}\n")
+            verdicts.append((f"search within 2× of grep ({s_row['label']})",
+                             f"{ratio:.2f}× grep's median", ratio <= 2))
+        if searches:
+            most = max(r["max_scanned_bytes"] for r in searches)
+            verdicts.append(("search never scans more than 64 MiB per request",
+                             f"at most {most / 1048576:.1f} MiB", most <= 64 * 1048576))
+
     for r in by("skipped"):
         print(f"skipped: {r['label']}\n")
 

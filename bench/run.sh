@@ -6,7 +6,7 @@
 #   bench/run.sh --smoke    every benchmark at toy sizes in about a minute
 #                           (plus the build): checks that each path works and
 #                           fails loudly when a server errors; no targets
-#   bench/run.sh --only tail,followers,live,overhead,claims,slurm   a subset
+#   bench/run.sh --only tail,followers,live,overhead,claims,slurm,list,search   a subset
 #
 # `slurm` needs a running Slurm (ci/slurm.sh starts a one-node one); without
 # one it is skipped with a note.
@@ -30,7 +30,7 @@ cd "$(dirname "$0")/.."
 REPO=$(pwd)
 
 SMOKE=0
-ONLY="tail,followers,live,overhead,claims,slurm"
+ONLY="tail,followers,live,overhead,claims,slurm,list,search"
 while [ $# -gt 0 ]; do
   case "$1" in
     --smoke) SMOKE=1 ;;
@@ -97,8 +97,9 @@ install_tools() {
   command -v hyperfine >/dev/null || { log "installing hyperfine (apt)"; apt_install hyperfine; }
   command -v curl >/dev/null || apt_install curl
   command -v python3 >/dev/null || apt_install python3 python3-venv
-  if wants claims; then command -v psql >/dev/null || apt_install postgresql-client; fi
-  if [ ! -x "$VENV/bin/uvicorn" ]; then
+  if wants claims || wants list; then command -v psql >/dev/null || apt_install postgresql-client; fi
+  # The FastAPI reference and the writer jobs' Python: only the log benchmarks use them.
+  if { wants tail || wants followers || wants live; } && [ ! -x "$VENV/bin/uvicorn" ]; then
     log "installing the FastAPI reference into $VENV (PyPI)"
     rm -rf "$VENV"
     python3 -m venv "$VENV" 2>/dev/null || { apt_install python3-venv; python3 -m venv "$VENV"; }
@@ -109,7 +110,7 @@ install_tools() {
 build() {
   log "building jobctl ($BENCH_PROFILE) and the bench clients"
   cargo build --locked --profile "$BENCH_PROFILE"
-  "${CARGO_BENCH[@]}" --no-run --bench tail_latency --bench followers --bench live_latency --bench jobs --bench slurm
+  "${CARGO_BENCH[@]}" --no-run --bench tail_latency --bench followers --bench live_latency --bench jobs --bench slurm --bench paging
 }
 
 machine() {
@@ -400,6 +401,61 @@ bench_claims() {
   done
 }
 
+bench_list() {
+  log "7. GET /jobs over many jobs: first pages and a deep page, SQLite and PostgreSQL"
+  local jobs requests depth db dir schema storage database
+  if [ "$SMOKE" = 1 ]; then jobs=2000; requests=20; depth=1500; else jobs=100000; requests=500; depth=90000; fi
+  PGOPTIONS=--client-min-messages=warning psql -q "$(pg_admin_url)" -c 'select 1' >/dev/null ||
+    die "PostgreSQL is not reachable at $(pg_admin_url) (set JOBCTL_TEST_DATABASE_URL)"
+  for db in sqlite postgres; do
+    dir="$SCRATCH/list-$db"
+    mkdir -p "$dir"
+    if [ "$db" = sqlite ]; then
+      database="sqlite://$dir/jobctl.db"
+    else
+      schema="bench_list_$(date +%s)_$$"
+      PGOPTIONS=--client-min-messages=warning psql -q "$(pg_admin_url)" -c "CREATE SCHEMA $schema" >/dev/null
+      SCHEMAS+=("$schema")
+      database="$(pg_admin_url)?options[search_path]=$schema"
+    fi
+    storage=(--database "$database" --data-dir "$dir")
+    start_api "list-$db" "${storage[@]}"
+    bench paging seed --database "$database" --jobs "$jobs"
+    quiet "list $db"
+    bench paging list --api "$API_URL" --token "$ADMIN" --requests "$requests" --depth "$depth" \
+      --label "$db, $jobs jobs"
+    stop_pid "$API_PID"
+    [ "$db" = postgres ] && PGOPTIONS=--client-min-messages=warning psql -q "$(pg_admin_url)" -c "DROP SCHEMA $schema CASCADE" >/dev/null
+    rm -rf "$dir"
+  done
+}
+
+bench_search() {
+  log "8. log search over a big log: jobctl (every request to the end) vs grep -F -c"
+  local dir="$SCRATCH/search" bytes runs name id file expect q='loss=0.1234 '
+  if [ "$SMOKE" = 1 ]; then bytes=16777216; runs=2; name=16MiB; else bytes=1073741824; runs=5; name=1GiB; fi
+  mkdir -p "$dir"
+  start_api search --data-dir "$dir"
+  id=$(submit '["true"]')
+  file="$dir/logs/$id.log"
+  python3 bench/make_log.py "$file" "$bytes"
+  cat "$file" >/dev/null # into the page cache, for both
+  expect=$(grep -F -c -- "$q" "$file")
+  quiet "search $name"
+  hyperfine -N --style none --warmup 1 --runs "$runs" --export-json "$dir/h.json" \
+    "grep -F -c -- '$q' $file" >/dev/null
+  hyperfine_result "$dir/h.json" search_grep "grep -F -c $name"
+  bench paging search --api "$API_URL" --token "$ADMIN" --job "$id" --q "$q" --runs "$runs" \
+    --expect "$expect" --label "jobctl $name"
+  hyperfine -N --style none --warmup 1 --runs "$runs" --export-json "$dir/h.json" \
+    "grep -F -i -c -- '$q' $file" >/dev/null
+  hyperfine_result "$dir/h.json" search_grep "grep -F -i -c $name"
+  bench paging search --api "$API_URL" --token "$ADMIN" --job "$id" --q "$q" --ignore-case \
+    --runs "$runs" --expect "$(grep -F -i -c -- "$q" "$file")" --label "jobctl ignore_case $name"
+  rm -f "$file"
+  stop_pid "$API_PID"
+}
+
 # ------------------------------------------------------------------ main
 
 started=$(date +%s)
@@ -437,6 +493,8 @@ wants live && bench_live
 wants overhead && bench_overhead
 wants claims && bench_claims
 wants slurm && bench_slurm
+wants list && bench_list
+wants search && bench_search
 echo
 python3 bench/report.py "$RESULTS"
 echo

@@ -62,8 +62,8 @@ Register-ArgumentCompleter -Native -CommandName 'jobctl' -ScriptBlock {
             break
         }
         'jobctl;worker' {
-            [CompletionResult]::new('--api-url', '--api-url', [CompletionResultType]::ParameterName, 'The API''s URL')
-            [CompletionResult]::new('--token', '--token', [CompletionResultType]::ParameterName, 'A worker token (`jobctl token create --role worker`)')
+            [CompletionResult]::new('--api-url', '--api-url', [CompletionResultType]::ParameterName, 'The API''s URL [default: the one `jobctl up` wrote, else http://127.0.0.1:8765]')
+            [CompletionResult]::new('--token', '--token', [CompletionResultType]::ParameterName, 'API token [default: config file, else the token `jobctl up` wrote (admin; worker token for `jobctl worker`)]')
             [CompletionResult]::new('--logs-dir', '--logs-dir', [CompletionResultType]::ParameterName, 'Directory of job logs: the same path the api reads [default: DATA_DIR/logs]')
             [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'Data dir, for the default logs dir and the token of `jobctl up`')
             [CompletionResult]::new('--slots', '--slots', [CompletionResultType]::ParameterName, 'Jobs to run at once (local executor; Slurm: --max-jobs)')
@@ -118,10 +118,10 @@ Register-ArgumentCompleter -Native -CommandName 'jobctl' -ScriptBlock {
             [CompletionResult]::new('--cwd', '--cwd', [CompletionResultType]::ParameterName, 'Working directory on the worker [default: the current directory]')
             [CompletionResult]::new('--interval', '--interval', [CompletionResultType]::ParameterName, 'Poll interval when following')
             [CompletionResult]::new('--api-url', '--api-url', [CompletionResultType]::ParameterName, 'The API''s URL [default: the one `jobctl up` wrote, else http://127.0.0.1:8765]')
-            [CompletionResult]::new('--token', '--token', [CompletionResultType]::ParameterName, 'API token [default: config file, else the admin token of `jobctl up`]')
+            [CompletionResult]::new('--token', '--token', [CompletionResultType]::ParameterName, 'API token [default: config file, else the token `jobctl up` wrote (admin; worker token for `jobctl worker`)]')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file [default: ~/.config/jobctl/config.toml]')
-            [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'Follow the job''s output until it ends (Ctrl-C stops following, not the job)')
-            [CompletionResult]::new('--follow', '--follow', [CompletionResultType]::ParameterName, 'Follow the job''s output until it ends (Ctrl-C stops following, not the job)')
+            [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'Follow the job''s output until it ends: the log goes to stdout and the job id to stderr (Ctrl-C stops following, not the job)')
+            [CompletionResult]::new('--follow', '--follow', [CompletionResultType]::ParameterName, 'Follow the job''s output until it ends: the log goes to stdout and the job id to stderr (Ctrl-C stops following, not the job)')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the whole job as JSON instead of its id')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
@@ -130,13 +130,18 @@ Register-ArgumentCompleter -Native -CommandName 'jobctl' -ScriptBlock {
             break
         }
         'jobctl;list' {
-            [CompletionResult]::new('--status', '--status', [CompletionResultType]::ParameterName, 'Only jobs in this status')
-            [CompletionResult]::new('--limit', '--limit', [CompletionResultType]::ParameterName, 'At most this many jobs')
+            [CompletionResult]::new('--status', '--status', [CompletionResultType]::ParameterName, 'Only jobs in these statuses (comma-separated or repeated)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only jobs whose name or command contains TEXT (case-insensitive)')
+            [CompletionResult]::new('--search', '--search', [CompletionResultType]::ParameterName, 'Only jobs whose name or command contains TEXT (case-insensitive)')
+            [CompletionResult]::new('--owner', '--owner', [CompletionResultType]::ParameterName, 'Only this user''s jobs (admins)')
+            [CompletionResult]::new('--limit', '--limit', [CompletionResultType]::ParameterName, 'At most this many jobs, newest first')
+            [CompletionResult]::new('--cursor', '--cursor', [CompletionResultType]::ParameterName, 'Continue after an earlier listing: the cursor its hint printed')
             [CompletionResult]::new('--api-url', '--api-url', [CompletionResultType]::ParameterName, 'The API''s URL [default: the one `jobctl up` wrote, else http://127.0.0.1:8765]')
-            [CompletionResult]::new('--token', '--token', [CompletionResultType]::ParameterName, 'API token [default: config file, else the admin token of `jobctl up`]')
+            [CompletionResult]::new('--token', '--token', [CompletionResultType]::ParameterName, 'API token [default: config file, else the token `jobctl up` wrote (admin; worker token for `jobctl worker`)]')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file [default: ~/.config/jobctl/config.toml]')
-            [CompletionResult]::new('--all', '--all', [CompletionResultType]::ParameterName, 'Every user''s jobs (admins), not just your own')
-            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print JSON (every field)')
+            [CompletionResult]::new('--all', '--all', [CompletionResultType]::ParameterName, 'Every user''s jobs, not just your own (needs an admin token)')
+            [CompletionResult]::new('--all-pages', '--all-pages', [CompletionResultType]::ParameterName, 'Every matching job, however many (fetched a page at a time)')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print JSON (every field, and `next_cursor`)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
@@ -145,7 +150,7 @@ Register-ArgumentCompleter -Native -CommandName 'jobctl' -ScriptBlock {
         }
         'jobctl;show' {
             [CompletionResult]::new('--api-url', '--api-url', [CompletionResultType]::ParameterName, 'The API''s URL [default: the one `jobctl up` wrote, else http://127.0.0.1:8765]')
-            [CompletionResult]::new('--token', '--token', [CompletionResultType]::ParameterName, 'API token [default: config file, else the admin token of `jobctl up`]')
+            [CompletionResult]::new('--token', '--token', [CompletionResultType]::ParameterName, 'API token [default: config file, else the token `jobctl up` wrote (admin; worker token for `jobctl worker`)]')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file [default: ~/.config/jobctl/config.toml]')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print JSON')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
@@ -156,7 +161,7 @@ Register-ArgumentCompleter -Native -CommandName 'jobctl' -ScriptBlock {
         }
         'jobctl;cancel' {
             [CompletionResult]::new('--api-url', '--api-url', [CompletionResultType]::ParameterName, 'The API''s URL [default: the one `jobctl up` wrote, else http://127.0.0.1:8765]')
-            [CompletionResult]::new('--token', '--token', [CompletionResultType]::ParameterName, 'API token [default: config file, else the admin token of `jobctl up`]')
+            [CompletionResult]::new('--token', '--token', [CompletionResultType]::ParameterName, 'API token [default: config file, else the token `jobctl up` wrote (admin; worker token for `jobctl worker`)]')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file [default: ~/.config/jobctl/config.toml]')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the job as JSON')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
@@ -170,7 +175,7 @@ Register-ArgumentCompleter -Native -CommandName 'jobctl' -ScriptBlock {
             [CompletionResult]::new('--tail', '--tail', [CompletionResultType]::ParameterName, 'Start with the last N lines')
             [CompletionResult]::new('--interval', '--interval', [CompletionResultType]::ParameterName, 'How often to poll for new output while following')
             [CompletionResult]::new('--api-url', '--api-url', [CompletionResultType]::ParameterName, 'The API''s URL [default: the one `jobctl up` wrote, else http://127.0.0.1:8765]')
-            [CompletionResult]::new('--token', '--token', [CompletionResultType]::ParameterName, 'API token [default: config file, else the admin token of `jobctl up`]')
+            [CompletionResult]::new('--token', '--token', [CompletionResultType]::ParameterName, 'API token [default: config file, else the token `jobctl up` wrote (admin; worker token for `jobctl worker`)]')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file [default: ~/.config/jobctl/config.toml]')
             [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'Keep printing new output until the job ends (Ctrl-C stops following, not the job)')
             [CompletionResult]::new('--follow', '--follow', [CompletionResultType]::ParameterName, 'Keep printing new output until the job ends (Ctrl-C stops following, not the job)')
@@ -182,7 +187,7 @@ Register-ArgumentCompleter -Native -CommandName 'jobctl' -ScriptBlock {
         }
         'jobctl;workers' {
             [CompletionResult]::new('--api-url', '--api-url', [CompletionResultType]::ParameterName, 'The API''s URL [default: the one `jobctl up` wrote, else http://127.0.0.1:8765]')
-            [CompletionResult]::new('--token', '--token', [CompletionResultType]::ParameterName, 'API token [default: config file, else the admin token of `jobctl up`]')
+            [CompletionResult]::new('--token', '--token', [CompletionResultType]::ParameterName, 'API token [default: config file, else the token `jobctl up` wrote (admin; worker token for `jobctl worker`)]')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file [default: ~/.config/jobctl/config.toml]')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print JSON (every field, with the ids of the running jobs)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')

@@ -752,7 +752,7 @@ _jobctl() {
             return 0
             ;;
         jobctl__subcmd__list)
-            opts="-h -V --status --all --limit --json --api-url --token --config --help --version"
+            opts="-q -h -V --status --search --all --owner --limit --all-pages --cursor --json --api-url --token --config --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -762,7 +762,23 @@ _jobctl() {
                     COMPREPLY=($(compgen -W "pending running completed failed cancelled" -- "${cur}"))
                     return 0
                     ;;
+                --search)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -q)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --owner)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cursor)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

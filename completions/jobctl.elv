@@ -57,8 +57,8 @@ set edit:completion:arg-completer[jobctl] = {|@words|
             cand --version 'Print version'
         }
         &'jobctl;worker'= {
-            cand --api-url 'The API''s URL'
-            cand --token 'A worker token (`jobctl token create --role worker`)'
+            cand --api-url 'The API''s URL [default: the one `jobctl up` wrote, else http://127.0.0.1:8765]'
+            cand --token 'API token [default: config file, else the token `jobctl up` wrote (admin; worker token for `jobctl worker`)]'
             cand --logs-dir 'Directory of job logs: the same path the api reads [default: DATA_DIR/logs]'
             cand --data-dir 'Data dir, for the default logs dir and the token of `jobctl up`'
             cand --slots 'Jobs to run at once (local executor; Slurm: --max-jobs)'
@@ -110,10 +110,10 @@ set edit:completion:arg-completer[jobctl] = {|@words|
             cand --cwd 'Working directory on the worker [default: the current directory]'
             cand --interval 'Poll interval when following'
             cand --api-url 'The API''s URL [default: the one `jobctl up` wrote, else http://127.0.0.1:8765]'
-            cand --token 'API token [default: config file, else the admin token of `jobctl up`]'
+            cand --token 'API token [default: config file, else the token `jobctl up` wrote (admin; worker token for `jobctl worker`)]'
             cand --config 'Config file [default: ~/.config/jobctl/config.toml]'
-            cand -f 'Follow the job''s output until it ends (Ctrl-C stops following, not the job)'
-            cand --follow 'Follow the job''s output until it ends (Ctrl-C stops following, not the job)'
+            cand -f 'Follow the job''s output until it ends: the log goes to stdout and the job id to stderr (Ctrl-C stops following, not the job)'
+            cand --follow 'Follow the job''s output until it ends: the log goes to stdout and the job id to stderr (Ctrl-C stops following, not the job)'
             cand --json 'Print the whole job as JSON instead of its id'
             cand -h 'Print help'
             cand --help 'Print help'
@@ -121,13 +121,18 @@ set edit:completion:arg-completer[jobctl] = {|@words|
             cand --version 'Print version'
         }
         &'jobctl;list'= {
-            cand --status 'Only jobs in this status'
-            cand --limit 'At most this many jobs'
+            cand --status 'Only jobs in these statuses (comma-separated or repeated)'
+            cand -q 'Only jobs whose name or command contains TEXT (case-insensitive)'
+            cand --search 'Only jobs whose name or command contains TEXT (case-insensitive)'
+            cand --owner 'Only this user''s jobs (admins)'
+            cand --limit 'At most this many jobs, newest first'
+            cand --cursor 'Continue after an earlier listing: the cursor its hint printed'
             cand --api-url 'The API''s URL [default: the one `jobctl up` wrote, else http://127.0.0.1:8765]'
-            cand --token 'API token [default: config file, else the admin token of `jobctl up`]'
+            cand --token 'API token [default: config file, else the token `jobctl up` wrote (admin; worker token for `jobctl worker`)]'
             cand --config 'Config file [default: ~/.config/jobctl/config.toml]'
-            cand --all 'Every user''s jobs (admins), not just your own'
-            cand --json 'Print JSON (every field)'
+            cand --all 'Every user''s jobs, not just your own (needs an admin token)'
+            cand --all-pages 'Every matching job, however many (fetched a page at a time)'
+            cand --json 'Print JSON (every field, and `next_cursor`)'
             cand -h 'Print help'
             cand --help 'Print help'
             cand -V 'Print version'
@@ -135,7 +140,7 @@ set edit:completion:arg-completer[jobctl] = {|@words|
         }
         &'jobctl;show'= {
             cand --api-url 'The API''s URL [default: the one `jobctl up` wrote, else http://127.0.0.1:8765]'
-            cand --token 'API token [default: config file, else the admin token of `jobctl up`]'
+            cand --token 'API token [default: config file, else the token `jobctl up` wrote (admin; worker token for `jobctl worker`)]'
             cand --config 'Config file [default: ~/.config/jobctl/config.toml]'
             cand --json 'Print JSON'
             cand -h 'Print help'
@@ -145,7 +150,7 @@ set edit:completion:arg-completer[jobctl] = {|@words|
         }
         &'jobctl;cancel'= {
             cand --api-url 'The API''s URL [default: the one `jobctl up` wrote, else http://127.0.0.1:8765]'
-            cand --token 'API token [default: config file, else the admin token of `jobctl up`]'
+            cand --token 'API token [default: config file, else the token `jobctl up` wrote (admin; worker token for `jobctl worker`)]'
             cand --config 'Config file [default: ~/.config/jobctl/config.toml]'
             cand --json 'Print the job as JSON'
             cand -h 'Print help'
@@ -158,7 +163,7 @@ set edit:completion:arg-completer[jobctl] = {|@words|
             cand --tail 'Start with the last N lines'
             cand --interval 'How often to poll for new output while following'
             cand --api-url 'The API''s URL [default: the one `jobctl up` wrote, else http://127.0.0.1:8765]'
-            cand --token 'API token [default: config file, else the admin token of `jobctl up`]'
+            cand --token 'API token [default: config file, else the token `jobctl up` wrote (admin; worker token for `jobctl worker`)]'
             cand --config 'Config file [default: ~/.config/jobctl/config.toml]'
             cand -f 'Keep printing new output until the job ends (Ctrl-C stops following, not the job)'
             cand --follow 'Keep printing new output until the job ends (Ctrl-C stops following, not the job)'
@@ -169,7 +174,7 @@ set edit:completion:arg-completer[jobctl] = {|@words|
         }
         &'jobctl;workers'= {
             cand --api-url 'The API''s URL [default: the one `jobctl up` wrote, else http://127.0.0.1:8765]'
-            cand --token 'API token [default: config file, else the admin token of `jobctl up`]'
+            cand --token 'API token [default: config file, else the token `jobctl up` wrote (admin; worker token for `jobctl worker`)]'
             cand --config 'Config file [default: ~/.config/jobctl/config.toml]'
             cand --json 'Print JSON (every field, with the ids of the running jobs)'
             cand -h 'Print help'

@@ -56,8 +56,8 @@ complete -c jobctl -n "__fish_jobctl_using_subcommand api" -l metrics-public -d 
 complete -c jobctl -n "__fish_jobctl_using_subcommand api" -l no-metrics -d 'Record no metrics; /metrics answers 404'
 complete -c jobctl -n "__fish_jobctl_using_subcommand api" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c jobctl -n "__fish_jobctl_using_subcommand api" -s V -l version -d 'Print version'
-complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l api-url -d 'The API\'s URL' -r
-complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l token -d 'A worker token (`jobctl token create --role worker`)' -r
+complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l api-url -d 'The API\'s URL [default: the one `jobctl up` wrote, else http://127.0.0.1:8765]' -r
+complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l token -d 'API token [default: config file, else the token `jobctl up` wrote (admin; worker token for `jobctl worker`)]' -r
 complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l logs-dir -d 'Directory of job logs: the same path the api reads [default: DATA_DIR/logs]' -r -F
 complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l data-dir -d 'Data dir, for the default logs dir and the token of `jobctl up`' -r -F
 complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l slots -d 'Jobs to run at once (local executor; Slurm: --max-jobs)' -r
@@ -100,33 +100,37 @@ complete -c jobctl -n "__fish_jobctl_using_subcommand submit" -s e -l env -d 'Se
 complete -c jobctl -n "__fish_jobctl_using_subcommand submit" -l cwd -d 'Working directory on the worker [default: the current directory]' -r -F
 complete -c jobctl -n "__fish_jobctl_using_subcommand submit" -l interval -d 'Poll interval when following' -r
 complete -c jobctl -n "__fish_jobctl_using_subcommand submit" -l api-url -d 'The API\'s URL [default: the one `jobctl up` wrote, else http://127.0.0.1:8765]' -r
-complete -c jobctl -n "__fish_jobctl_using_subcommand submit" -l token -d 'API token [default: config file, else the admin token of `jobctl up`]' -r
+complete -c jobctl -n "__fish_jobctl_using_subcommand submit" -l token -d 'API token [default: config file, else the token `jobctl up` wrote (admin; worker token for `jobctl worker`)]' -r
 complete -c jobctl -n "__fish_jobctl_using_subcommand submit" -l config -d 'Config file [default: ~/.config/jobctl/config.toml]' -r -F
-complete -c jobctl -n "__fish_jobctl_using_subcommand submit" -s f -l follow -d 'Follow the job\'s output until it ends (Ctrl-C stops following, not the job)'
+complete -c jobctl -n "__fish_jobctl_using_subcommand submit" -s f -l follow -d 'Follow the job\'s output until it ends: the log goes to stdout and the job id to stderr (Ctrl-C stops following, not the job)'
 complete -c jobctl -n "__fish_jobctl_using_subcommand submit" -l json -d 'Print the whole job as JSON instead of its id'
 complete -c jobctl -n "__fish_jobctl_using_subcommand submit" -s h -l help -d 'Print help'
 complete -c jobctl -n "__fish_jobctl_using_subcommand submit" -s V -l version -d 'Print version'
-complete -c jobctl -n "__fish_jobctl_using_subcommand list" -l status -d 'Only jobs in this status' -r -f -a "pending\t''
+complete -c jobctl -n "__fish_jobctl_using_subcommand list" -l status -d 'Only jobs in these statuses (comma-separated or repeated)' -r -f -a "pending\t''
 running\t''
 completed\t''
 failed\t''
 cancelled\t''"
-complete -c jobctl -n "__fish_jobctl_using_subcommand list" -l limit -d 'At most this many jobs' -r
+complete -c jobctl -n "__fish_jobctl_using_subcommand list" -s q -l search -d 'Only jobs whose name or command contains TEXT (case-insensitive)' -r
+complete -c jobctl -n "__fish_jobctl_using_subcommand list" -l owner -d 'Only this user\'s jobs (admins)' -r
+complete -c jobctl -n "__fish_jobctl_using_subcommand list" -l limit -d 'At most this many jobs, newest first' -r
+complete -c jobctl -n "__fish_jobctl_using_subcommand list" -l cursor -d 'Continue after an earlier listing: the cursor its hint printed' -r
 complete -c jobctl -n "__fish_jobctl_using_subcommand list" -l api-url -d 'The API\'s URL [default: the one `jobctl up` wrote, else http://127.0.0.1:8765]' -r
-complete -c jobctl -n "__fish_jobctl_using_subcommand list" -l token -d 'API token [default: config file, else the admin token of `jobctl up`]' -r
+complete -c jobctl -n "__fish_jobctl_using_subcommand list" -l token -d 'API token [default: config file, else the token `jobctl up` wrote (admin; worker token for `jobctl worker`)]' -r
 complete -c jobctl -n "__fish_jobctl_using_subcommand list" -l config -d 'Config file [default: ~/.config/jobctl/config.toml]' -r -F
-complete -c jobctl -n "__fish_jobctl_using_subcommand list" -l all -d 'Every user\'s jobs (admins), not just your own'
-complete -c jobctl -n "__fish_jobctl_using_subcommand list" -l json -d 'Print JSON (every field)'
+complete -c jobctl -n "__fish_jobctl_using_subcommand list" -l all -d 'Every user\'s jobs, not just your own (needs an admin token)'
+complete -c jobctl -n "__fish_jobctl_using_subcommand list" -l all-pages -d 'Every matching job, however many (fetched a page at a time)'
+complete -c jobctl -n "__fish_jobctl_using_subcommand list" -l json -d 'Print JSON (every field, and `next_cursor`)'
 complete -c jobctl -n "__fish_jobctl_using_subcommand list" -s h -l help -d 'Print help'
 complete -c jobctl -n "__fish_jobctl_using_subcommand list" -s V -l version -d 'Print version'
 complete -c jobctl -n "__fish_jobctl_using_subcommand show" -l api-url -d 'The API\'s URL [default: the one `jobctl up` wrote, else http://127.0.0.1:8765]' -r
-complete -c jobctl -n "__fish_jobctl_using_subcommand show" -l token -d 'API token [default: config file, else the admin token of `jobctl up`]' -r
+complete -c jobctl -n "__fish_jobctl_using_subcommand show" -l token -d 'API token [default: config file, else the token `jobctl up` wrote (admin; worker token for `jobctl worker`)]' -r
 complete -c jobctl -n "__fish_jobctl_using_subcommand show" -l config -d 'Config file [default: ~/.config/jobctl/config.toml]' -r -F
 complete -c jobctl -n "__fish_jobctl_using_subcommand show" -l json -d 'Print JSON'
 complete -c jobctl -n "__fish_jobctl_using_subcommand show" -s h -l help -d 'Print help'
 complete -c jobctl -n "__fish_jobctl_using_subcommand show" -s V -l version -d 'Print version'
 complete -c jobctl -n "__fish_jobctl_using_subcommand cancel" -l api-url -d 'The API\'s URL [default: the one `jobctl up` wrote, else http://127.0.0.1:8765]' -r
-complete -c jobctl -n "__fish_jobctl_using_subcommand cancel" -l token -d 'API token [default: config file, else the admin token of `jobctl up`]' -r
+complete -c jobctl -n "__fish_jobctl_using_subcommand cancel" -l token -d 'API token [default: config file, else the token `jobctl up` wrote (admin; worker token for `jobctl worker`)]' -r
 complete -c jobctl -n "__fish_jobctl_using_subcommand cancel" -l config -d 'Config file [default: ~/.config/jobctl/config.toml]' -r -F
 complete -c jobctl -n "__fish_jobctl_using_subcommand cancel" -l json -d 'Print the job as JSON'
 complete -c jobctl -n "__fish_jobctl_using_subcommand cancel" -s h -l help -d 'Print help'
@@ -134,13 +138,13 @@ complete -c jobctl -n "__fish_jobctl_using_subcommand cancel" -s V -l version -d
 complete -c jobctl -n "__fish_jobctl_using_subcommand logs" -s n -l tail -d 'Start with the last N lines' -r
 complete -c jobctl -n "__fish_jobctl_using_subcommand logs" -l interval -d 'How often to poll for new output while following' -r
 complete -c jobctl -n "__fish_jobctl_using_subcommand logs" -l api-url -d 'The API\'s URL [default: the one `jobctl up` wrote, else http://127.0.0.1:8765]' -r
-complete -c jobctl -n "__fish_jobctl_using_subcommand logs" -l token -d 'API token [default: config file, else the admin token of `jobctl up`]' -r
+complete -c jobctl -n "__fish_jobctl_using_subcommand logs" -l token -d 'API token [default: config file, else the token `jobctl up` wrote (admin; worker token for `jobctl worker`)]' -r
 complete -c jobctl -n "__fish_jobctl_using_subcommand logs" -l config -d 'Config file [default: ~/.config/jobctl/config.toml]' -r -F
 complete -c jobctl -n "__fish_jobctl_using_subcommand logs" -s f -l follow -d 'Keep printing new output until the job ends (Ctrl-C stops following, not the job)'
 complete -c jobctl -n "__fish_jobctl_using_subcommand logs" -s h -l help -d 'Print help'
 complete -c jobctl -n "__fish_jobctl_using_subcommand logs" -s V -l version -d 'Print version'
 complete -c jobctl -n "__fish_jobctl_using_subcommand workers" -l api-url -d 'The API\'s URL [default: the one `jobctl up` wrote, else http://127.0.0.1:8765]' -r
-complete -c jobctl -n "__fish_jobctl_using_subcommand workers" -l token -d 'API token [default: config file, else the admin token of `jobctl up`]' -r
+complete -c jobctl -n "__fish_jobctl_using_subcommand workers" -l token -d 'API token [default: config file, else the token `jobctl up` wrote (admin; worker token for `jobctl worker`)]' -r
 complete -c jobctl -n "__fish_jobctl_using_subcommand workers" -l config -d 'Config file [default: ~/.config/jobctl/config.toml]' -r -F
 complete -c jobctl -n "__fish_jobctl_using_subcommand workers" -l json -d 'Print JSON (every field, with the ids of the running jobs)'
 complete -c jobctl -n "__fish_jobctl_using_subcommand workers" -s h -l help -d 'Print help'

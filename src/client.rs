@@ -12,8 +12,19 @@ use serde::de::DeserializeOwned;
 use crate::domain::JobId;
 use crate::protocol::{
     ClaimRequest, ClaimedJob, ErrorBody, Heartbeat, HeartbeatAck, Job, JobList, ListQuery,
-    LogChunk, StatusReport, SubmitJob, WhoAmI, WorkerList, WorkerRegistration,
+    LogChunk, LogSearch, LogSearchQuery, StatusReport, SubmitJob, WhoAmI, WorkerList,
+    WorkerRegistration,
 };
+
+/// What an unreachable api's message suggests, by where its address came from.
+pub const HINT_API: &str = "is `jobctl api` running?";
+/// The address `jobctl up` wrote in the data dir.
+pub const HINT_UP: &str = "this is the address `jobctl up` last used here: is it still running? Start it with `jobctl up`";
+/// No address configured, and no `jobctl up` on this machine.
+pub const HINT_NOTHING_CONFIGURED: &str = "no API address is configured and `jobctl up` has not run here: \
+     start everything on this machine with `jobctl up`, or point --api-url (JOBCTL_API_URL) at your api";
+/// A flag, variable or config file named the address.
+pub const HINT_CONFIGURED: &str = "is `jobctl api` running there? (the address comes from --api-url, JOBCTL_API_URL or the config file)";
 
 /// The longest a log download may stream.
 const DOWNLOAD_TIMEOUT: Duration = Duration::from_secs(3600);
@@ -22,8 +33,13 @@ const DOWNLOAD_TIMEOUT: Duration = Duration::from_secs(3600);
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
     /// No answer at all: refused, reset, timed out, DNS.
-    #[error("cannot reach the API at {url}: {reason} — is `jobctl api` running?")]
-    Unreachable { url: String, reason: String },
+    #[error("cannot reach the API at {url}: {reason} — {hint}")]
+    Unreachable {
+        url: String,
+        reason: String,
+        /// What to check or run, for where this address came from.
+        hint: &'static str,
+    },
     /// An error answer from the api.
     #[error("{message} (HTTP {status})")]
     Api { status: StatusCode, message: String },
@@ -58,6 +74,7 @@ impl ClientError {
 pub struct ApiClient {
     base: Url,
     token: String,
+    start_hint: &'static str,
     http: reqwest::Client,
 }
 
@@ -86,9 +103,17 @@ impl ApiClient {
             .build()?;
         Ok(ApiClient {
             base,
+            start_hint: HINT_API,
             token: token.trim().to_string(),
             http,
         })
+    }
+
+    /// The same client, whose "cannot reach" errors suggest `hint`
+    /// (one of the `HINT_*` texts) instead of `jobctl api`.
+    pub fn with_start_hint(mut self, hint: &'static str) -> Self {
+        self.start_hint = hint;
+        self
     }
 
     /// The same api and connection pool, speaking with another token: the
@@ -98,6 +123,7 @@ impl ApiClient {
             base: self.base.clone(),
             token: token.trim().to_string(),
             http: self.http.clone(),
+            start_hint: self.start_hint,
         }
     }
 
@@ -146,7 +172,10 @@ impl ApiClient {
         &self,
         req: reqwest::RequestBuilder,
     ) -> Result<reqwest::Response, ClientError> {
-        let resp = req.send().await.map_err(|e| unreachable(&self.base, &e))?;
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| unreachable(&self.base, self.start_hint, &e))?;
         if resp.status().is_success() {
             return Ok(resp);
         }
@@ -184,7 +213,7 @@ impl ApiClient {
                     reason: e.to_string(),
                 }
             } else {
-                unreachable(&self.base, &e)
+                unreachable(&self.base, self.start_hint, &e)
             }
         })
     }
@@ -206,12 +235,17 @@ impl ApiClient {
         self.call(Method::POST, "jobs", Some(job)).await
     }
 
-    /// `GET /jobs`.
+    /// `GET /jobs`: the jobs of one page.
     pub async fn list(&self, query: &ListQuery) -> Result<Vec<Job>, ClientError> {
+        Ok(self.list_page(query).await?.jobs)
+    }
+
+    /// `GET /jobs`: one page, with the cursor of the next.
+    pub async fn list_page(&self, query: &ListQuery) -> Result<JobList, ClientError> {
         let resp = self
             .send::<(), _>(Method::GET, "jobs", Some(query), None)
             .await?;
-        Ok(self.decode::<JobList>(resp).await?.jobs)
+        self.decode::<JobList>(resp).await
     }
 
     /// `GET /jobs/{id}`.
@@ -246,6 +280,41 @@ impl ApiClient {
                 Method::GET,
                 &format!("jobs/{id}/logs"),
                 Some(&[("offset", offset)]),
+                None,
+            )
+            .await?;
+        self.decode(resp).await
+    }
+
+    /// `GET /jobs/{id}/logs?before=B&tail=N`: the lines above byte `before`.
+    pub async fn logs_before(
+        &self,
+        id: JobId,
+        before: u64,
+        lines: u32,
+    ) -> Result<LogChunk, ClientError> {
+        let resp = self
+            .send::<(), _>(
+                Method::GET,
+                &format!("jobs/{id}/logs"),
+                Some(&[("before", before), ("tail", lines as u64)]),
+                None,
+            )
+            .await?;
+        self.decode(resp).await
+    }
+
+    /// `GET /jobs/{id}/logs/search`.
+    pub async fn logs_search(
+        &self,
+        id: JobId,
+        query: &LogSearchQuery,
+    ) -> Result<LogSearch, ClientError> {
+        let resp = self
+            .send::<(), _>(
+                Method::GET,
+                &format!("jobs/{id}/logs/search"),
+                Some(query),
                 None,
             )
             .await?;
@@ -312,7 +381,7 @@ impl ApiClient {
 }
 
 /// Names the root cause of a transport failure in a few words.
-fn unreachable(base: &Url, e: &reqwest::Error) -> ClientError {
+fn unreachable(base: &Url, hint: &'static str, e: &reqwest::Error) -> ClientError {
     let reason = if e.is_timeout() {
         "timed out".to_string()
     } else {
@@ -330,5 +399,6 @@ fn unreachable(base: &Url, e: &reqwest::Error) -> ClientError {
     ClientError::Unreachable {
         url: base.as_str().trim_end_matches('/').to_string(),
         reason,
+        hint,
     }
 }

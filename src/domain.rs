@@ -52,6 +52,50 @@ impl JobId {
     }
 }
 
+/// The start of a job id, as `jobctl show 67e5` or `GET /jobs?id_prefix=67e5`
+/// give it: lowercase hex digits and hyphens, 1 to 36 of them. This is the one
+/// rule both the api and the CLI apply; the CLI also asks for at least
+/// [`JobIdPrefix::MIN_FOR_LOOKUP`] characters so that a short typo does not
+/// match someone else's job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobIdPrefix(String);
+
+/// Why a string is not a [`JobIdPrefix`].
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+#[error("invalid job id prefix {shown:?}: expected 1 to 36 hex digits or hyphens")]
+pub struct InvalidJobIdPrefix {
+    shown: String,
+}
+
+impl JobIdPrefix {
+    /// The shortest prefix the CLI looks a job up by, as git and docker allow.
+    pub const MIN_FOR_LOOKUP: usize = 4;
+
+    /// Accepts 1 to 36 hex digits or hyphens, in either case.
+    pub fn parse(s: &str) -> Result<Self, InvalidJobIdPrefix> {
+        let lower = s.to_ascii_lowercase();
+        if lower.is_empty()
+            || lower.len() > 36
+            || !lower.chars().all(|c| c.is_ascii_hexdigit() || c == '-')
+        {
+            return Err(InvalidJobIdPrefix {
+                shown: s.chars().take(60).collect(),
+            });
+        }
+        Ok(JobIdPrefix(lower))
+    }
+
+    /// The prefix, lowercase.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The prefix, lowercase, owned.
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
 impl Default for JobId {
     fn default() -> Self {
         Self::new()
@@ -517,6 +561,20 @@ mod tests {
             command: cmd.iter().map(|s| s.to_string()).collect(),
             ..SubmitJob::default()
         })
+    }
+
+    #[test]
+    fn job_id_prefix_is_lowercase_hex_and_hyphens() {
+        assert_eq!(JobIdPrefix::parse("67E5").unwrap().as_str(), "67e5");
+        assert_eq!(
+            JobIdPrefix::parse("67e55044-10b1").unwrap().as_str(),
+            "67e55044-10b1"
+        );
+        let full = JobId::new().to_string();
+        assert_eq!(JobIdPrefix::parse(&full).unwrap().as_str(), full);
+        for bad in ["", "67g5", "67e5 ", "%", &format!("{full}0")] {
+            assert!(JobIdPrefix::parse(bad).is_err(), "{bad:?} accepted");
+        }
     }
 
     #[test]

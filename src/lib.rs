@@ -15,6 +15,7 @@ pub mod config;
 pub mod domain;
 pub mod exit;
 pub mod fsinfo;
+pub mod log_search;
 pub mod logs;
 pub mod metrics;
 pub mod protocol;

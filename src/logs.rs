@@ -151,6 +151,83 @@ pub fn tail<R: Read + Seek>(
     })
 }
 
+/// The last `lines` lines that end at or before byte `before` of a reader
+/// holding `size` bytes, cut to `max_bytes` like [`tail`]: how a viewer
+/// loads the output above what it shows. The answer's `offset` is where its
+/// text starts, so asking again with `before = offset` gives the lines just
+/// above, with nothing missing or repeated at the seam; `next_offset` is
+/// where the text ends (`before`, unless that fell inside a character).
+///
+/// A `before` past the end is taken as the end (a viewer's idea of the size
+/// may be stale; the file only grows). A `before` inside a UTF-8 character
+/// ends the text at that character's start, so it is never split.
+pub fn tail_before<R: Read + Seek>(
+    reader: &mut R,
+    size: u64,
+    before: u64,
+    lines: usize,
+    max_bytes: usize,
+    complete: bool,
+) -> io::Result<LogSlice> {
+    let mut end = before.min(size);
+    if end < size && end > 0 {
+        end = character_start(reader, end)?;
+    }
+    // Bytes below `end < size` are followed by more, so a character cut at
+    // `end` can only be an invalid one: nothing to hold back.
+    let mut slice = tail(reader, end, lines, max_bytes, complete || end < size)?;
+    slice.size = size;
+    Ok(slice)
+}
+
+/// Where the character holding byte `at` starts: `at` itself unless it is
+/// the continuation of a valid lead byte at most 3 bytes before.
+fn character_start<R: Read + Seek>(reader: &mut R, at: u64) -> io::Result<u64> {
+    let from = at.saturating_sub(3);
+    let mut around = [0u8; 4];
+    let len = (at - from) as usize + 1;
+    reader.seek(SeekFrom::Start(from))?;
+    reader.read_exact(&mut around[..len])?;
+    let here = len - 1;
+    if !is_continuation(around[here]) {
+        return Ok(at);
+    }
+    let mut i = here;
+    while i > 0 && is_continuation(around[i - 1]) {
+        i -= 1;
+    }
+    if i == 0 {
+        return Ok(at);
+    }
+    let lead = i - 1;
+    let needed = match around[lead] {
+        0xC0..=0xDF => 2,
+        0xE0..=0xEF => 3,
+        0xF0..=0xF7 => 4,
+        _ => return Ok(at),
+    };
+    // Only a sequence long enough to reach `at` holds it.
+    if here - lead < needed {
+        Ok(from + lead as u64)
+    } else {
+        Ok(at)
+    }
+}
+
+/// Reads the lines ending at or before `before` in the log at `path`;
+/// `None` when there is no file yet.
+pub fn read_tail_before_file(
+    path: &Path,
+    before: u64,
+    lines: usize,
+    max_bytes: usize,
+    complete: bool,
+) -> io::Result<Option<LogSlice>> {
+    with_log(path, |file, size| {
+        tail_before(file, size, before, lines, max_bytes, complete)
+    })
+}
+
 /// The bytes from `offset` towards `size`, at most `max_bytes`, never ending
 /// inside a UTF-8 character unless `complete` and the read reached the end.
 /// An offset past the end (a stale view of the file, e.g. another NFS client)
@@ -255,14 +332,14 @@ pub fn append_note(file: &File, message: &str) -> io::Result<()> {
     writer.write_all(format!("{lead}[jobctl] {message}\n").as_bytes())
 }
 
-fn is_continuation(b: u8) -> bool {
+pub(crate) fn is_continuation(b: u8) -> bool {
     b & 0xC0 == 0x80
 }
 
 /// The length of `bytes` without a trailing, incomplete UTF-8 sequence.
 /// Invalid bytes are left alone: they will never become valid, and lossy
 /// decoding shows them the same wherever a chunk ends.
-fn complete_utf8_len(bytes: &[u8]) -> usize {
+pub(crate) fn complete_utf8_len(bytes: &[u8]) -> usize {
     let len = bytes.len();
     for back in 1..=len.min(3) {
         let b = bytes[len - back];
@@ -342,6 +419,101 @@ mod tests {
                 assert!(!got.truncated);
             }
         }
+    }
+
+    /// Pages backwards from the end with `before = offset` until the
+    /// start, and puts the pages together again.
+    fn pages_back(data: &[u8], lines: usize, max: usize) -> (Vec<u8>, usize) {
+        let size = data.len() as u64;
+        let mut pages: Vec<Vec<u8>> = Vec::new();
+        let mut before = size;
+        loop {
+            let got = tail_before(&mut Cursor::new(data), size, before, lines, max, true).unwrap();
+            assert_eq!(got.size, size);
+            assert_eq!(got.next_offset, got.offset + got.bytes.len() as u64);
+            assert!(got.offset <= before && got.next_offset <= before);
+            assert_eq!(
+                &data[got.offset as usize..got.next_offset as usize],
+                got.bytes
+            );
+            // The text reaches up to `before` (only a cut character is left out).
+            assert!(before - got.next_offset < 4, "{before} {}", got.next_offset);
+            if got.offset == before {
+                assert_eq!(before, 0, "no progress before the start");
+                break;
+            }
+            before = got.offset;
+            pages.push(got.bytes);
+        }
+        let count = pages.len();
+        pages.reverse();
+        (pages.concat(), count)
+    }
+
+    #[test]
+    fn paging_back_with_before_rebuilds_the_file_without_gaps_or_repeats() {
+        let numbered: Vec<u8> = (0..5000)
+            .map(|i| format!("line {i} ünï€ode\n"))
+            .collect::<String>()
+            .into_bytes();
+        let long = format!("a\n{}\nb\n", "🦀".repeat(10_000)).into_bytes();
+        let awkward = b"\n\n\xff\xfe\n\x00nul\r\ncr\rno newline at the end".to_vec();
+        for data in [&numbered, &long, &awkward] {
+            for (lines, max) in [
+                (1, 1 << 20),
+                (7, 1 << 20),
+                (1000, 1 << 20),
+                (3, 101),
+                (50, 4096),
+            ] {
+                let (rebuilt, pages) = pages_back(data, lines, max);
+                assert_eq!(&rebuilt, data, "lines={lines} max={max}");
+                assert!(pages >= 1);
+            }
+        }
+        // Each page of whole lines is what `tail -n` would print of the
+        // file cut at `before`.
+        let size = numbered.len() as u64;
+        let first =
+            tail_before(&mut Cursor::new(&numbered), size, size, 10, 1 << 20, true).unwrap();
+        let second = tail_before(
+            &mut Cursor::new(&numbered),
+            size,
+            first.offset,
+            10,
+            1 << 20,
+            true,
+        )
+        .unwrap();
+        assert_eq!(
+            second.bytes,
+            naive_tail(&numbered[..first.offset as usize], 10)
+        );
+        assert!(
+            String::from_utf8(second.bytes)
+                .unwrap()
+                .starts_with("line 4980 ")
+        );
+    }
+
+    #[test]
+    fn before_past_the_end_is_the_end_and_inside_a_character_is_its_start() {
+        let data = "ab\n€€\n".as_bytes(); // € is 3 bytes: 3..6, 6..9
+        let size = data.len() as u64;
+        let got = tail_before(&mut Cursor::new(data), size, 1000, 10, 100, true).unwrap();
+        assert_eq!(got.bytes, data);
+        assert_eq!((got.offset, got.next_offset, got.size), (0, size, size));
+        for (before, ends_at) in [(4, 3), (5, 3), (6, 6), (7, 6), (8, 6), (9, 9)] {
+            let got = tail_before(&mut Cursor::new(data), size, before, 10, 100, true).unwrap();
+            assert_eq!(got.next_offset, ends_at, "before={before}");
+            assert!(std::str::from_utf8(&got.bytes).is_ok(), "before={before}");
+        }
+        // Invalid bytes are not characters: cut where asked.
+        let bad = b"a\x80\x80\x80\x80b";
+        let got = tail_before(&mut Cursor::new(bad), 6, 3, 10, 100, true).unwrap();
+        assert_eq!(got.next_offset, 3);
+        let got = tail_before(&mut Cursor::new(b"x"), 1, 0, 10, 100, true).unwrap();
+        assert_eq!((got.offset, got.bytes.len()), (0, 0));
     }
 
     #[test]

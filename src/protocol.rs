@@ -138,11 +138,14 @@ fn env_schema() -> utoipa::openapi::Object {
         .build()
 }
 
-/// `GET /jobs` answer.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+/// `GET /jobs` answer: one page.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 pub struct JobList {
-    /// Newest first.
+    /// Newest first (by `created_at`, then id).
     pub jobs: Vec<Job>,
+    /// Pass as `cursor=` for the next, older page; null on the last page.
+    #[serde(default)]
+    pub next_cursor: Option<String>,
 }
 
 /// `GET /jobs` query.
@@ -150,13 +153,22 @@ pub struct JobList {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
-    /// Only jobs in this status.
-    pub status: Option<JobStatus>,
+    /// Only jobs in this status, or in any of a comma-separated list
+    /// (`pending,running`).
+    #[param(example = "pending,running")]
+    pub status: Option<String>,
     /// Only jobs of this owner (admins; a user may only name themself).
     pub owner: Option<String>,
+    /// Only jobs whose name or command (its words joined by spaces)
+    /// contains this text, case-insensitively (ASCII letters only on
+    /// SQLite). At most 256 characters.
+    #[param(max_length = 256)]
+    pub q: Option<String>,
     /// At most this many jobs (default 100, at most 1000).
     #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
+    /// The `next_cursor` of the previous page: continue with older jobs.
+    pub cursor: Option<String>,
     /// Only jobs whose id starts with these hex digits (how the CLI resolves
     /// short ids).
     #[param(pattern = "^[0-9a-fA-F-]{1,36}$")]
@@ -168,12 +180,21 @@ pub struct ListQuery {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct LogsQuery {
-    /// The last N lines (default 1000, at most 10000). Not with `offset`.
+    /// The last N lines (default 1000, at most 10000), of the log or of
+    /// what lies before `before`. Not with `offset`.
     #[param(minimum = 0, maximum = 10000)]
     pub tail: Option<u32>,
-    /// The bytes from this offset on, instead of a tail. Not with `tail`.
+    /// The bytes from this offset on, instead of a tail. Not with `tail`
+    /// or `before`.
     #[param(minimum = 0, maximum = 9223372036854775807_i64)]
     pub offset: Option<u64>,
+    /// The last `tail` lines that end at or before this byte offset: the
+    /// output above what a viewer shows. Ask again with the answer's
+    /// `offset` for the lines above those. A value past the end of the log
+    /// is taken as its end. Not with `offset`.
+    #[param(minimum = 0, maximum = 9223372036854775807_i64)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<u64>,
 }
 
 /// A piece of a job's log, as `GET /jobs/{id}/logs` returns it.
@@ -185,14 +206,73 @@ pub struct LogChunk {
     pub status: JobStatus,
     /// The text, decoded lossily (invalid UTF-8 becomes U+FFFD).
     pub logs: String,
-    /// Byte offset in the file where `logs` starts.
+    /// Byte offset in the file where `logs` starts (with `before`: ask
+    /// `before=offset` for the lines above).
     pub offset: u64,
-    /// Byte offset where the next `?offset=` poll starts.
+    /// Byte offset where `logs` ends: where the next `?offset=` poll starts.
     pub next_offset: u64,
     /// File size when read.
     pub size: u64,
     /// The tail was cut at the byte limit (a huge line).
     pub truncated: bool,
+}
+
+/// `GET /jobs/{id}/logs/search` query.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct LogSearchQuery {
+    /// The text to find, literally (no wildcards, no regular expression):
+    /// not empty, no line break, at most 1024 bytes.
+    #[param(min_length = 1, max_length = 1024)]
+    pub q: String,
+    /// Match ASCII letters in either case (other characters match exactly).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ignore_case: Option<bool>,
+    /// At most this many matching lines (default 100, at most 1000).
+    #[param(minimum = 1, maximum = 1000)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+    /// Start here: 0, or the `next_after` of the previous answer.
+    #[param(minimum = 0, maximum = 9223372036854775807_i64)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<u64>,
+}
+
+/// A line of a log that holds the searched text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct LogMatch {
+    /// Byte offset where the line starts (`?before=` / `?offset=` load the
+    /// output around it).
+    pub offset: u64,
+    /// Byte offset of the first occurrence in the line.
+    pub match_offset: u64,
+    /// The line without its line break, at most 1024 bytes of it, decoded
+    /// lossily; it always holds the occurrence.
+    pub text: String,
+    /// Byte offset where `text` starts: `offset`, unless the occurrence
+    /// lies further into a long line.
+    pub text_offset: u64,
+    /// `text` is not the whole line.
+    pub truncated: bool,
+}
+
+/// `GET /jobs/{id}/logs/search` answer: the matching lines of one stretch
+/// of the log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct LogSearch {
+    pub job_id: JobId,
+    /// The job's status when the log was searched.
+    pub status: JobStatus,
+    /// In file order.
+    pub matches: Vec<LogMatch>,
+    /// Ask again with `after=` this to go on; null when the search reached
+    /// the end of the log as it was.
+    pub next_after: Option<u64>,
+    /// Bytes of the log this request scanned (at most 64 MiB).
+    pub scanned_bytes: u64,
+    /// The log's size when searched.
+    pub size: u64,
 }
 
 /// `POST /workers/claim`.

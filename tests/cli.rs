@@ -236,15 +236,12 @@ async fn follow_exit_status_says_how_the_job_ended() {
             .assert()
             .code(code);
     }
-    let follow = std_jobctl(&api, &user)
+    let mut follow = std_jobctl(&api, &user);
+    follow
         .args(["logs", &slow.to_string(), "-f", "--interval", "100ms"])
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut follow = ChildGuard {
-        child: Some(follow),
-    };
+        .stderr(Stdio::null());
+    let mut follow = ChildGuard::spawn(follow);
     wait_for(WITHIN, || async {
         (api.job(&user, slow).await.status == JobStatus::Running).then_some(())
     })
@@ -470,6 +467,14 @@ async fn list_and_show_escape_control_characters() {
     );
     let out = jobctl(&api, &admin).arg("list").output().unwrap();
     assert!(!String::from_utf8(out.stdout).unwrap().contains("alice"));
+    // A user's --all is refused, saying why, rather than silently narrowed.
+    let out = jobctl(&api, &user)
+        .args(["list", "--all"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--all needs an admin token"), "{stderr}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -498,7 +503,7 @@ async fn errors_say_what_to_do() {
     assert!(
         stderr.contains("cannot reach the API at http://127.0.0.1:9")
             && stderr.contains("connection refused")
-            && stderr.contains("is `jobctl api` running?"),
+            && stderr.contains("is `jobctl api` running there?"),
         "{stderr}"
     );
     let out = jobctl(&api, "jobctl_000000000000_00")
@@ -512,6 +517,45 @@ async fn errors_say_what_to_do() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2), "usage errors exit 2");
+}
+
+/// With the api down, the message names the address tried and the command
+/// that starts the api in this set-up: `jobctl up` where `up` wrote the
+/// address, either way when nothing is configured.
+#[test]
+fn an_unreachable_api_names_the_command_that_starts_it_here() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let run = |data_dir: Option<&std::path::Path>| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_jobctl"));
+        isolate(&mut cmd, dir.path());
+        cmd.env("JOBCTL_TOKEN", "jobctl_000000000000_00");
+        if let Some(d) = data_dir {
+            cmd.env("JOBCTL_DATA_DIR", d);
+        }
+        let out = cmd.arg("list").output().unwrap();
+        assert_eq!(out.status.code(), Some(2));
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    // A data dir where `jobctl up` once wrote its (now dead) address.
+    std::fs::write(data.join("api-url"), "http://127.0.0.1:9\n").unwrap();
+    let stderr = run(Some(&data));
+    assert!(
+        stderr.contains("cannot reach the API at http://127.0.0.1:9")
+            && stderr.contains("Start it with `jobctl up`"),
+        "{stderr}"
+    );
+    // Nothing configured at all: the default address, and both ways out.
+    let empty = dir.path().join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let stderr = run(Some(&empty));
+    assert!(
+        stderr.contains("cannot reach the API at http://127.0.0.1:8765")
+            && stderr.contains("`jobctl up`")
+            && stderr.contains("--api-url"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -760,5 +804,102 @@ async fn a_worker_with_a_bad_token_or_no_api_exits_non_zero_saying_why() {
         stderr.contains("cannot reach the API at http://127.0.0.1:9")
             && stderr.contains("--api-url"),
         "{stderr}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn list_pages_through_more_jobs_than_one_answer_holds() {
+    let (api, user, _worker) = setup().await;
+    // 1 005 jobs, more than the API's largest page, written straight into
+    // the database (newest: job 1005).
+    let pool = sqlx::SqlitePool::connect(&api.database_url).await.unwrap();
+    sqlx::raw_sql(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1005) \
+         INSERT INTO jobs (id, name, owner, command, status, created_at) \
+         SELECT printf('%08x-0000-4000-8000-%012x', i, i), 'job ' || i, 'alice', \
+                '[\"true\"]', CASE i % 2 WHEN 0 THEN 'completed' ELSE 'failed' END, \
+                1700000000000000 + i * 1000 \
+         FROM n",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+    let list_json = |args: &[&str]| {
+        let out = jobctl(&api, &user)
+            .arg("list")
+            .args(args)
+            .arg("--json")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<JobList>(&out.stdout).unwrap()
+    };
+
+    let all = list_json(&["--all-pages"]);
+    assert_eq!(all.jobs.len(), 1005);
+    assert!(all.next_cursor.is_none());
+    let names: std::collections::HashSet<_> =
+        all.jobs.iter().map(|j| j.name.clone().unwrap()).collect();
+    assert_eq!(names.len(), 1005, "each job once");
+    assert_eq!(
+        all.jobs[0].name.as_deref(),
+        Some("job 1005"),
+        "newest first"
+    );
+
+    let some = list_json(&["--limit", "1003"]);
+    assert_eq!(some.jobs.len(), 1003);
+    let cursor = some.next_cursor.expect("two jobs remain");
+    let rest = list_json(&["--cursor", &cursor]);
+    assert_eq!(
+        rest.jobs
+            .iter()
+            .map(|j| j.name.as_deref().unwrap())
+            .collect::<Vec<_>>(),
+        ["job 2", "job 1"]
+    );
+    assert!(rest.next_cursor.is_none());
+
+    let failed = list_json(&["--status", "failed,running", "--all-pages"]);
+    assert_eq!(failed.jobs.len(), 503);
+    let repeated = list_json(&[
+        "--status", "failed", "--status", "running", "--limit", "5000",
+    ]);
+    assert_eq!(repeated.jobs.len(), 503);
+    let found = list_json(&["--search", "JOB 100"]);
+    assert_eq!(found.jobs.len(), 7, "job 100 and 1000..=1005");
+
+    // The table says how to go on when more jobs match.
+    let out = jobctl(&api, &user)
+        .args(["list", "--limit", "2"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(stdout.lines().count(), 3, "a header and two jobs: {stdout}");
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.contains("--cursor ") && stderr.contains("--all-pages"),
+        "{stderr}"
+    );
+    let out = jobctl(&api, &user)
+        .args(["list", "--limit", "2", "--all-pages"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "--limit and --all-pages conflict");
+    let out = jobctl(&api, &user)
+        .args(["list", "--cursor", "bogus"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("invalid cursor"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
     );
 }

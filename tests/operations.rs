@@ -661,8 +661,8 @@ async fn migrate_copies_a_thousand_jobs_tokens_and_log_paths_into_an_empty_postg
         limit,
         ..Default::default()
     };
-    let before = api.store.list_jobs(&filter(2000)).await.unwrap();
-    let after = pg.list_jobs(&filter(2000)).await.unwrap();
+    let before = api.store.list_jobs(&filter(2000)).await.unwrap().jobs;
+    let after = pg.list_jobs(&filter(2000)).await.unwrap().jobs;
     assert_eq!(before.len(), 1000);
     assert_eq!(before, after, "every field of every job");
     let tokens = |url: String| async move {
@@ -710,7 +710,7 @@ async fn migrate_copies_a_thousand_jobs_tokens_and_log_paths_into_an_empty_postg
     // Never into a database that has jobs.
     let (ok, said) = admin(&["migrate", "--to", &target, "--database", &api.database_url]);
     assert!(!ok && said.contains("already has jobs"), "{said}");
-    assert_eq!(pg.list_jobs(&filter(2000)).await.unwrap().len(), 1000);
+    assert_eq!(pg.list_jobs(&filter(2000)).await.unwrap().jobs.len(), 1000);
 }
 
 #[test]

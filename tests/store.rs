@@ -225,7 +225,7 @@ async fn listing_filters_and_orders(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(
-        all.iter().map(|j| j.id).collect::<Vec<_>>(),
+        all.jobs.iter().map(|j| j.id).collect::<Vec<_>>(),
         vec![ids[2], ids[1], ids[0]]
     );
     let alice = store
@@ -236,17 +236,17 @@ async fn listing_filters_and_orders(backend: Backend) {
         })
         .await
         .unwrap();
-    assert_eq!(alice.len(), 2);
+    assert_eq!(alice.jobs.len(), 2);
     let running = store
         .list_jobs(&JobFilter {
-            status: Some(JobStatus::Running),
+            statuses: vec![JobStatus::Running],
             limit: 10,
             ..JobFilter::default()
         })
         .await
         .unwrap();
-    assert_eq!(running.len(), 1);
-    assert_eq!(running[0].id, ids[0], "the oldest was claimed first");
+    assert_eq!(running.jobs.len(), 1);
+    assert_eq!(running.jobs[0].id, ids[0], "the oldest was claimed first");
     let prefix = ids[1].to_string()[..5].to_string();
     let by_prefix = store
         .list_jobs(&JobFilter {
@@ -256,5 +256,5 @@ async fn listing_filters_and_orders(backend: Backend) {
         })
         .await
         .unwrap();
-    assert!(by_prefix.iter().any(|j| j.id == ids[1]));
+    assert!(by_prefix.jobs.iter().any(|j| j.id == ids[1]));
 }

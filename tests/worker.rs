@@ -636,7 +636,7 @@ async fn jobs_get_only_stdin_stdout_and_stderr() {
             Ok(())
         });
     }
-    let _w = common::ChildGuard::spawn(cmd);
+    let _w = common::ChildGuard::spawn_quiet(cmd);
     let job = api
         .submit(&user, &sh("ls /proc/$$/fd | sort -n | tr '\\n' ' '"))
         .await;
@@ -762,8 +762,11 @@ async fn a_worker_that_cannot_write_logs_hands_jobs_back_and_stops_claiming(back
     let broken_logs = api.dir.path().join("broken-logs");
     let fault = Unwritable::new(&broken_logs);
     fault.set_writable(false);
-    let broken =
-        common::ChildGuard::spawn(api.worker_command(&worker, &broken_logs, &["--name", "broken"]));
+    let broken = common::ChildGuard::spawn_quiet(api.worker_command(
+        &worker,
+        &broken_logs,
+        &["--name", "broken"],
+    ));
     let mut jobs = Vec::new();
     for i in 0..6 {
         jobs.push(api.submit(&user, &sh(&format!("echo job {i}"))).await.id);

@@ -1,4 +1,5 @@
-//! The log routes: a JSON tail or offset chunk, and a streamed download.
+//! The log routes: a JSON tail or offset chunk, a search, and a streamed
+//! download.
 //!
 //! The job's status is read before the file, so when it says the job has
 //! ended the bytes read afterwards are final: a follower that sees a
@@ -17,16 +18,18 @@ use super::extract::{ApiPath, ApiQuery, User};
 use super::jobs::visible_job;
 use super::{ANSWER_BUDGET_KIB, AppState};
 use crate::domain::JobId;
+use crate::log_search;
 use crate::logs::{self, LogSlice};
-use crate::protocol::{ErrorBody, LogChunk, LogsQuery};
+use crate::protocol::{ErrorBody, LogChunk, LogMatch, LogSearch, LogSearchQuery, LogsQuery};
 
-/// Read a job's log: the last lines, or the bytes from an offset.
+/// Read a job's log: the last lines, the bytes from an offset, or the lines
+/// before an offset.
 #[utoipa::path(
     get, path = "/jobs/{id}/logs", tag = "logs",
     params(("id" = uuid::Uuid, Path, description = "Job id (UUID)"), LogsQuery),
     responses(
         (status = 200, description = "A piece of the log; empty when the job has not written yet", body = LogChunk),
-        (status = 400, description = "Not a UUID, or a bad tail/offset", body = ErrorBody),
+        (status = 400, description = "Not a UUID, or a bad tail/offset/before, or offset with tail or before", body = ErrorBody),
         (status = 401, description = "Missing, unknown or revoked token", body = ErrorBody),
         (status = 403, description = "A worker token", body = ErrorBody),
         (status = 404, description = "No such job, or not the caller's", body = ErrorBody),
@@ -59,6 +62,9 @@ pub async fn job_logs(
             LogRead::From(offset) => {
                 logs::read_file_from(&path, offset, logs::MAX_CHUNK_BYTES, complete)
             }
+            LogRead::Before { before, lines } => {
+                logs::read_tail_before_file(&path, before, lines, logs::MAX_TAIL_BYTES, complete)
+            }
         }
     })
     .await
@@ -68,7 +74,7 @@ pub async fn job_logs(
     // that far. That is an empty log, not an error.
     let slice = slice.unwrap_or_else(|| {
         let at = match read {
-            LogRead::Tail(_) => 0,
+            LogRead::Tail(_) | LogRead::Before { .. } => 0,
             LogRead::From(offset) => offset,
         };
         LogSlice {
@@ -108,6 +114,115 @@ pub async fn job_logs(
     Ok(json_holding(json, memory))
 }
 
+/// Search a job's log for a literal string: the matching lines of up to
+/// 64 MiB of it per request, and where to go on.
+#[utoipa::path(
+    get, path = "/jobs/{id}/logs/search", tag = "logs",
+    params(("id" = uuid::Uuid, Path, description = "Job id (UUID)"), LogSearchQuery),
+    responses(
+        (status = 200, description = "Matching lines, and where the next request starts; none when the job has no log yet", body = LogSearch),
+        (status = 400, description = "Not a UUID, an empty or over-long q or one with a line break, a bad limit or after", body = ErrorBody),
+        (status = 401, description = "Missing, unknown or revoked token", body = ErrorBody),
+        (status = 403, description = "A worker token", body = ErrorBody),
+        (status = 404, description = "No such job, or not the caller's", body = ErrorBody),
+        (status = 500, description = "The log file exists but cannot be read", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn search_logs(
+    State(state): State<AppState>,
+    User(caller): User,
+    ApiPath(id): ApiPath<JobId>,
+    ApiQuery(query): ApiQuery<LogSearchQuery>,
+) -> Result<Response, ApiError> {
+    let (needle, after, limits) = search_request(&query)?;
+    let job = visible_job(&state, &caller, id).await?;
+    let path = logs::log_path(&state.logs_dir, id);
+    let permit = state
+        .log_reads
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))?;
+    let found = tokio::task::spawn_blocking({
+        let path = path.clone();
+        move || {
+            let mut file = match std::fs::File::open(&path) {
+                Ok(f) => f,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+                Err(e) => return Err(e),
+            };
+            let size = file.metadata()?.len();
+            log_search::search(&mut file, size, &needle, after, &limits).map(Some)
+        }
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.into()))?
+    .map_err(|e| ApiError::Internal(anyhow::anyhow!("cannot search {}: {e}", path.display())))?
+    .unwrap_or_default();
+    let answer = LogSearch {
+        job_id: id,
+        status: job.status,
+        matches: found
+            .matches
+            .into_iter()
+            .map(|m| LogMatch {
+                offset: m.offset,
+                match_offset: m.match_offset,
+                text_offset: m.text_offset,
+                text: String::from_utf8(m.text)
+                    .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
+                truncated: m.truncated,
+            })
+            .collect(),
+        next_after: found.next_after,
+        scanned_bytes: found.scanned_bytes,
+        size: found.size,
+    };
+    let json = serde_json::to_vec(&answer).map_err(|e| ApiError::Internal(e.into()))?;
+    drop(permit);
+    let kib = u32::try_from(json.len().div_ceil(1024))
+        .unwrap_or(u32::MAX)
+        .min(ANSWER_BUDGET_KIB as u32);
+    let memory = state
+        .answer_kib
+        .clone()
+        .acquire_many_owned(kib)
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))?;
+    Ok(json_holding(json, memory))
+}
+
+/// A search query, checked: the string, where to start, how much to do.
+fn search_request(
+    query: &LogSearchQuery,
+) -> Result<(log_search::Needle, u64, log_search::SearchLimits), ApiError> {
+    let bad = |msg: String| ApiError::BadRequest(msg);
+    let needle = log_search::Needle::new(&query.q, query.ignore_case.unwrap_or(false))
+        .map_err(|e| bad(e.to_string()))?;
+    let limit = query
+        .limit
+        .map_or(log_search::DEFAULT_MATCHES, |n| n as usize);
+    if limit == 0 || limit > log_search::MAX_MATCHES {
+        return Err(bad(format!(
+            "limit must be between 1 and {}, got {limit}",
+            log_search::MAX_MATCHES
+        )));
+    }
+    let after = query.after.unwrap_or(0);
+    if after > i64::MAX as u64 {
+        return Err(bad(format!("after {after} is beyond any file")));
+    }
+    Ok((
+        needle,
+        after,
+        log_search::SearchLimits {
+            max_matches: limit,
+            ..log_search::SearchLimits::default()
+        },
+    ))
+}
+
 /// A JSON answer whose body keeps `permit` until it has been handed on
 /// whole: the encoded chunk (up to a few MiB for a log of control bytes)
 /// counts against the answer budget until a slow client has taken it.
@@ -142,30 +257,38 @@ fn json_holding(json: Vec<u8>, permit: OwnedSemaphorePermit) -> Response {
 }
 
 /// What a log request asks for, validated.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum LogRead {
     Tail(usize),
     From(u64),
+    Before { before: u64, lines: usize },
 }
 
 impl LogRead {
     fn from_query(query: &LogsQuery) -> Result<Self, ApiError> {
-        match (query.tail, query.offset) {
-            (Some(_), Some(_)) => Err(ApiError::BadRequest(
-                "give either tail or offset, not both".into(),
-            )),
-            (Some(n), None) if n as usize > logs::MAX_TAIL_LINES => {
-                Err(ApiError::BadRequest(format!(
-                    "tail must be at most {} lines, got {n}",
-                    logs::MAX_TAIL_LINES
-                )))
+        let bad = |msg: String| Err(ApiError::BadRequest(msg));
+        if let Some(n) = query.tail
+            && n as usize > logs::MAX_TAIL_LINES
+        {
+            return bad(format!(
+                "tail must be at most {} lines, got {n}",
+                logs::MAX_TAIL_LINES
+            ));
+        }
+        for (name, value) in [("offset", query.offset), ("before", query.before)] {
+            if let Some(v) = value
+                && v > i64::MAX as u64
+            {
+                return bad(format!("{name} {v} is beyond any file"));
             }
-            (Some(n), None) => Ok(LogRead::Tail(n as usize)),
-            (None, Some(offset)) if offset > i64::MAX as u64 => Err(ApiError::BadRequest(format!(
-                "offset {offset} is beyond any file"
-            ))),
-            (None, Some(offset)) => Ok(LogRead::From(offset)),
-            (None, None) => Ok(LogRead::Tail(logs::DEFAULT_TAIL_LINES)),
+        }
+        let lines = query.tail.map_or(logs::DEFAULT_TAIL_LINES, |n| n as usize);
+        match (query.tail, query.offset, query.before) {
+            (_, Some(_), Some(_)) => bad("give either offset or before, not both".into()),
+            (Some(_), Some(_), None) => bad("give either tail or offset, not both".into()),
+            (_, None, Some(before)) => Ok(LogRead::Before { before, lines }),
+            (None, Some(offset), None) => Ok(LogRead::From(offset)),
+            (_, None, None) => Ok(LogRead::Tail(lines)),
         }
     }
 }
@@ -237,4 +360,44 @@ pub async fn download_logs(
             .expect("a UUID is a valid header value"),
     );
     Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(tail: Option<u32>, offset: Option<u64>, before: Option<u64>) -> Option<LogRead> {
+        LogRead::from_query(&LogsQuery {
+            tail,
+            offset,
+            before,
+        })
+        .ok()
+    }
+
+    #[test]
+    fn log_queries_are_one_of_three_reads() {
+        let default = logs::DEFAULT_TAIL_LINES;
+        assert_eq!(read(None, None, None), Some(LogRead::Tail(default)));
+        assert_eq!(read(Some(5), None, None), Some(LogRead::Tail(5)));
+        assert_eq!(read(None, Some(7), None), Some(LogRead::From(7)));
+        assert_eq!(
+            read(Some(5), None, Some(9)),
+            Some(LogRead::Before {
+                before: 9,
+                lines: 5
+            })
+        );
+        assert_eq!(
+            read(None, None, Some(9)),
+            Some(LogRead::Before {
+                before: 9,
+                lines: default
+            })
+        );
+        assert_eq!(read(Some(5), Some(7), None), None);
+        assert_eq!(read(None, Some(7), Some(9)), None);
+        assert_eq!(read(Some(10_001), None, Some(9)), None);
+        assert_eq!(read(None, None, Some(u64::MAX)), None);
+    }
 }

@@ -270,6 +270,7 @@ fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(jobs::cancel_job))
         .routes(routes!(logs::job_logs))
         .routes(routes!(logs::download_logs))
+        .routes(routes!(logs::search_logs))
         .routes(routes!(workers::claim_job))
         .routes(routes!(workers::heartbeat))
         .routes(routes!(workers::report_status))

@@ -6,22 +6,46 @@ use chrono::Utc;
 
 use super::{ClientArgs, output};
 use crate::config::ConfigFile;
-use crate::domain::{JobStatus, format_duration};
-use crate::protocol::{Job, ListQuery};
+use crate::domain::{JobStatus, Role, format_duration};
+use crate::protocol::{Job, JobList, ListQuery};
+
+/// The most jobs the API returns in one page.
+const PAGE_MAX: u32 = 1000;
 
 /// Flags of `jobctl list`.
 #[derive(Debug, Clone, clap::Args)]
+#[command(
+    after_help = "Jobs are listed newest first. When more jobs match than --limit \
+    shows, a hint on stderr gives the --cursor that lists the next, older ones; \
+    --all-pages lists every matching job instead, fetching them a page at a time."
+)]
 pub struct Args {
-    /// Only jobs in this status
-    #[arg(long, value_parser = ["pending", "running", "completed", "failed", "cancelled"])]
-    pub status: Option<String>,
-    /// Every user's jobs (admins), not just your own
+    /// Only jobs in these statuses (comma-separated or repeated)
+    #[arg(
+        long,
+        value_delimiter = ',',
+        value_parser = ["pending", "running", "completed", "failed", "cancelled"]
+    )]
+    pub status: Vec<String>,
+    /// Only jobs whose name or command contains TEXT (case-insensitive)
+    #[arg(long, short = 'q', value_name = "TEXT")]
+    pub search: Option<String>,
+    /// Every user's jobs, not just your own (needs an admin token)
     #[arg(long)]
     pub all: bool,
-    /// At most this many jobs
-    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    /// Only this user's jobs (admins)
+    #[arg(long, value_name = "NAME", conflicts_with = "all")]
+    pub owner: Option<String>,
+    /// At most this many jobs, newest first
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..))]
     pub limit: u32,
-    /// Print JSON (every field)
+    /// Every matching job, however many (fetched a page at a time)
+    #[arg(long, conflicts_with = "limit")]
+    pub all_pages: bool,
+    /// Continue after an earlier listing: the cursor its hint printed
+    #[arg(long, value_name = "CURSOR")]
+    pub cursor: Option<String>,
+    /// Print JSON (every field, and `next_cursor`)
     #[arg(long)]
     pub json: bool,
     #[command(flatten)]
@@ -31,40 +55,67 @@ pub struct Args {
 /// Prints the list.
 pub async fn run(args: Args, file: &ConfigFile) -> anyhow::Result<ExitCode> {
     let client = args.client.client(file)?;
-    let owner = if args.all {
-        None
-    } else {
-        Some(client.whoami().await?.name)
+    let me = client.whoami().await?;
+    let others = args.all || args.owner.as_ref().is_some_and(|o| *o != me.name);
+    if others && me.role != Role::Admin {
+        anyhow::bail!(
+            "{} needs an admin token; this one is {:?}'s ({} role), which sees only its own \
+             jobs: drop {}",
+            if args.all { "--all" } else { "--owner" },
+            me.name,
+            me.role,
+            if args.all { "--all" } else { "--owner" },
+        );
+    }
+    let owner = match (&args.owner, args.all) {
+        (Some(owner), _) => Some(owner.clone()),
+        (None, true) => None,
+        (None, false) => Some(me.name),
     };
-    let query = ListQuery {
-        status: args
-            .status
-            .as_deref()
-            .map(str::parse::<JobStatus>)
-            .transpose()?,
+    let mut query = ListQuery {
+        status: (!args.status.is_empty()).then(|| args.status.join(",")),
         owner,
-        limit: Some(args.limit),
+        q: args.search.clone(),
+        limit: None,
+        cursor: args.cursor.clone(),
         id_prefix: None,
     };
-    let jobs = client.list(&query).await?;
+    // Walk the pages until the limit is reached or none are left.
+    let wanted = if args.all_pages {
+        usize::MAX
+    } else {
+        args.limit as usize
+    };
+    let mut jobs: Vec<Job> = Vec::new();
+    let next_cursor = loop {
+        let left = wanted - jobs.len();
+        query.limit = Some(left.min(PAGE_MAX as usize) as u32);
+        let page = client.list_page(&query).await?;
+        jobs.extend(page.jobs);
+        match page.next_cursor {
+            Some(cursor) if jobs.len() < wanted => query.cursor = Some(cursor),
+            other => break other,
+        }
+    };
+    let show_owner = args.all || args.owner.is_some();
     if args.json {
-        output::print_json(&serde_json::json!({ "jobs": jobs }))?;
+        output::print_json(&JobList { jobs, next_cursor })?;
         return Ok(ExitCode::SUCCESS);
     }
     if jobs.is_empty() {
         eprintln!(
             "no jobs{}",
-            if args.all {
+            if show_owner {
                 ""
             } else {
-                " (yours); --all shows everyone's"
+                " (yours); with an admin token, --all shows everyone's"
             }
         );
         return Ok(ExitCode::SUCCESS);
     }
     let now = Utc::now();
     let mut header = vec!["ID", "NAME"];
-    if args.all {
+    if show_owner {
         header.push("OWNER");
     }
     header.extend(["STATUS", "AGE", "DURATION", "COMMAND"]);
@@ -75,7 +126,7 @@ pub async fn run(args: Args, file: &ConfigFile) -> anyhow::Result<ExitCode> {
                 short_id(job),
                 output::escape(job.name.as_deref().unwrap_or("-")),
             ];
-            if args.all {
+            if show_owner {
                 row.push(output::escape(&job.owner));
             }
             let mut status = output::status(job.status);
@@ -92,6 +143,12 @@ pub async fn run(args: Args, file: &ConfigFile) -> anyhow::Result<ExitCode> {
         })
         .collect();
     output::print_table(&header, &rows)?;
+    if let Some(cursor) = next_cursor {
+        eprintln!(
+            "more jobs match: add --cursor {cursor} for the next {}, or --all-pages for all",
+            args.limit
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -23,18 +23,19 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 
-use crate::client::{ApiClient, ClientError};
+use crate::client::{self, ApiClient, ClientError};
 use crate::config::{self, ConfigFile};
-use crate::domain::JobId;
+use crate::domain::{JobId, JobIdPrefix};
 use crate::protocol::{Job, ListQuery};
 
-/// How client commands reach the api.
+/// How client commands and workers reach the api: one `--api-url`/`--token`
+/// pair, so every command spells, documents and resolves them the same way.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ClientArgs {
     /// The API's URL [default: the one `jobctl up` wrote, else http://127.0.0.1:8765]
     #[arg(long, env = "JOBCTL_API_URL", value_name = "URL")]
     pub api_url: Option<String>,
-    /// API token [default: config file, else the admin token of `jobctl up`]
+    /// API token [default: config file, else the token `jobctl up` wrote (admin; worker token for `jobctl worker`)]
     #[arg(
         long,
         env = "JOBCTL_TOKEN",
@@ -50,6 +51,17 @@ impl ClientArgs {
     pub fn client(&self, file: &ConfigFile) -> anyhow::Result<ApiClient> {
         let data_dir = config::data_dir(env_path("JOBCTL_DATA_DIR").as_deref(), file).ok();
         let api_url = config::api_url(self.api_url.as_deref(), file, data_dir.as_deref());
+        let hint = if self.api_url.is_some() || file.api_url.is_some() {
+            client::HINT_CONFIGURED
+        } else if data_dir
+            .as_deref()
+            .and_then(|d| config::read_data_file(d, config::API_URL_FILE))
+            .is_some()
+        {
+            client::HINT_UP
+        } else {
+            client::HINT_NOTHING_CONFIGURED
+        };
         let token = config::token(
             self.token.as_deref(),
             file,
@@ -60,7 +72,7 @@ impl ClientArgs {
         .context(
             "no token: set JOBCTL_TOKEN (or --token), or run `jobctl up` once on this machine",
         )?;
-        ApiClient::new(&api_url, &token)
+        Ok(ApiClient::new(&api_url, &token)?.with_start_hint(hint))
     }
 }
 
@@ -70,24 +82,19 @@ fn env_path(name: &str) -> Option<PathBuf> {
         .map(PathBuf::from)
 }
 
-/// The shortest prefix accepted for a job id, as git and docker allow.
-pub const MIN_ID_PREFIX: usize = 4;
-
 /// Turns a full id or a unique prefix of at least 4 hex digits into a job.
 pub async fn resolve_job(client: &ApiClient, raw: &str) -> anyhow::Result<Job> {
     let raw = raw.trim();
     if let Ok(id) = JobId::parse(raw) {
         return client.job(id).await.map_err(|e| not_found_hint(e, raw));
     }
-    let prefix = raw.to_ascii_lowercase();
-    if prefix.len() < MIN_ID_PREFIX
-        || prefix.len() > 36
-        || !prefix.chars().all(|c| c.is_ascii_hexdigit() || c == '-')
-    {
-        anyhow::bail!(
-            "invalid job id {raw:?}: give the full id or at least {MIN_ID_PREFIX} of its leading hex digits"
-        );
-    }
+    let min = JobIdPrefix::MIN_FOR_LOOKUP;
+    let prefix = match JobIdPrefix::parse(raw) {
+        Ok(p) if p.as_str().len() >= min => p.into_string(),
+        _ => anyhow::bail!(
+            "invalid job id {raw:?}: give the full id or at least {min} of its leading hex digits"
+        ),
+    };
     let query = ListQuery {
         id_prefix: Some(prefix.clone()),
         limit: Some(10),

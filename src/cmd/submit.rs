@@ -35,7 +35,8 @@ pub struct Args {
     /// Working directory on the worker [default: the current directory]
     #[arg(long, value_name = "DIR")]
     pub cwd: Option<PathBuf>,
-    /// Follow the job's output until it ends (Ctrl-C stops following, not the job)
+    /// Follow the job's output until it ends: the log goes to stdout and the job id to
+    /// stderr (Ctrl-C stops following, not the job)
     #[arg(long, short = 'f')]
     pub follow: bool,
     /// Poll interval when following

@@ -152,11 +152,14 @@ async fn ensure_token(
 }
 
 fn print_banner(api_url: &str, web_url: &str, data_dir: &Path) {
-    // Show the command as the user can type it: `jobctl` when it is on the
-    // PATH, else the path of this binary (e.g. under target/release).
+    // Show the command as the user can type it from any directory: `jobctl`
+    // when the shell found it on the PATH, else this binary's absolute path
+    // (`cargo run` starts target/release/jobctl, which is not on the PATH).
     let me = std::env::args().next().unwrap_or_else(|| "jobctl".into());
     let jobctl = if me.contains('/') {
-        me
+        std::env::current_exe()
+            .map(|p| p.display().to_string())
+            .unwrap_or(me)
     } else {
         "jobctl".into()
     };
@@ -168,7 +171,8 @@ fn print_banner(api_url: &str, web_url: &str, data_dir: &Path) {
          {jobctl} list\n  \
          {jobctl} logs <ID> --follow\n\n\
          To watch in a browser, open the web UI and sign in with the admin token: `cat {token}`.\n\n\
-         Stop with Ctrl-C: running jobs get {drain}s to finish.\n",
+         Stop with Ctrl-C: running jobs get {drain}s to finish, then they are stopped.\n\
+         A second Ctrl-C stops them at once (they are recorded as failed: worker shut down).\n",
         token = token_file.display(),
         data = data_dir.display(),
         drain = Duration::from_secs(60).as_secs(),

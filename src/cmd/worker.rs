@@ -24,17 +24,9 @@ pub enum ExecutorKind {
 /// Flags of `jobctl worker`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
-    /// The API's URL
-    #[arg(long, env = "JOBCTL_API_URL", value_name = "URL")]
-    pub api_url: Option<String>,
-    /// A worker token (`jobctl token create --role worker`)
-    #[arg(
-        long,
-        env = "JOBCTL_TOKEN",
-        hide_env_values = true,
-        value_name = "TOKEN"
-    )]
-    pub token: Option<String>,
+    /// Where the api is and the worker token (`jobctl token create --role worker`)
+    #[command(flatten)]
+    pub api: super::ClientArgs,
     /// Directory of job logs: the same path the api reads [default: DATA_DIR/logs]
     #[arg(long, env = "JOBCTL_LOGS_DIR", value_name = "DIR")]
     pub logs_dir: Option<PathBuf>,
@@ -85,9 +77,9 @@ impl Args {
     /// The worker's configuration after flags, variables, config file and defaults.
     pub fn worker_config(&self, file: &ConfigFile) -> anyhow::Result<WorkerConfig> {
         let data_dir = config::data_dir(self.data_dir.as_deref(), file)?;
-        let api_url = config::api_url(self.api_url.as_deref(), file, Some(&data_dir));
+        let api_url = config::api_url(self.api.api_url.as_deref(), file, Some(&data_dir));
         let token = config::token(
-            self.token.as_deref(),
+            self.api.token.as_deref(),
             file,
             Some(&data_dir.join(config::WORKER_TOKEN_FILE)),
         )?

@@ -6,6 +6,7 @@
 //! [`JobStatus::can_become`], so an illegal transition is refused the same way
 //! on every backend.
 
+mod page;
 mod postgres;
 mod sqlite;
 pub mod transfer;
@@ -19,6 +20,7 @@ use chrono::{DateTime, Utc};
 use crate::domain::{JobId, JobSpec, JobStatus, Role};
 use crate::protocol::{Job, TokenInfo, WorkerRegistration};
 
+pub use page::{InvalidCursor, JobCursor, JobFilter, JobPage};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
@@ -96,16 +98,6 @@ fn database_unavailable(e: &sqlx::Error) -> bool {
     }
 }
 
-/// Which jobs `GET /jobs` lists.
-#[derive(Debug, Clone, Default)]
-pub struct JobFilter {
-    pub status: Option<JobStatus>,
-    pub owner: Option<String>,
-    /// Only ids starting with this lowercase hex-and-hyphen prefix.
-    pub id_prefix: Option<String>,
-    pub limit: u32,
-}
-
 /// How a job ended, as its worker reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JobEnd {
@@ -160,8 +152,9 @@ pub trait JobStore: Send + Sync + 'static {
     /// One job, if it exists.
     async fn get_job(&self, id: JobId) -> Result<Option<Job>, StoreError>;
 
-    /// Jobs matching `filter`, newest first.
-    async fn list_jobs(&self, filter: &JobFilter) -> Result<Vec<Job>, StoreError>;
+    /// One page of the jobs matching `filter`, newest first (by
+    /// `created_at`, then id), starting after `filter.after`.
+    async fn list_jobs(&self, filter: &JobFilter) -> Result<JobPage, StoreError>;
 
     /// Cancels a pending job at once; flags a running one so its worker stops
     /// it. A finished job is a [`StoreError::Conflict`].
@@ -392,4 +385,76 @@ fn new_lease_token() -> String {
 
 fn lease_expiry(now: DateTime<Utc>, lease: Duration) -> DateTime<Utc> {
     now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(60))
+}
+
+/// The columns of a job row that both stores keep in the same SQL types.
+/// Each store reads the id and the timestamps itself (TEXT and integer
+/// microseconds in SQLite; UUID and TIMESTAMPTZ in PostgreSQL), then
+/// [`JobColumns::into_job`] does the rest once for both.
+#[derive(sqlx::FromRow)]
+struct JobColumns {
+    name: Option<String>,
+    owner: String,
+    command: String,
+    cwd: Option<String>,
+    env: String,
+    timeout_seconds: Option<i64>,
+    status: String,
+    exit_code: Option<i32>,
+    failure_reason: Option<String>,
+    worker: Option<String>,
+    cancel_requested: bool,
+    pending_reason: Option<String>,
+}
+
+/// When a job was created, started and finished, in the store's own types.
+struct JobTimes {
+    created_at: DateTime<Utc>,
+    started_at: Option<DateTime<Utc>>,
+    finished_at: Option<DateTime<Utc>>,
+}
+
+impl JobColumns {
+    fn into_job(self, id: JobId, times: JobTimes) -> Result<Job, StoreError> {
+        let corrupt = |what: &str, e: &dyn std::fmt::Display| {
+            StoreError::Corrupt(format!("job {id}: bad {what}: {e}"))
+        };
+        Ok(Job {
+            id,
+            name: self.name,
+            owner: self.owner,
+            command: serde_json::from_str(&self.command).map_err(|e| corrupt("command", &e))?,
+            cwd: self.cwd,
+            env: serde_json::from_str(&self.env).map_err(|e| corrupt("env", &e))?,
+            timeout_seconds: self.timeout_seconds.map(|t| t as u64),
+            status: self.status.parse().map_err(|e| corrupt("status", &e))?,
+            exit_code: self.exit_code,
+            failure_reason: self.failure_reason,
+            worker: self.worker,
+            created_at: times.created_at,
+            started_at: times.started_at,
+            finished_at: times.finished_at,
+            cancel_requested: self.cancel_requested,
+            pending_reason: self.pending_reason,
+        })
+    }
+}
+
+/// Token SQL that both dialects read the same (`$1` is a parameter to
+/// SQLite as well as to PostgreSQL).
+const FIND_TOKEN: &str = "SELECT name, role, secret_hash FROM tokens WHERE key_id = $1";
+const LIST_TOKENS: &str = "SELECT name, role, created_at FROM tokens ORDER BY created_at, name";
+const REVOKE_TOKEN: &str = "DELETE FROM tokens WHERE name = $1";
+
+/// A token row's name and role, the same in both stores.
+#[derive(sqlx::FromRow)]
+struct TokenColumns {
+    name: String,
+    role: String,
+}
+
+impl TokenColumns {
+    fn role(&self) -> Result<Role, StoreError> {
+        self.role.parse().map_err(StoreError::Corrupt)
+    }
 }

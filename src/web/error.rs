@@ -95,6 +95,7 @@ mod tests {
         let down = WebError::from(ClientError::Unreachable {
             url: "http://127.0.0.1:1".into(),
             reason: "connection refused".into(),
+            hint: crate::client::HINT_API,
         });
         assert_eq!(down.status(), StatusCode::BAD_GATEWAY);
         assert!(down.to_string().contains("cannot reach the API"));

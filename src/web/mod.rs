@@ -102,6 +102,7 @@ pub fn router(state: WebState) -> Router {
         .route("/jobs/{id}/cancel", post(proxy::cancel_job))
         .route("/jobs/{id}/logs", get(proxy::job_logs))
         .route("/jobs/{id}/logs/download", get(proxy::download_logs))
+        .route("/jobs/{id}/logs/search", get(proxy::search_logs))
         .route("/workers", get(fleet::list))
         .fallback(any(proxy::no_route));
     let [csp, nosniff, referrer, frames] = security::header_layers();

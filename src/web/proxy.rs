@@ -24,8 +24,10 @@ use super::error::WebError;
 use super::session::{Session, session_id};
 use crate::api::{ApiJson, ApiPath, ApiQuery};
 use crate::client::ClientError;
-use crate::domain::{JobId, JobStatus, Role, parse_duration};
-use crate::protocol::{Job, JobList, ListQuery, LogChunk, LogsQuery, SubmitJob};
+use crate::domain::{JobId, Role, parse_duration};
+use crate::protocol::{
+    Job, JobList, ListQuery, LogChunk, LogSearch, LogSearchQuery, LogsQuery, SubmitJob,
+};
 
 /// Lines of a tail when the page does not say.
 const DEFAULT_TAIL: u32 = 1000;
@@ -85,15 +87,19 @@ pub async fn session_info(State(state): State<WebState>, signed: SignedIn) -> Js
     })
 }
 
-/// `GET /ui/api/jobs` query: passed on to the API.
+/// `GET /ui/api/jobs` query: passed on to the API, which checks it.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct JobsQuery {
-    status: Option<JobStatus>,
+    status: Option<String>,
+    owner: Option<String>,
+    q: Option<String>,
     limit: Option<u32>,
+    cursor: Option<String>,
 }
 
-/// `GET /ui/api/jobs`: the caller's jobs (an admin's: everyone's), newest first.
+/// `GET /ui/api/jobs`: a page of the caller's jobs (an admin's: everyone's),
+/// newest first, with the API's `next_cursor`.
 pub async fn list_jobs(
     State(state): State<WebState>,
     signed: SignedIn,
@@ -101,11 +107,16 @@ pub async fn list_jobs(
 ) -> Result<Json<JobList>, WebError> {
     let list = ListQuery {
         status: query.status,
+        owner: query.owner,
+        q: query.q,
         limit: query.limit,
-        ..ListQuery::default()
+        cursor: query.cursor,
+        id_prefix: None,
     };
-    let jobs = signed.api(&state, signed.session.client.list(&list).await)?;
-    Ok(Json(JobList { jobs }))
+    Ok(Json(signed.api(
+        &state,
+        signed.session.client.list_page(&list).await,
+    )?))
 }
 
 /// `GET /ui/api/jobs/{id}`.
@@ -130,7 +141,7 @@ pub async fn cancel_job(
     ))
 }
 
-/// `GET /ui/api/jobs/{id}/logs?tail=N|offset=B`: one [`LogChunk`] as the API
+/// `GET /ui/api/jobs/{id}/logs?tail=N|offset=B|before=B&tail=N`: one [`LogChunk`] as the API
 /// answers it; a follower reads `next_offset` and polls from there.
 pub async fn job_logs(
     State(state): State<WebState>,
@@ -139,15 +150,25 @@ pub async fn job_logs(
     ApiQuery(query): ApiQuery<LogsQuery>,
 ) -> Result<Json<LogChunk>, WebError> {
     let client = &signed.session.client;
-    let chunk = match query.offset {
-        Some(offset) => client.logs_from(id, offset).await,
-        None => {
-            client
-                .logs_tail(id, query.tail.unwrap_or(DEFAULT_TAIL))
-                .await
-        }
+    let tail = query.tail.unwrap_or(DEFAULT_TAIL);
+    let chunk = match (query.offset, query.before) {
+        (Some(offset), _) => client.logs_from(id, offset).await,
+        (None, Some(before)) => client.logs_before(id, before, tail).await,
+        (None, None) => client.logs_tail(id, tail).await,
     };
     Ok(Json(signed.api(&state, chunk)?))
+}
+
+/// `GET /ui/api/jobs/{id}/logs/search?q=…`: one [`LogSearch`] as the API
+/// answers it; the page asks again with `after=next_after` to go on.
+pub async fn search_logs(
+    State(state): State<WebState>,
+    signed: SignedIn,
+    ApiPath(id): ApiPath<JobId>,
+    ApiQuery(query): ApiQuery<LogSearchQuery>,
+) -> Result<Json<LogSearch>, WebError> {
+    let found = signed.session.client.logs_search(id, &query).await;
+    Ok(Json(signed.api(&state, found)?))
 }
 
 /// The whole log, streamed through as the API sends it: never held in

@@ -248,7 +248,8 @@ pub async fn run(config: WorkerConfig, shutdown: Shutdown) -> anyhow::Result<()>
     } else if running > 0 {
         tracing::info!(
             running,
-            "waiting up to {} for running jobs to finish",
+            "waiting up to {} for running jobs to finish; a second Ctrl-C (or SIGTERM) stops \
+             them now, and they are recorded as failed (worker shut down)",
             format_duration(config.drain_timeout)
         );
         tokio::select! {

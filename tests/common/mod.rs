@@ -8,10 +8,11 @@
 #![allow(dead_code)]
 
 use std::future::Future;
+use std::io::Read;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use jobctl::api::{ApiConfig, ApiServer};
@@ -320,7 +321,7 @@ impl TestApi {
 
     /// Starts `jobctl worker` against this api.
     pub fn worker(&self, token: &str, extra: &[&str]) -> ChildGuard {
-        ChildGuard::spawn(self.worker_command(token, &self.logs_dir, extra))
+        ChildGuard::spawn_quiet(self.worker_command(token, &self.logs_dir, extra))
     }
 
     /// The command line of a worker against this api writing its logs
@@ -366,12 +367,72 @@ impl Drop for TestApi {
 /// A child process that is stopped (SIGTERM, then SIGKILL) when dropped.
 pub struct ChildGuard {
     pub child: Option<Child>,
+    /// What the process wrote on stdout and stderr, when started with
+    /// [`ChildGuard::spawn_quiet`]: printed only if the test fails.
+    captured: Option<Captured>,
 }
+
+/// A quiet child's output so far, and the threads reading its pipes.
+struct Captured {
+    buf: Arc<Mutex<Vec<u8>>>,
+    readers: Vec<std::thread::JoinHandle<()>>,
+}
+
+/// The most of a quiet child's output kept for a failing test (the end).
+const CAPTURE_LIMIT: usize = 4 << 20;
 
 impl ChildGuard {
     pub fn spawn(mut cmd: Command) -> ChildGuard {
         let child = cmd.spawn().expect("spawn jobctl");
-        ChildGuard { child: Some(child) }
+        ChildGuard {
+            child: Some(child),
+            captured: None,
+        }
+    }
+
+    /// Spawns with stdout and stderr captured, so a passing test prints
+    /// nothing of the service's log; a failing one prints it (the last
+    /// 4 MiB) under the test's name.
+    pub fn spawn_quiet(mut cmd: Command) -> ChildGuard {
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("spawn jobctl");
+        let buf = Arc::new(Mutex::new(Vec::new()));
+        let mut readers = Vec::new();
+        let out: Option<Box<dyn std::io::Read + Send>> =
+            child.stdout.take().map(|s| Box::new(s) as _);
+        let err: Option<Box<dyn std::io::Read + Send>> =
+            child.stderr.take().map(|s| Box::new(s) as _);
+        for mut pipe in [out, err].into_iter().flatten() {
+            let buf = buf.clone();
+            readers.push(std::thread::spawn(move || {
+                let mut chunk = [0u8; 8192];
+                while let Ok(n) = pipe.read(&mut chunk) {
+                    if n == 0 {
+                        break;
+                    }
+                    let mut b = buf.lock().unwrap_or_else(|e| e.into_inner());
+                    b.extend_from_slice(&chunk[..n]);
+                    if b.len() > CAPTURE_LIMIT {
+                        let cut = b.len() - CAPTURE_LIMIT;
+                        b.drain(..cut);
+                    }
+                }
+            }));
+        }
+        ChildGuard {
+            child: Some(child),
+            captured: Some(Captured { buf, readers }),
+        }
+    }
+
+    /// What a quiet child wrote so far.
+    pub fn output(&self) -> String {
+        self.captured
+            .as_ref()
+            .map(|Captured { buf, .. }| {
+                String::from_utf8_lossy(&buf.lock().unwrap_or_else(|e| e.into_inner())).into_owned()
+            })
+            .unwrap_or_default()
     }
 
     pub fn pid(&self) -> i32 {
@@ -407,6 +468,22 @@ impl Drop for ChildGuard {
                 nix::sys::signal::Signal::SIGKILL,
             );
             let _ = child.wait();
+        }
+        if let Some(Captured { buf, readers }) = self.captured.take() {
+            // The pipes close with the process (and any job it left behind
+            // that still holds them is not waited for).
+            for reader in readers {
+                if reader.is_finished() {
+                    let _ = reader.join();
+                }
+            }
+            if std::thread::panicking() {
+                let out = buf.lock().unwrap_or_else(|e| e.into_inner());
+                eprintln!(
+                    "---- output of the service process ----\n{}---- end ----",
+                    String::from_utf8_lossy(&out)
+                );
+            }
         }
     }
 }
