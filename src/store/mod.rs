@@ -9,6 +9,7 @@
 mod page;
 mod postgres;
 mod sqlite;
+pub mod transfer;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,7 +18,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::domain::{JobId, JobSpec, JobStatus, Role, Secrets};
-use crate::protocol::{Job, TokenInfo};
+use crate::protocol::{Job, TokenInfo, WorkerRegistration};
 
 pub use page::{InvalidCursor, JobCursor, JobFilter, JobPage};
 pub use postgres::PostgresStore;
@@ -125,6 +126,19 @@ pub struct LostJob {
     pub worker: Option<String>,
 }
 
+/// A worker as the store keeps it: what it registered, when it was last
+/// heard from, and the jobs it runs now.
+#[derive(Debug, Clone)]
+pub struct WorkerRecord {
+    pub registration: WorkerRegistration,
+    pub started_at: DateTime<Utc>,
+    pub last_seen: DateTime<Utc>,
+    /// How long ago `last_seen` was, by the database's clock (the same on
+    /// every replica).
+    pub silent_for: Duration,
+    pub running: Vec<JobId>,
+}
+
 /// Job and token state. Implementations must make [`JobStore::claim_job`]
 /// atomic: two concurrent claimers never receive the same job.
 #[async_trait]
@@ -219,6 +233,37 @@ pub trait JobStore: Send + Sync + 'static {
 
     /// Removes the token named `name`; false when there was none.
     async fn revoke_token(&self, name: &str) -> Result<bool, StoreError>;
+
+    /// Records a worker that starts (a fresh `started_at`) or, with
+    /// `draining`, one that has begun to stop; either way it is seen now.
+    async fn register_worker(&self, worker: &WorkerRegistration) -> Result<(), StoreError>;
+
+    /// The worker named `name` was seen now (it claimed). At most one write
+    /// a second per worker, so busy workers do not add write load.
+    async fn touch_worker(&self, name: &str) -> Result<(), StoreError>;
+
+    /// The worker running job `id` was seen now (it heartbeated), as
+    /// [`JobStore::touch_worker`].
+    async fn touch_worker_of_job(&self, id: JobId) -> Result<(), StoreError>;
+
+    /// Every known worker, by name, with the jobs it runs now.
+    async fn list_workers(&self) -> Result<Vec<WorkerRecord>, StoreError>;
+
+    /// Forgets workers not heard from for `silent_for`; how many.
+    async fn prune_workers(&self, silent_for: Duration) -> Result<u64, StoreError>;
+
+    /// How many jobs are in each status right now (statuses with none are
+    /// left out).
+    async fn count_jobs(&self) -> Result<Vec<(JobStatus, u64)>, StoreError>;
+}
+
+/// Groups `(worker, job)` pairs of running jobs by worker.
+fn running_by_worker(pairs: Vec<(String, JobId)>) -> std::collections::HashMap<String, Vec<JobId>> {
+    let mut map: std::collections::HashMap<String, Vec<JobId>> = Default::default();
+    for (worker, id) in pairs {
+        map.entry(worker).or_default().push(id);
+    }
+    map
 }
 
 /// Opens (creating and migrating as needed) the store at `url`:
