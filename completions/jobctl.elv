@@ -73,7 +73,7 @@ set edit:completion:arg-completer[jobctl] = {|@words|
             cand --sbatch-arg 'Slurm: an extra sbatch option for every job, e.g. --sbatch-arg=--account=lab (repeatable)'
             cand --max-jobs 'Slurm: how many jobs this worker has in Slurm at once, pending or running there'
             cand --slurm-poll-interval 'Slurm: how often squeue is asked about this worker''s jobs'
-            cand --metrics-listen 'Serve this worker''s Prometheus metrics at http://ADDR/metrics (running jobs, log bytes, report retries)'
+            cand --metrics-listen 'Serve this worker''s Prometheus metrics at http://ADDR/metrics (running jobs, log bytes, report retries) and its health at http://ADDR/healthz (503 with the reason while a fault stops it claiming)'
             cand --log-format 'Service log lines: text (journald-friendly) or json (one object a line, for log shippers)'
             cand --config 'Config file [default: ~/.config/jobctl/config.toml]'
             cand --run-as-owner 'Run each job as the local account named like its owner (uid, gid, groups, HOME), as Slurm does; the worker must run as root'

@@ -75,7 +75,7 @@ complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l partition -d 'S
 complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l sbatch-arg -d 'Slurm: an extra sbatch option for every job, e.g. --sbatch-arg=--account=lab (repeatable)' -r
 complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l max-jobs -d 'Slurm: how many jobs this worker has in Slurm at once, pending or running there' -r
 complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l slurm-poll-interval -d 'Slurm: how often squeue is asked about this worker\'s jobs' -r
-complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l metrics-listen -d 'Serve this worker\'s Prometheus metrics at http://ADDR/metrics (running jobs, log bytes, report retries)' -r
+complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l metrics-listen -d 'Serve this worker\'s Prometheus metrics at http://ADDR/metrics (running jobs, log bytes, report retries) and its health at http://ADDR/healthz (503 with the reason while a fault stops it claiming)' -r
 complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l log-format -d 'Service log lines: text (journald-friendly) or json (one object a line, for log shippers)' -r -f -a "text\t'Human-readable lines (no timestamp under systemd: journald adds one)'
 json\t'One JSON object per line'"
 complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l config -d 'Config file [default: ~/.config/jobctl/config.toml]' -r -F

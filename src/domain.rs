@@ -301,8 +301,10 @@ pub mod limits {
     pub const EXEC_RESERVE_BYTES: usize = 64 * 1024;
     /// Secrets in one job.
     pub const MAX_SECRETS: usize = 64;
-    /// Bytes in one secret's value.
-    pub const MAX_SECRET_BYTES: usize = 64 * 1024;
+    /// Characters in one secret's value: at most 64 KiB in UTF-8. Counted
+    /// in characters, as JSON Schema's `maxLength` counts, so that the
+    /// OpenAPI description states the very rule the api applies.
+    pub const MAX_SECRET_CHARS: usize = 16 * 1024;
     /// Characters a secret's value needs at least: a shorter one could not
     /// be redacted from the job's output without redacting ordinary text.
     pub const MIN_SECRET_CHARS: usize = 6;
@@ -459,8 +461,8 @@ pub enum SpecError {
     )]
     SecretTooShort(String, usize),
     #[error(
-        "secret {0} is {1} bytes long (at most {max} allowed)",
-        max = limits::MAX_SECRET_BYTES
+        "secret {0} is {1} characters long (at most {max} allowed)",
+        max = limits::MAX_SECRET_CHARS
     )]
     SecretTooLong(String, usize),
     #[error("timeout_seconds must be greater than 0")]
@@ -588,8 +590,8 @@ fn check_secrets(secrets: &Secrets, env: &BTreeMap<String, String>) -> Result<()
         if chars < limits::MIN_SECRET_CHARS {
             return Err(SpecError::SecretTooShort(k.clone(), chars));
         }
-        if v.len() > limits::MAX_SECRET_BYTES {
-            return Err(SpecError::SecretTooLong(k.clone(), v.len()));
+        if chars > limits::MAX_SECRET_CHARS {
+            return Err(SpecError::SecretTooLong(k.clone(), chars));
         }
     }
     Ok(())
@@ -859,7 +861,7 @@ mod tests {
             parse(&[], &[("K", "long\0enough")]),
             Err(SpecError::NulInSecret("K".into()))
         );
-        let huge = "x".repeat(limits::MAX_SECRET_BYTES + 1);
+        let huge = "x".repeat(limits::MAX_SECRET_CHARS + 1);
         assert!(matches!(
             parse(&[], &[("K", &huge)]),
             Err(SpecError::SecretTooLong(_, _))

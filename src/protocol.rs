@@ -163,14 +163,14 @@ fn secrets_schema() -> utoipa::openapi::Object {
                 .schema_type(Type::String)
                 .pattern(Some(NO_NUL))
                 .min_length(Some(crate::domain::limits::MIN_SECRET_CHARS))
-                .max_length(Some(crate::domain::limits::MAX_SECRET_BYTES / 4))
+                .max_length(Some(crate::domain::limits::MAX_SECRET_CHARS))
                 .into(),
         )))
         .max_properties(Some(crate::domain::limits::MAX_SECRETS))
         .description(Some(
             "Write-only values set in the job's environment: never returned (the job shows \
              `secret_names`), redacted from its output, removed when the job ends. Names like \
-             env names; values of at least 6 characters and at most 64 KiB.",
+             env names; values of 6 to 16 384 characters.",
         ))
         .build()
 }

@@ -765,7 +765,7 @@ async fn a_worker_that_cannot_write_logs_hands_jobs_back_and_stops_claiming(back
     let broken = common::ChildGuard::spawn_quiet(api.worker_command(
         &worker,
         &broken_logs,
-        &["--name", "broken"],
+        &["--name", "broken", "--metrics-listen", "127.0.0.1:0"],
     ));
     let mut jobs = Vec::new();
     for i in 0..6 {
@@ -787,6 +787,28 @@ async fn a_worker_that_cannot_write_logs_hands_jobs_back_and_stops_claiming(back
     assert!(
         log.contains("Read-only file system") || log.contains("Permission denied"),
         "says why: {log}"
+    );
+    // Its own /healthz says so too, and why.
+    let healthz = {
+        let out = broken.output();
+        let addr = out
+            .split("health at /healthz addr=")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .unwrap_or_else(|| panic!("the worker names its metrics address: {out}"))
+            .to_string();
+        format!("http://{addr}/healthz")
+    };
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let answer = http.get(&healthz).send().await.unwrap();
+    assert_eq!(answer.status(), reqwest::StatusCode::SERVICE_UNAVAILABLE);
+    let text = answer.text().await.unwrap();
+    assert!(
+        text.contains("not claiming jobs: cannot create log file"),
+        "{text}"
     );
     let healthy = api.worker(&worker, &["--name", "healthy"]);
     for id in &jobs {
@@ -822,5 +844,7 @@ async fn a_worker_that_cannot_write_logs_hands_jobs_back_and_stops_claiming(back
         .await;
     assert_eq!(later.status, JobStatus::Completed);
     assert_eq!(later.worker.as_deref(), Some("broken"));
+    let answer = http.get(&healthz).send().await.unwrap();
+    assert_eq!(answer.status(), reqwest::StatusCode::OK, "healthy again");
     drop(broken);
 }

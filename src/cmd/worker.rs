@@ -72,7 +72,7 @@ pub struct Args {
     /// Slurm: how often squeue is asked about this worker's jobs
     #[arg(long, env = "JOBCTL_SLURM_POLL_INTERVAL", default_value = "2s", value_parser = parse_duration)]
     pub slurm_poll_interval: Duration,
-    /// Serve this worker's Prometheus metrics at http://ADDR/metrics (running jobs, log bytes, report retries)
+    /// Serve this worker's Prometheus metrics at http://ADDR/metrics (running jobs, log bytes, report retries) and its health at http://ADDR/healthz (503 with the reason while a fault stops it claiming)
     #[arg(long, env = "JOBCTL_METRICS_LISTEN", value_name = "ADDR")]
     pub metrics_listen: Option<std::net::SocketAddr>,
     /// Service log lines: text (journald-friendly) or json (one object a line, for log shippers)

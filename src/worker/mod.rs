@@ -145,7 +145,7 @@ struct WorkerContext {
     /// told to stop now, or when the shutdown's report window is over.
     give_up: CancellationToken,
     /// Whether this worker can run jobs right now.
-    health: health::Health,
+    health: Arc<health::Health>,
     /// Final statuses that could not be delivered before `give_up`.
     undelivered: std::sync::Mutex<Vec<String>>,
 }
@@ -169,13 +169,13 @@ pub async fn run(config: WorkerConfig, shutdown: Shutdown) -> anyhow::Result<()>
         .create(&config.logs_dir)
         .with_context(|| format!("cannot create logs dir {}", config.logs_dir.display()))?;
     let client = ApiClient::new(&config.api_url, &config.token)?;
+    let health = Arc::new(health::Health::default());
     let metrics_server = match config.metrics_listen {
-        Some(addr) => Some(serve_metrics(addr, shutdown.immediate.clone()).await?),
+        Some(addr) => Some(serve_metrics(addr, health.clone(), shutdown.immediate.clone()).await?),
         None => None,
     };
     wait_for_api(&client, config.startup_timeout, &shutdown.graceful).await?;
     let network_fs = crate::fsinfo::network_filesystem(&config.logs_dir);
-    let health = health::Health::default();
     let poller_done = CancellationToken::new();
     let (executor, poller): (Arc<dyn executor::Executor>, _) = match &config.executor {
         ExecutorConfig::Local => (
@@ -442,6 +442,7 @@ async fn claim_loop(
 /// (the job gauges are the api's).
 async fn serve_metrics(
     addr: std::net::SocketAddr,
+    health: Arc<health::Health>,
     stop: CancellationToken,
 ) -> anyhow::Result<tokio::task::JoinHandle<()>> {
     let handle = crate::metrics::install()
@@ -449,8 +450,24 @@ async fn serve_metrics(
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("cannot listen for metrics on {addr}"))?;
-    tracing::info!(addr = %listener.local_addr()?, "serving metrics at /metrics");
-    let app = axum::Router::new().route(
+    tracing::info!(addr = %listener.local_addr()?, "serving metrics at /metrics, health at /healthz");
+    // 200 while this worker can run jobs; 503 with the reason while a fault
+    // (an unwritable or full logs dir, a supervisor that cannot start, Slurm
+    // down) keeps it from claiming, so a load balancer or an admin's probe
+    // sees what its log says.
+    let healthz = axum::routing::get(move || {
+        let fault = health.current();
+        async move {
+            match fault {
+                None => (axum::http::StatusCode::OK, "ok\n".to_string()),
+                Some(why) => (
+                    axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                    format!("not claiming jobs: {why}\n"),
+                ),
+            }
+        }
+    });
+    let app = axum::Router::new().route("/healthz", healthz).route(
         "/metrics",
         axum::routing::get(move || {
             let handle = handle.clone();
