@@ -22,9 +22,7 @@ backend_tests!(
 
 /// A worker whose own log stays out of a passing test's output.
 fn quiet_worker(api: &TestApi, token: &str, extra: &[&str]) -> common::ChildGuard {
-    let mut cmd = api.worker_command(token, &api.logs_dir, extra);
-    cmd.stderr(std::process::Stdio::null());
-    common::ChildGuard::spawn(cmd)
+    common::ChildGuard::spawn_quiet(api.worker_command(token, &api.logs_dir, extra))
 }
 
 /// `GET /workers` as `admin`; the worker called `name`, if listed.

@@ -202,9 +202,9 @@ async fn bad_secrets_are_refused_with_the_reason(backend: Backend) {
         (json!({"K": "long\u{0}enough"}), json!({}), "NUL"),
         (json!({"K": "long enough"}), json!({"K": "v"}), "both"),
         (
-            json!({"K": "x".repeat(64 * 1024 + 1)}),
+            json!({"K": "é".repeat(16 * 1024 + 1)}),
             json!({}),
-            "at most 65536",
+            "16385 characters long (at most 16384 allowed)",
         ),
     ] {
         let resp = api
@@ -307,7 +307,7 @@ async fn submit_secret_reads_the_environment_and_the_job_gets_it(backend: Backen
         .trim()
         .parse()
         .unwrap();
-    let _w = ChildGuard::spawn(api.worker_command(&worker, &api.logs_dir, &[]));
+    let _w = ChildGuard::spawn_quiet(api.worker_command(&worker, &api.logs_dir, &[]));
     let job = api.wait_finished(&user, id, WITHIN).await;
     assert_eq!(job.status, JobStatus::Completed, "{job:?}");
     let log = std::fs::read_to_string(api.log_path(id)).unwrap();
@@ -357,7 +357,7 @@ async fn a_secret_printed_any_way_never_reaches_the_log(backend: Backend) {
     let api = TestApi::start(&backend).await;
     let user = api.token("alice", Role::User).await;
     let worker = api.token("w1", Role::Worker).await;
-    let _w = ChildGuard::spawn(api.worker_command(&worker, &api.logs_dir, &[]));
+    let _w = ChildGuard::spawn_quiet(api.worker_command(&worker, &api.logs_dir, &[]));
     let job = api
         .submit_json(
             &user,
@@ -411,7 +411,7 @@ async fn redaction_loses_no_output_and_can_be_turned_off(backend: Backend) {
     let worker = api.token("w1", Role::Worker).await;
     // Two million lines as fast as `seq` writes them: the pipe slows the
     // job, nothing is lost.
-    let mut w = ChildGuard::spawn(api.worker_command(&worker, &api.logs_dir, &[]));
+    let mut w = ChildGuard::spawn_quiet(api.worker_command(&worker, &api.logs_dir, &[]));
     let job = api.submit(&user, &["seq", "1", "2000000"]).await;
     let done = api
         .wait_finished(&user, job.id, Duration::from_secs(120))
@@ -430,7 +430,8 @@ async fn redaction_loses_no_output_and_can_be_turned_off(backend: Backend) {
     assert!(w.wait(WITHIN).is_some());
 
     // --redact off: the job's output goes to the file untouched.
-    let _off = ChildGuard::spawn(api.worker_command(&worker, &api.logs_dir, &["--redact", "off"]));
+    let _off =
+        ChildGuard::spawn_quiet(api.worker_command(&worker, &api.logs_dir, &["--redact", "off"]));
     let token = "ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789";
     let job = api.submit(&user, &["echo", token]).await;
     let done = api.wait_finished(&user, job.id, WITHIN).await;
@@ -459,7 +460,7 @@ fn worker_with_token_file(api: &TestApi, token: &str, extra: &[&str]) -> ChildGu
         .env("JOBCTL_TOKEN_FILE", &file)
         .env("JOBCTL_DATA_DIR", api.dir.path().join("worker-data"))
         .stdin(std::process::Stdio::null());
-    ChildGuard::spawn(cmd)
+    ChildGuard::spawn_quiet(cmd)
 }
 
 async fn a_job_cannot_read_its_worker_s_token(backend: Backend) {
@@ -593,7 +594,7 @@ async fn run_as_owner_runs_each_job_as_its_owner(backend: Backend) {
     let alice = api.token(&names[0], Role::User).await;
     let bob = api.token(&names[1], Role::User).await;
     let nobody = api.token("no-such-account-here", Role::User).await;
-    let _w = ChildGuard::spawn(api.worker_command(
+    let _w = ChildGuard::spawn_quiet(api.worker_command(
         &worker,
         &api.logs_dir,
         &["--run-as-owner", "--slots", "2"],
