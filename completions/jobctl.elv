@@ -58,7 +58,7 @@ set edit:completion:arg-completer[jobctl] = {|@words|
             cand --data-dir 'Data dir, for the default logs dir and the token of `jobctl up`'
             cand --slots 'Jobs to run at once (local executor; Slurm: --max-jobs)'
             cand --gpus 'GPU device ids jobs are given, comma-separated (0,1,2,3), `auto` (what `nvidia-smi -L` lists) or `none`; each job sees only its own in CUDA_VISIBLE_DEVICES [default: none]'
-            cand --cpus 'CPUs jobs may ask for in all [default: the cores this process may use]'
+            cand --cpus 'CPUs jobs may ask for in all [default: the cores this process may use, or --slots if more]'
             cand --name 'This worker''s name in job records [default: the host name]'
             cand --kill-grace 'Time between SIGTERM and SIGKILL when a job is stopped'
             cand --drain-timeout 'On SIGTERM/SIGINT, how long running jobs may finish before they are stopped'

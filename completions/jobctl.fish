@@ -56,7 +56,7 @@ complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l logs-dir -d 'Di
 complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l data-dir -d 'Data dir, for the default logs dir and the token of `jobctl up`' -r -F
 complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l slots -d 'Jobs to run at once (local executor; Slurm: --max-jobs)' -r
 complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l gpus -d 'GPU device ids jobs are given, comma-separated (0,1,2,3), `auto` (what `nvidia-smi -L` lists) or `none`; each job sees only its own in CUDA_VISIBLE_DEVICES [default: none]' -r
-complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l cpus -d 'CPUs jobs may ask for in all [default: the cores this process may use]' -r
+complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l cpus -d 'CPUs jobs may ask for in all [default: the cores this process may use, or --slots if more]' -r
 complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l name -d 'This worker\'s name in job records [default: the host name]' -r
 complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l kill-grace -d 'Time between SIGTERM and SIGKILL when a job is stopped' -r
 complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l drain-timeout -d 'On SIGTERM/SIGINT, how long running jobs may finish before they are stopped' -r

@@ -43,7 +43,8 @@ pub struct Args {
     /// CUDA_VISIBLE_DEVICES [default: none]
     #[arg(long, env = "JOBCTL_GPUS", value_name = "IDS|auto")]
     pub gpus: Option<GpuSetting>,
-    /// CPUs jobs may ask for in all [default: the cores this process may use]
+    /// CPUs jobs may ask for in all [default: the cores this process may use, or --slots if
+    /// more]
     #[arg(long, env = "JOBCTL_CPUS", value_name = "N",
           value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub cpus: Option<u32>,
@@ -104,9 +105,11 @@ impl Args {
                 if let Some(gpus) = &self.gpus {
                     worker.gpus = gpus.resolve()?;
                 }
-                if let Some(cpus) = self.cpus {
-                    worker.cpus = cpus;
-                }
+                // Unless told, at least one CPU a slot: `--slots N` alone
+                // still runs N jobs of the default 1 CPU at once.
+                worker.cpus = self
+                    .cpus
+                    .unwrap_or_else(|| worker::default_cpus().max(self.slots));
             }
             ExecutorKind::Slurm => {
                 if self.gpus.is_some() || self.cpus.is_some() {
