@@ -187,10 +187,10 @@ start_api() {
   wait_http "$API_URL/healthz" "jobctl api ($name)" "$API_PID"
 }
 
-# start_worker NAME LOGS_DIR SLOTS : sets WORKER_PID
+# start_worker NAME LOGS_DIR SLOTS [WORKER_FLAGS...] : sets WORKER_PID
 start_worker() {
   JOBCTL_LOG=warn "$JOBCTL" worker --api-url "$API_URL" --token "$WORKER_TOKEN" \
-    --logs-dir "$2" --slots "$3" --name "bench-$1" >"$SCRATCH/$1-worker.log" 2>&1 &
+    --logs-dir "$2" --slots "$3" --name "bench-$1" "${@:4}" >"$SCRATCH/$1-worker.log" 2>&1 &
   WORKER_PID=$!
   PIDS+=("$WORKER_PID")
 }
@@ -328,7 +328,7 @@ bench_followers() {
 }
 
 bench_live() {
-  log "3. live latency: a line written by a job to the same line returned by the api"
+  log "3. live latency: a line written by a job to the same line returned by the api (redaction on, the default)"
   local dir="$SCRATCH/live" runs duration id
   mkdir -p "$dir"
   start_api live --data-dir "$dir"
@@ -363,8 +363,31 @@ bench_overhead() {
   rm -f "$dir/out"
   quiet "overhead jobctl"
   bench jobs overhead --api "$API_URL" --token "$ADMIN" --runs "$runs" --logs-dir "$dir/logs" \
-    --command "$cmd" --label "jobctl: $cmd"
+    --command "$cmd" --label "jobctl (redact all): $cmd"
   stop_pid "$WORKER_PID"
+  # The same job with the pipe and the redactor out of the way.
+  start_worker overhead-off "$dir/logs" 1 --redact off
+  quiet "overhead jobctl --redact off"
+  bench jobs overhead --api "$API_URL" --token "$ADMIN" --runs "$runs" --logs-dir "$dir/logs" \
+    --command "$cmd" --label "jobctl (redact off): $cmd"
+  stop_pid "$WORKER_PID"
+  # Text rather than zeros: every line holds bytes that begin a token
+  # shape, so the redactor steps its automaton instead of skipping.
+  local text="$dir/text"
+  yes 'ghp_ hf_ AKIA xoxb- glpat- jobctl_ epoch 12 loss 0.4312 acc 0.87' | head -c "$bytes" >"$text"
+  quiet "overhead shell text"
+  hyperfine --style none --runs "$runs" --prepare "rm -f $dir/out" --export-json "$dir/h.json" \
+    "cat $text > $dir/out" >/dev/null
+  hyperfine_result "$dir/h.json" overhead_shell "shell: cat TEXT > FILE"
+  rm -f "$dir/out"
+  for mode in all off; do
+    start_worker "overhead-text-$mode" "$dir/logs" 1 --redact "$mode"
+    quiet "overhead jobctl text --redact $mode"
+    bench jobs overhead --api "$API_URL" --token "$ADMIN" --runs "$runs" --logs-dir "$dir/logs" \
+      --command "cat $text" --label "jobctl (redact $mode): cat TEXT"
+    stop_pid "$WORKER_PID"
+  done
+  rm -f "$text"
   stop_pid "$API_PID"
 }
 
@@ -442,12 +465,14 @@ bench_search() {
   cat "$file" >/dev/null # into the page cache, for both
   expect=$(grep -F -c -- "$q" "$file")
   quiet "search $name"
-  hyperfine -N --style none --warmup 1 --runs "$runs" --export-json "$dir/h.json" \
+  # --output=pipe: GNU grep stops at the first match when its output is
+  # /dev/null (hyperfine's default), which would time nothing.
+  hyperfine -N --style none --output=pipe --warmup 1 --runs "$runs" --export-json "$dir/h.json" \
     "grep -F -c -- '$q' $file" >/dev/null
   hyperfine_result "$dir/h.json" search_grep "grep -F -c $name"
   bench paging search --api "$API_URL" --token "$ADMIN" --job "$id" --q "$q" --runs "$runs" \
     --expect "$expect" --label "jobctl $name"
-  hyperfine -N --style none --warmup 1 --runs "$runs" --export-json "$dir/h.json" \
+  hyperfine -N --style none --output=pipe --warmup 1 --runs "$runs" --export-json "$dir/h.json" \
     "grep -F -i -c -- '$q' $file" >/dev/null
   hyperfine_result "$dir/h.json" search_grep "grep -F -i -c $name"
   bench paging search --api "$API_URL" --token "$ADMIN" --job "$id" --q "$q" --ignore-case \

@@ -152,7 +152,7 @@ _jobctl() {
             return 0
             ;;
         jobctl__subcmd____run__subcmd__job)
-            opts="-h -V --control-fd --cwd --job-id --lease-ms --kill-grace-ms --config --help --version"
+            opts="-h -V --control-fd --cwd --job-id --lease-ms --kill-grace-ms --redact-shapes --redact-secret --run-as --config --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -175,6 +175,14 @@ _jobctl() {
                     return 0
                     ;;
                 --kill-grace-ms)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --redact-secret)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --run-as)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -236,7 +244,7 @@ _jobctl() {
             return 0
             ;;
         jobctl__subcmd__cancel)
-            opts="-h -V --json --api-url --token --config --help --version"
+            opts="-h -V --json --api-url --token --token-file --config --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -247,6 +255,10 @@ _jobctl() {
                     return 0
                     ;;
                 --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -518,7 +530,7 @@ _jobctl() {
             return 0
             ;;
         jobctl__subcmd__list)
-            opts="-q -h -V --status --search --all --owner --limit --all-pages --cursor --json --api-url --token --config --help --version"
+            opts="-q -h -V --status --search --all --owner --limit --all-pages --cursor --json --api-url --token --token-file --config --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -556,6 +568,10 @@ _jobctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --token-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -568,7 +584,7 @@ _jobctl() {
             return 0
             ;;
         jobctl__subcmd__logs)
-            opts="-n -f -h -V --tail --follow --interval --api-url --token --config --help --version"
+            opts="-n -f -h -V --tail --follow --interval --api-url --token --token-file --config --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -594,6 +610,10 @@ _jobctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --token-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -606,7 +626,7 @@ _jobctl() {
             return 0
             ;;
         jobctl__subcmd__show)
-            opts="-h -V --json --api-url --token --config --help --version"
+            opts="-h -V --json --api-url --token --token-file --config --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -617,6 +637,10 @@ _jobctl() {
                     return 0
                     ;;
                 --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -632,7 +656,7 @@ _jobctl() {
             return 0
             ;;
         jobctl__subcmd__submit)
-            opts="-e -f -h -V --name --timeout --gpus --cpus --env --cwd --follow --interval --json --api-url --token --config --help --version"
+            opts="-e -f -h -V --name --timeout --gpus --cpus --env --secret --cwd --follow --interval --json --api-url --token --token-file --config --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -662,6 +686,10 @@ _jobctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --secret)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --cwd)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -675,6 +703,10 @@ _jobctl() {
                     return 0
                     ;;
                 --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -936,7 +968,7 @@ _jobctl() {
             return 0
             ;;
         jobctl__subcmd__worker)
-            opts="-h -V --api-url --token --logs-dir --data-dir --slots --gpus --cpus --name --kill-grace --drain-timeout --startup-timeout --executor --partition --sbatch-arg --max-jobs --slurm-poll-interval --config --help --version"
+            opts="-h -V --api-url --token --token-file --logs-dir --data-dir --slots --gpus --cpus --name --kill-grace --drain-timeout --startup-timeout --redact --run-as-owner --executor --partition --sbatch-arg --max-jobs --slurm-poll-interval --config --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -947,6 +979,10 @@ _jobctl() {
                     return 0
                     ;;
                 --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -984,6 +1020,10 @@ _jobctl() {
                     ;;
                 --startup-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --redact)
+                    COMPREPLY=($(compgen -W "all secrets off" -- "${cur}"))
                     return 0
                     ;;
                 --executor)

@@ -51,7 +51,8 @@ complete -c jobctl -n "__fish_jobctl_using_subcommand api" -l config -d 'Config 
 complete -c jobctl -n "__fish_jobctl_using_subcommand api" -s h -l help -d 'Print help'
 complete -c jobctl -n "__fish_jobctl_using_subcommand api" -s V -l version -d 'Print version'
 complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l api-url -d 'The API\'s URL [default: the one `jobctl up` wrote, else http://127.0.0.1:8765]' -r
-complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l token -d 'API token [default: config file, else the token `jobctl up` wrote (admin; worker token for `jobctl worker`)]' -r
+complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l token -d 'API token [default: config file, else the token `jobctl up` wrote (admin; worker token for `jobctl worker`)]; on a shared machine prefer --token-file: a command line is visible to every local user' -r
+complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l token-file -d 'A file holding the API token, readable by its owner only' -r -F
 complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l logs-dir -d 'Directory of job logs: the same path the api reads [default: DATA_DIR/logs]' -r -F
 complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l data-dir -d 'Data dir, for the default logs dir and the token of `jobctl up`' -r -F
 complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l slots -d 'Jobs to run at once (local executor; Slurm: --max-jobs)' -r
@@ -61,6 +62,9 @@ complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l name -d 'This w
 complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l kill-grace -d 'Time between SIGTERM and SIGKILL when a job is stopped' -r
 complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l drain-timeout -d 'On SIGTERM/SIGINT, how long running jobs may finish before they are stopped' -r
 complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l startup-timeout -d 'How long to wait for the API at start before exiting with an error' -r
+complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l redact -d 'What is redacted from jobs\' output before it reaches the log: declared secrets and well-known token shapes (all), declared secrets only (secrets), or nothing (off)' -r -f -a "all\t'Declared secrets and the well-known token shapes'
+secrets\t'Declared secrets only'
+off\t'Nothing: job output goes straight to the log file, secrets included'"
 complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l executor -d 'Where jobs run: here, or as Slurm batch jobs (see docs/slurm.md)' -r -f -a "local\t'Child processes of the worker, on this machine'
 slurm\t'Slurm batch jobs, submitted with sbatch from this (login) host'"
 complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l partition -d 'Slurm: the partition jobs are submitted to [default: the cluster\'s]' -r
@@ -68,6 +72,7 @@ complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l sbatch-arg -d '
 complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l max-jobs -d 'Slurm: how many jobs this worker has in Slurm at once, pending or running there' -r
 complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l slurm-poll-interval -d 'Slurm: how often squeue is asked about this worker\'s jobs' -r
 complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l config -d 'Config file [default: ~/.config/jobctl/config.toml]' -r -F
+complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l run-as-owner -d 'Run each job as the local account named like its owner (uid, gid, groups, HOME), as Slurm does; the worker must run as root'
 complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -s V -l version -d 'Print version'
 complete -c jobctl -n "__fish_jobctl_using_subcommand web" -l listen -d 'Address to listen on' -r
@@ -88,10 +93,12 @@ complete -c jobctl -n "__fish_jobctl_using_subcommand submit" -l timeout -d 'Sto
 complete -c jobctl -n "__fish_jobctl_using_subcommand submit" -l gpus -d 'GPUs the job needs; it sees only those in CUDA_VISIBLE_DEVICES [default: 0]' -r
 complete -c jobctl -n "__fish_jobctl_using_subcommand submit" -l cpus -d 'CPUs the job needs [default: 1]' -r
 complete -c jobctl -n "__fish_jobctl_using_subcommand submit" -s e -l env -d 'Set a variable for the job (K=V), or pass this shell\'s value (K); repeatable' -r
+complete -c jobctl -n "__fish_jobctl_using_subcommand submit" -l secret -d 'Pass the secret NAME from this shell\'s environment variable NAME: set in the job\'s environment, never shown, redacted from its output; repeatable' -r
 complete -c jobctl -n "__fish_jobctl_using_subcommand submit" -l cwd -d 'Working directory on the worker [default: the current directory]' -r -F
 complete -c jobctl -n "__fish_jobctl_using_subcommand submit" -l interval -d 'Poll interval when following' -r
 complete -c jobctl -n "__fish_jobctl_using_subcommand submit" -l api-url -d 'The API\'s URL [default: the one `jobctl up` wrote, else http://127.0.0.1:8765]' -r
-complete -c jobctl -n "__fish_jobctl_using_subcommand submit" -l token -d 'API token [default: config file, else the token `jobctl up` wrote (admin; worker token for `jobctl worker`)]' -r
+complete -c jobctl -n "__fish_jobctl_using_subcommand submit" -l token -d 'API token [default: config file, else the token `jobctl up` wrote (admin; worker token for `jobctl worker`)]; on a shared machine prefer --token-file: a command line is visible to every local user' -r
+complete -c jobctl -n "__fish_jobctl_using_subcommand submit" -l token-file -d 'A file holding the API token, readable by its owner only' -r -F
 complete -c jobctl -n "__fish_jobctl_using_subcommand submit" -l config -d 'Config file [default: ~/.config/jobctl/config.toml]' -r -F
 complete -c jobctl -n "__fish_jobctl_using_subcommand submit" -s f -l follow -d 'Follow the job\'s output until it ends: the log goes to stdout and the job id to stderr (Ctrl-C stops following, not the job)'
 complete -c jobctl -n "__fish_jobctl_using_subcommand submit" -l json -d 'Print the whole job as JSON instead of its id'
@@ -107,7 +114,8 @@ complete -c jobctl -n "__fish_jobctl_using_subcommand list" -l owner -d 'Only th
 complete -c jobctl -n "__fish_jobctl_using_subcommand list" -l limit -d 'At most this many jobs, newest first' -r
 complete -c jobctl -n "__fish_jobctl_using_subcommand list" -l cursor -d 'Continue after an earlier listing: the cursor its hint printed' -r
 complete -c jobctl -n "__fish_jobctl_using_subcommand list" -l api-url -d 'The API\'s URL [default: the one `jobctl up` wrote, else http://127.0.0.1:8765]' -r
-complete -c jobctl -n "__fish_jobctl_using_subcommand list" -l token -d 'API token [default: config file, else the token `jobctl up` wrote (admin; worker token for `jobctl worker`)]' -r
+complete -c jobctl -n "__fish_jobctl_using_subcommand list" -l token -d 'API token [default: config file, else the token `jobctl up` wrote (admin; worker token for `jobctl worker`)]; on a shared machine prefer --token-file: a command line is visible to every local user' -r
+complete -c jobctl -n "__fish_jobctl_using_subcommand list" -l token-file -d 'A file holding the API token, readable by its owner only' -r -F
 complete -c jobctl -n "__fish_jobctl_using_subcommand list" -l config -d 'Config file [default: ~/.config/jobctl/config.toml]' -r -F
 complete -c jobctl -n "__fish_jobctl_using_subcommand list" -l all -d 'Every user\'s jobs, not just your own (needs an admin token)'
 complete -c jobctl -n "__fish_jobctl_using_subcommand list" -l all-pages -d 'Every matching job, however many (fetched a page at a time)'
@@ -115,13 +123,15 @@ complete -c jobctl -n "__fish_jobctl_using_subcommand list" -l json -d 'Print JS
 complete -c jobctl -n "__fish_jobctl_using_subcommand list" -s h -l help -d 'Print help'
 complete -c jobctl -n "__fish_jobctl_using_subcommand list" -s V -l version -d 'Print version'
 complete -c jobctl -n "__fish_jobctl_using_subcommand show" -l api-url -d 'The API\'s URL [default: the one `jobctl up` wrote, else http://127.0.0.1:8765]' -r
-complete -c jobctl -n "__fish_jobctl_using_subcommand show" -l token -d 'API token [default: config file, else the token `jobctl up` wrote (admin; worker token for `jobctl worker`)]' -r
+complete -c jobctl -n "__fish_jobctl_using_subcommand show" -l token -d 'API token [default: config file, else the token `jobctl up` wrote (admin; worker token for `jobctl worker`)]; on a shared machine prefer --token-file: a command line is visible to every local user' -r
+complete -c jobctl -n "__fish_jobctl_using_subcommand show" -l token-file -d 'A file holding the API token, readable by its owner only' -r -F
 complete -c jobctl -n "__fish_jobctl_using_subcommand show" -l config -d 'Config file [default: ~/.config/jobctl/config.toml]' -r -F
 complete -c jobctl -n "__fish_jobctl_using_subcommand show" -l json -d 'Print JSON'
 complete -c jobctl -n "__fish_jobctl_using_subcommand show" -s h -l help -d 'Print help'
 complete -c jobctl -n "__fish_jobctl_using_subcommand show" -s V -l version -d 'Print version'
 complete -c jobctl -n "__fish_jobctl_using_subcommand cancel" -l api-url -d 'The API\'s URL [default: the one `jobctl up` wrote, else http://127.0.0.1:8765]' -r
-complete -c jobctl -n "__fish_jobctl_using_subcommand cancel" -l token -d 'API token [default: config file, else the token `jobctl up` wrote (admin; worker token for `jobctl worker`)]' -r
+complete -c jobctl -n "__fish_jobctl_using_subcommand cancel" -l token -d 'API token [default: config file, else the token `jobctl up` wrote (admin; worker token for `jobctl worker`)]; on a shared machine prefer --token-file: a command line is visible to every local user' -r
+complete -c jobctl -n "__fish_jobctl_using_subcommand cancel" -l token-file -d 'A file holding the API token, readable by its owner only' -r -F
 complete -c jobctl -n "__fish_jobctl_using_subcommand cancel" -l config -d 'Config file [default: ~/.config/jobctl/config.toml]' -r -F
 complete -c jobctl -n "__fish_jobctl_using_subcommand cancel" -l json -d 'Print the job as JSON'
 complete -c jobctl -n "__fish_jobctl_using_subcommand cancel" -s h -l help -d 'Print help'
@@ -129,7 +139,8 @@ complete -c jobctl -n "__fish_jobctl_using_subcommand cancel" -s V -l version -d
 complete -c jobctl -n "__fish_jobctl_using_subcommand logs" -s n -l tail -d 'Start with the last N lines' -r
 complete -c jobctl -n "__fish_jobctl_using_subcommand logs" -l interval -d 'How often to poll for new output while following' -r
 complete -c jobctl -n "__fish_jobctl_using_subcommand logs" -l api-url -d 'The API\'s URL [default: the one `jobctl up` wrote, else http://127.0.0.1:8765]' -r
-complete -c jobctl -n "__fish_jobctl_using_subcommand logs" -l token -d 'API token [default: config file, else the token `jobctl up` wrote (admin; worker token for `jobctl worker`)]' -r
+complete -c jobctl -n "__fish_jobctl_using_subcommand logs" -l token -d 'API token [default: config file, else the token `jobctl up` wrote (admin; worker token for `jobctl worker`)]; on a shared machine prefer --token-file: a command line is visible to every local user' -r
+complete -c jobctl -n "__fish_jobctl_using_subcommand logs" -l token-file -d 'A file holding the API token, readable by its owner only' -r -F
 complete -c jobctl -n "__fish_jobctl_using_subcommand logs" -l config -d 'Config file [default: ~/.config/jobctl/config.toml]' -r -F
 complete -c jobctl -n "__fish_jobctl_using_subcommand logs" -s f -l follow -d 'Keep printing new output until the job ends (Ctrl-C stops following, not the job)'
 complete -c jobctl -n "__fish_jobctl_using_subcommand logs" -s h -l help -d 'Print help'
@@ -175,7 +186,10 @@ complete -c jobctl -n "__fish_jobctl_using_subcommand __run-job" -l cwd -d 'The 
 complete -c jobctl -n "__fish_jobctl_using_subcommand __run-job" -l job-id -d 'The job\'s id, for the supervisor\'s process name' -r
 complete -c jobctl -n "__fish_jobctl_using_subcommand __run-job" -l lease-ms -d 'Stop the job when the worker has not renewed its lease for this long' -r
 complete -c jobctl -n "__fish_jobctl_using_subcommand __run-job" -l kill-grace-ms -d 'Between SIGTERM and SIGKILL when the lease runs out' -r
+complete -c jobctl -n "__fish_jobctl_using_subcommand __run-job" -l redact-secret -d 'Redact the value of this environment variable (a job secret) from the job\'s output; repeatable' -r
+complete -c jobctl -n "__fish_jobctl_using_subcommand __run-job" -l run-as -d 'Run the job as this local account (uid, gid, supplementary groups, HOME, USER, LOGNAME); the supervisor must run as root' -r
 complete -c jobctl -n "__fish_jobctl_using_subcommand __run-job" -l config -d 'Config file [default: ~/.config/jobctl/config.toml]' -r -F
+complete -c jobctl -n "__fish_jobctl_using_subcommand __run-job" -l redact-shapes -d 'Redact the well-known token shapes from the job\'s output'
 complete -c jobctl -n "__fish_jobctl_using_subcommand __run-job" -s h -l help -d 'Print help'
 complete -c jobctl -n "__fish_jobctl_using_subcommand __run-job" -s V -l version -d 'Print version'
 complete -c jobctl -n "__fish_jobctl_using_subcommand help; and not __fish_seen_subcommand_from api worker web up submit list show cancel logs token completions __run-job help" -f -a "api" -d 'Run the REST API (job state, logs, auth)'

@@ -79,6 +79,17 @@ pub struct RunJobArgs {
     /// Between SIGTERM and SIGKILL when the lease runs out
     #[arg(long, value_name = "MS", default_value_t = 10_000)]
     pub kill_grace_ms: u64,
+    /// Redact the well-known token shapes from the job's output
+    #[arg(long)]
+    pub redact_shapes: bool,
+    /// Redact the value of this environment variable (a job secret) from
+    /// the job's output; repeatable
+    #[arg(long, value_name = "NAME")]
+    pub redact_secret: Vec<String>,
+    /// Run the job as this local account (uid, gid, supplementary groups,
+    /// HOME, USER, LOGNAME); the supervisor must run as root
+    #[arg(long, value_name = "USER")]
+    pub run_as: Option<String>,
     /// The job's argv
     #[arg(last = true, required = true)]
     pub command: Vec<std::ffi::OsString>,

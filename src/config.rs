@@ -120,6 +120,35 @@ pub fn write_private_file(path: &Path, contents: &str) -> anyhow::Result<()> {
     std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))
 }
 
+/// Reads a token from a file that no one but its owner can read: a token
+/// readable by others is as good as theirs.
+pub fn read_token_file(path: &Path) -> anyhow::Result<String> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(path)
+        .with_context(|| format!("cannot read token file {}", path.display()))?;
+    let mode = meta.mode() & 0o777;
+    if mode & 0o044 != 0 {
+        anyhow::bail!(
+            "token file {} is readable by {} (mode {mode:o}); a token others can read is theirs \
+             to use: chmod 600 {}",
+            path.display(),
+            if mode & 0o004 != 0 {
+                "everyone"
+            } else {
+                "its group"
+            },
+            path.display()
+        );
+    }
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read token file {}", path.display()))?;
+    let token = text.trim();
+    if token.is_empty() {
+        anyhow::bail!("token file {} is empty", path.display());
+    }
+    Ok(token.to_string())
+}
+
 /// The api URL: flag or variable, config file, what `jobctl up` wrote in the
 /// data dir, else the default local address.
 pub fn api_url(flag: Option<&str>, file: &ConfigFile, data_dir: Option<&Path>) -> String {
@@ -129,20 +158,26 @@ pub fn api_url(flag: Option<&str>, file: &ConfigFile, data_dir: Option<&Path>) -
         .unwrap_or_else(|| format!("http://{DEFAULT_API_LISTEN}"))
 }
 
-/// The token: flag or variable, then the config file's `token` or
-/// `token_file`, then `fallback` (a file `jobctl up` wrote in the data dir).
+/// The token: flag or variable (`--token`, then `--token-file`), then the
+/// config file's `token` or `token_file`, then `fallback` (a file `jobctl
+/// up` wrote in the data dir).
 pub fn token(
     flag: Option<&str>,
+    flag_file: Option<&Path>,
     file: &ConfigFile,
     fallback: Option<&Path>,
 ) -> anyhow::Result<Option<String>> {
-    if let Some(t) = flag.or(file.token.as_deref()) {
+    if let Some(t) = flag {
+        return Ok(Some(t.trim().to_string()));
+    }
+    if let Some(path) = flag_file {
+        return read_token_file(path).map(Some);
+    }
+    if let Some(t) = &file.token {
         return Ok(Some(t.trim().to_string()));
     }
     if let Some(path) = &file.token_file {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read token_file {}", path.display()))?;
-        return Ok(Some(text.trim().to_string()));
+        return read_token_file(path).map(Some);
     }
     Ok(fallback.and_then(|p| {
         let dir = p.parent()?;

@@ -303,6 +303,51 @@ pub mod limits {
     pub const MAX_GPUS: u32 = 64;
     /// CPUs one job may ask for.
     pub const MAX_CPUS: u32 = 1024;
+    /// Secrets in one job.
+    pub const MAX_SECRETS: usize = 64;
+    /// Bytes in one secret's value.
+    pub const MAX_SECRET_BYTES: usize = 64 * 1024;
+    /// Characters a secret's value needs at least: a shorter one could not
+    /// be redacted from the job's output without redacting ordinary text.
+    pub const MIN_SECRET_CHARS: usize = 6;
+}
+
+/// A job's secrets, `NAME → value`: set in the job's environment, never
+/// shown. Its `Debug` prints the names only, so a value never reaches a log
+/// line through `{:?}`.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secrets(pub BTreeMap<String, String>);
+
+impl Secrets {
+    /// The names, sorted.
+    pub fn names(&self) -> Vec<String> {
+        self.0.keys().cloned().collect()
+    }
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+    /// `(name, value)` pairs, sorted by name.
+    pub fn iter(&self) -> impl Iterator<Item = (&String, &String)> {
+        self.0.iter()
+    }
+    /// The values, for the redactor.
+    pub fn values(&self) -> impl Iterator<Item = &String> {
+        self.0.values()
+    }
+}
+
+impl fmt::Debug for Secrets {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_set().entries(self.0.keys()).finish()
+    }
+}
+
+impl FromIterator<(String, String)> for Secrets {
+    fn from_iter<I: IntoIterator<Item = (String, String)>>(iter: I) -> Self {
+        Secrets(iter.into_iter().collect())
+    }
 }
 
 /// The kernel's limit on the total size of a new program's arguments and
@@ -401,6 +446,27 @@ pub enum SpecError {
         "command and environment take {total} bytes when passed to a program; this system allows {limit} (ARG_MAX less what the worker's own environment needs)"
     )]
     ExecTooLarge { total: usize, limit: usize },
+    #[error(
+        "invalid secret name {0:?}: use letters, digits and underscores, not starting with a digit"
+    )]
+    InvalidSecretName(String),
+    #[error("{0} is given both as an environment variable and as a secret; give it once")]
+    SecretAlsoInEnv(String),
+    #[error("too many secrets (at most {} allowed)", limits::MAX_SECRETS)]
+    TooManySecrets,
+    #[error("secret {0} contains a NUL byte")]
+    NulInSecret(String),
+    #[error(
+        "secret {0} is {1} characters long; a secret needs at least {min}: a shorter value \
+         could not be redacted from the job's output without also redacting ordinary text",
+        min = limits::MIN_SECRET_CHARS
+    )]
+    SecretTooShort(String, usize),
+    #[error(
+        "secret {0} is {1} bytes long (at most {max} allowed)",
+        max = limits::MAX_SECRET_BYTES
+    )]
+    SecretTooLong(String, usize),
     #[error("timeout_seconds must be greater than 0")]
     ZeroTimeout,
     #[error(
@@ -421,6 +487,7 @@ pub struct JobSpec {
     name: Option<String>,
     cwd: Option<String>,
     env: BTreeMap<String, String>,
+    secrets: Secrets,
     timeout_seconds: Option<u64>,
     gpus: u32,
     cpus: u32,
@@ -437,6 +504,7 @@ impl TryFrom<SubmitJob> for JobSpec {
             name,
             cwd,
             env,
+            secrets,
             timeout_seconds,
             gpus,
             cpus,
@@ -492,7 +560,10 @@ impl TryFrom<SubmitJob> for JobSpec {
         if env_bytes > limits::MAX_ENV_BYTES {
             return Err(SpecError::EnvTooLarge);
         }
-        check_exec_size(&command, &env, arg_max())?;
+        check_secrets(&secrets, &env)?;
+        let mut exec_env = env.clone();
+        exec_env.extend(secrets.iter().map(|(k, v)| (k.clone(), v.clone())));
+        check_exec_size(&command, &exec_env, arg_max())?;
         match timeout_seconds {
             Some(0) => return Err(SpecError::ZeroTimeout),
             Some(t) if t > limits::MAX_TIMEOUT_SECONDS => return Err(SpecError::TimeoutTooLarge),
@@ -511,11 +582,39 @@ impl TryFrom<SubmitJob> for JobSpec {
             name,
             cwd,
             env,
+            secrets,
             timeout_seconds,
             gpus,
             cpus,
         })
     }
+}
+
+/// Names like environment names, not also in `env`; values neither too
+/// short to redact nor too long.
+fn check_secrets(secrets: &Secrets, env: &BTreeMap<String, String>) -> Result<(), SpecError> {
+    if secrets.0.len() > limits::MAX_SECRETS {
+        return Err(SpecError::TooManySecrets);
+    }
+    for (k, v) in secrets.iter() {
+        if !is_env_name(k) {
+            return Err(SpecError::InvalidSecretName(k.chars().take(80).collect()));
+        }
+        if env.contains_key(k) {
+            return Err(SpecError::SecretAlsoInEnv(k.clone()));
+        }
+        if v.contains('\0') {
+            return Err(SpecError::NulInSecret(k.clone()));
+        }
+        let chars = v.chars().count();
+        if chars < limits::MIN_SECRET_CHARS {
+            return Err(SpecError::SecretTooShort(k.clone(), chars));
+        }
+        if v.len() > limits::MAX_SECRET_BYTES {
+            return Err(SpecError::SecretTooLong(k.clone(), v.len()));
+        }
+    }
+    Ok(())
 }
 
 impl JobSpec {
@@ -534,6 +633,10 @@ impl JobSpec {
     /// Variables added to the worker's environment.
     pub fn env(&self) -> &BTreeMap<String, String> {
         &self.env
+    }
+    /// Values set in the job's environment and never shown.
+    pub fn secrets(&self) -> &Secrets {
+        &self.secrets
     }
     /// How long the job may run.
     pub fn timeout_seconds(&self) -> Option<u64> {
@@ -762,6 +865,54 @@ mod tests {
         assert_eq!(parse(Some(65), None), Err(SpecError::TooManyGpus(65)));
         assert_eq!(parse(None, Some(0)), Err(SpecError::BadCpus(0)));
         assert_eq!(parse(None, Some(1025)), Err(SpecError::BadCpus(1025)));
+    }
+
+    #[test]
+    fn secrets_are_validated_and_never_debug_printed() {
+        let parse = |env: &[(&str, &str)], secrets: &[(&str, &str)]| {
+            JobSpec::try_from(SubmitJob {
+                command: vec!["true".to_string()],
+                env: env
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+                secrets: secrets
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+                ..SubmitJob::default()
+            })
+        };
+        let ok = parse(&[], &[("API_KEY", "s3cr3t-value")]).unwrap();
+        assert_eq!(ok.secrets().names(), vec!["API_KEY".to_string()]);
+        assert!(!format!("{ok:?}").contains("s3cr3t-value"));
+        assert_eq!(
+            parse(&[], &[("K", "12345")]),
+            Err(SpecError::SecretTooShort("K".into(), 5))
+        );
+        let message = parse(&[], &[("K", "12345")]).unwrap_err().to_string();
+        assert!(
+            message.contains("at least 6") && message.contains("redact"),
+            "{message}"
+        );
+        assert!(parse(&[], &[("K", "123456")]).is_ok());
+        assert!(matches!(
+            parse(&[], &[("1K", "long enough")]),
+            Err(SpecError::InvalidSecretName(_))
+        ));
+        assert_eq!(
+            parse(&[("K", "v")], &[("K", "long enough")]),
+            Err(SpecError::SecretAlsoInEnv("K".into()))
+        );
+        assert_eq!(
+            parse(&[], &[("K", "long\0enough")]),
+            Err(SpecError::NulInSecret("K".into()))
+        );
+        let huge = "x".repeat(limits::MAX_SECRET_BYTES + 1);
+        assert!(matches!(
+            parse(&[], &[("K", &huge)]),
+            Err(SpecError::SecretTooLong(_, _))
+        ));
     }
 
     #[test]

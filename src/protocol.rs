@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::domain::{JobId, JobStatus, Role};
+use crate::domain::{JobId, JobStatus, Role, Secrets};
 
 /// A job as the API shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -23,6 +23,9 @@ pub struct Job {
     pub command: Vec<String>,
     pub cwd: Option<String>,
     pub env: BTreeMap<String, String>,
+    /// The names of the job's secrets, sorted; their values are never shown.
+    #[serde(default)]
+    pub secret_names: Vec<String>,
     pub timeout_seconds: Option<u64>,
     pub status: JobStatus,
     pub exit_code: Option<i32>,
@@ -75,6 +78,12 @@ pub struct SubmitJob {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     #[schema(schema_with = env_schema)]
     pub env: BTreeMap<String, String>,
+    /// Write-only values set in the job's environment: never returned by
+    /// any route (the job shows `secret_names`), redacted from its output,
+    /// removed when the job ends. Each at least 6 characters, at most 64 KiB.
+    #[serde(default, skip_serializing_if = "Secrets::is_empty")]
+    #[schema(schema_with = secrets_schema)]
+    pub secrets: Secrets,
     /// Seconds, at most 366 days.
     #[serde(
         default,
@@ -157,6 +166,34 @@ fn env_schema() -> utoipa::openapi::Object {
         .description(Some(
             "Variables added to the worker's environment: names of letters, digits and \
              underscores, not starting with a digit.",
+        ))
+        .build()
+}
+
+/// A job's secrets: at most 64, names like environment names, values of
+/// 6 characters to 64 KiB.
+fn secrets_schema() -> utoipa::openapi::Object {
+    use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, Type};
+    ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .property_names(Some(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some("^[A-Za-z_][A-Za-z0-9_]{0,1023}$")),
+        ))
+        .additional_properties(Some(AdditionalProperties::RefOr(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some(NO_NUL))
+                .min_length(Some(crate::domain::limits::MIN_SECRET_CHARS))
+                .max_length(Some(crate::domain::limits::MAX_SECRET_BYTES / 4))
+                .into(),
+        )))
+        .max_properties(Some(crate::domain::limits::MAX_SECRETS))
+        .description(Some(
+            "Write-only values set in the job's environment: never returned (the job shows \
+             `secret_names`), redacted from its output, removed when the job ends. Names like \
+             env names; values of at least 6 characters and at most 64 KiB.",
         ))
         .build()
 }
@@ -342,6 +379,11 @@ pub struct ClaimRequest {
 pub struct ClaimedJob {
     #[serde(flatten)]
     pub job: Job,
+    /// The job's secrets, for the claiming worker alone: set in the job's
+    /// environment and redacted from its output.
+    #[serde(default, skip_serializing_if = "Secrets::is_empty")]
+    #[schema(value_type = BTreeMap<String, String>)]
+    pub secrets: Secrets,
     /// Present with every heartbeat and status report for this job.
     pub lease_token: String,
     /// How long the lease lasts without a heartbeat.

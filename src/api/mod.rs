@@ -360,7 +360,9 @@ pub struct ApiServer {
 impl ApiServer {
     /// Opens the store (migrating it), makes the logs dir, binds `listen`.
     pub async fn build(config: ApiConfig, listen: SocketAddr) -> anyhow::Result<Self> {
-        std::fs::create_dir_all(&config.logs_dir)
+        // Logs are for their owner and the api's group, not every user.
+        std::os::unix::fs::DirBuilderExt::mode(std::fs::DirBuilder::new().recursive(true), 0o750)
+            .create(&config.logs_dir)
             .with_context(|| format!("cannot create logs dir {}", config.logs_dir.display()))?;
         let store = store::open(&config.database_url).await.with_context(|| {
             format!("cannot open the database {}", redact(&config.database_url))

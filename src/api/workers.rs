@@ -57,8 +57,14 @@ pub async fn claim_job(
     {
         Some((job, lease_token)) => {
             tracing::info!(job = %job.id, worker, "job claimed");
+            let secrets = if job.secret_names.is_empty() {
+                Default::default()
+            } else {
+                state.store.claimed_secrets(job.id, &lease_token).await?
+            };
             Ok(Json(ClaimedJob {
                 job,
+                secrets,
                 lease_token,
                 lease_timeout_seconds: state.lease_timeout.as_secs().max(1),
             })

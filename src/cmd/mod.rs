@@ -33,7 +33,9 @@ pub struct ClientArgs {
     /// The API's URL [default: the one `jobctl up` wrote, else http://127.0.0.1:8765]
     #[arg(long, env = "JOBCTL_API_URL", value_name = "URL")]
     pub api_url: Option<String>,
-    /// API token [default: config file, else the token `jobctl up` wrote (admin; worker token for `jobctl worker`)]
+    /// API token [default: config file, else the token `jobctl up` wrote (admin; worker token for
+    /// `jobctl worker`)]; on a shared machine prefer --token-file: a command line is visible to
+    /// every local user
     #[arg(
         long,
         env = "JOBCTL_TOKEN",
@@ -41,6 +43,9 @@ pub struct ClientArgs {
         value_name = "TOKEN"
     )]
     pub token: Option<String>,
+    /// A file holding the API token, readable by its owner only
+    #[arg(long, env = "JOBCTL_TOKEN_FILE", value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
 }
 
 impl ClientArgs {
@@ -62,13 +67,15 @@ impl ClientArgs {
         };
         let token = config::token(
             self.token.as_deref(),
+            self.token_file.as_deref(),
             file,
             data_dir
                 .map(|d| d.join(config::ADMIN_TOKEN_FILE))
                 .as_deref(),
         )?
         .context(
-            "no token: set JOBCTL_TOKEN (or --token), or run `jobctl up` once on this machine",
+            "no token: set JOBCTL_TOKEN_FILE (or --token-file, JOBCTL_TOKEN, --token), or run \
+             `jobctl up` once on this machine",
         )?;
         Ok(ApiClient::new(&api_url, &token)?.with_start_hint(hint))
     }

@@ -76,6 +76,9 @@ pub async fn run(args: Args, file: &ConfigFile) -> anyhow::Result<ExitCode> {
     for (k, v) in &job.env {
         fields.push(("env", output::escape(&format!("{k}={v}"))));
     }
+    for name in &job.secret_names {
+        fields.push(("secret", format!("{} (value hidden)", output::escape(name))));
+    }
     let width = fields.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
     for (k, v) in fields {
         output::print_line(&format!("{}  {v}", output::dim(&format!("{k:width$}"))))?;

@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 use super::logs::{Start, follow, parse_interval};
 use super::{ClientArgs, output};
 use crate::config::ConfigFile;
-use crate::domain::parse_duration;
+use crate::domain::{Secrets, parse_duration};
 use crate::protocol::SubmitJob;
 
 /// Flags of `jobctl submit`.
@@ -40,6 +40,9 @@ pub struct Args {
     /// Set a variable for the job (K=V), or pass this shell's value (K); repeatable
     #[arg(long = "env", short = 'e', value_name = "K=V")]
     pub env: Vec<String>,
+    /// Pass the secret NAME from this shell's environment variable NAME: set in the job's environment, never shown, redacted from its output; repeatable
+    #[arg(long = "secret", value_name = "NAME")]
+    pub secrets: Vec<String>,
     /// Working directory on the worker [default: the current directory]
     #[arg(long, value_name = "DIR")]
     pub cwd: Option<PathBuf>,
@@ -85,6 +88,27 @@ impl Args {
             };
             env.insert(k, v);
         }
+        let mut secrets = Secrets::default();
+        for name in &self.secrets {
+            if name.contains('=') {
+                anyhow::bail!(
+                    "--secret {}: give the name of an environment variable only; the value is \
+                     read from it, never from the command line (where `ps` shows it)",
+                    name.split('=').next().unwrap_or_default()
+                );
+            }
+            let value = match std::env::var(name) {
+                Ok(v) => v,
+                Err(std::env::VarError::NotPresent) => anyhow::bail!(
+                    "--secret {name}: the environment variable {name} is not set; export it \
+                     first (the value is read from the environment, never from the command line)"
+                ),
+                Err(std::env::VarError::NotUnicode(_)) => {
+                    anyhow::bail!("--secret {name}: the value of {name} is not valid UTF-8")
+                }
+            };
+            secrets.0.insert(name.clone(), value);
+        }
         let cwd = match &self.cwd {
             Some(dir) => std::path::absolute(dir)
                 .with_context(|| format!("invalid --cwd {}", dir.display()))?,
@@ -105,6 +129,7 @@ impl Args {
             name: self.name.clone(),
             cwd: Some(cwd),
             env,
+            secrets,
             timeout_seconds,
             gpus: self.gpus,
             cpus: self.cpus,

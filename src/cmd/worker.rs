@@ -9,6 +9,7 @@ use anyhow::Context;
 use crate::config::{self, ConfigFile};
 use crate::domain::parse_duration;
 use crate::shutdown::Shutdown;
+use crate::worker::redact::RedactMode;
 use crate::worker::resources::GpuSetting;
 use crate::worker::slurm::SlurmConfig;
 use crate::worker::{self, ExecutorConfig, WorkerConfig};
@@ -60,6 +61,12 @@ pub struct Args {
     /// How long to wait for the API at start before exiting with an error
     #[arg(long, env = "JOBCTL_STARTUP_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
     pub startup_timeout: Duration,
+    /// What is redacted from jobs' output before it reaches the log: declared secrets and well-known token shapes (all), declared secrets only (secrets), or nothing (off)
+    #[arg(long, env = "JOBCTL_REDACT", value_enum, default_value_t = RedactMode::All)]
+    pub redact: RedactMode,
+    /// Run each job as the local account named like its owner (uid, gid, groups, HOME), as Slurm does; the worker must run as root
+    #[arg(long, env = "JOBCTL_RUN_AS_OWNER")]
+    pub run_as_owner: bool,
     /// Where jobs run: here, or as Slurm batch jobs (see docs/slurm.md)
     #[arg(long, env = "JOBCTL_EXECUTOR", value_enum, default_value_t = ExecutorKind::Local)]
     pub executor: ExecutorKind,
@@ -83,18 +90,49 @@ impl Args {
     pub fn worker_config(&self, file: &ConfigFile) -> anyhow::Result<WorkerConfig> {
         let data_dir = config::data_dir(self.data_dir.as_deref(), file)?;
         let api_url = config::api_url(self.api.api_url.as_deref(), file, Some(&data_dir));
+        if token_on_command_line() {
+            tracing::warn!(
+                "the worker token was given with --token: every local user can read it in `ps` \
+                 or /proc; put it in a file only the worker's user can read and pass \
+                 --token-file FILE (or JOBCTL_TOKEN_FILE) instead"
+            );
+        }
         let token = config::token(
             self.api.token.as_deref(),
+            self.api.token_file.as_deref(),
             file,
             Some(&data_dir.join(config::WORKER_TOKEN_FILE)),
         )?
         .context(
             "no worker token: create one with `jobctl token create --name NAME --role worker` \
-             and pass it with --token or JOBCTL_TOKEN",
+             and pass it in a private file with --token-file (or JOBCTL_TOKEN_FILE)",
         )?;
         let logs_dir = config::logs_dir(self.logs_dir.as_deref(), file, &data_dir);
         let mut worker = WorkerConfig::new(api_url, token, logs_dir)?;
         worker.slots = self.slots as usize;
+        worker.redact = self.redact;
+        if self.run_as_owner {
+            let uid = nix::unistd::geteuid();
+            if !uid.is_root() {
+                anyhow::bail!(
+                    "--run-as-owner needs the worker to run as root, to switch to each job's \
+                     owner; this worker runs as uid {uid}"
+                );
+            }
+            if self.executor == ExecutorKind::Slurm {
+                anyhow::bail!(
+                    "--run-as-owner is for --executor local; Slurm runs each job as the user \
+                     that submits it"
+                );
+            }
+            worker.run_as_owner = true;
+        }
+        if self.redact == RedactMode::Off {
+            tracing::warn!(
+                "--redact off: jobs' output reaches their logs unfiltered, the values of their \
+                 secrets included"
+            );
+        }
         match self.executor {
             ExecutorKind::Local => {
                 if self.partition.is_some() || !self.sbatch_args.is_empty() {
@@ -122,6 +160,13 @@ impl Args {
                     anyhow::bail!("--slurm-poll-interval must be at least 200ms");
                 }
                 worker.slots = self.max_jobs as usize;
+                if self.redact != RedactMode::Off {
+                    tracing::warn!(
+                        "--executor slurm does not redact jobs' output yet: Slurm writes it to \
+                         the log file itself; secrets reach their jobs, and their values reach \
+                         the log if a job prints them"
+                    );
+                }
                 worker.executor = ExecutorConfig::Slurm(SlurmConfig {
                     partition: self.partition.clone(),
                     sbatch_args: self.sbatch_args.clone(),
@@ -137,6 +182,14 @@ impl Args {
         worker.startup_timeout = self.startup_timeout;
         Ok(worker)
     }
+}
+
+/// Whether `--token` is among this process's arguments.
+fn token_on_command_line() -> bool {
+    std::env::args_os().any(|a| {
+        let a = a.to_string_lossy();
+        a == "--token" || a.starts_with("--token=")
+    })
 }
 
 /// Runs until the first signal, drains, and exits 0.

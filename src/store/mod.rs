@@ -16,7 +16,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use crate::domain::{JobId, JobSpec, JobStatus, Role};
+use crate::domain::{JobId, JobSpec, JobStatus, Role, Secrets};
 use crate::protocol::{Job, TokenInfo};
 
 pub use page::{InvalidCursor, JobCursor, JobFilter, JobPage};
@@ -248,6 +248,11 @@ pub trait JobStore: Send + Sync + 'static {
         offer: &ClaimOffer,
     ) -> Result<Option<(Job, String)>, StoreError>;
 
+    /// The secrets of a job that is running under this lease: what the
+    /// claim answer hands its worker. Empty once the job has ended (they are
+    /// deleted with its final status) or when the lease is not the job's.
+    async fn claimed_secrets(&self, id: JobId, lease_token: &str) -> Result<Secrets, StoreError>;
+
     /// Extends the lease and records why the job still waits (or that it
     /// does not: `None`); answers whether a cancel was requested. A lease
     /// that is not the job's current one, or a job no longer running, is a
@@ -447,6 +452,8 @@ struct JobColumns {
     command: String,
     cwd: Option<String>,
     env: String,
+    /// A JSON array of names (TEXT in SQLite, JSONB read as text in PostgreSQL).
+    secret_names: String,
     timeout_seconds: Option<i64>,
     status: String,
     exit_code: Option<i32>,
@@ -478,6 +485,8 @@ impl JobColumns {
             command: serde_json::from_str(&self.command).map_err(|e| corrupt("command", &e))?,
             cwd: self.cwd,
             env: serde_json::from_str(&self.env).map_err(|e| corrupt("env", &e))?,
+            secret_names: serde_json::from_str(&self.secret_names)
+                .map_err(|e| corrupt("secret_names", &e))?,
             timeout_seconds: self.timeout_seconds.map(|t| t as u64),
             status: self.status.parse().map_err(|e| corrupt("status", &e))?,
             exit_code: self.exit_code,

@@ -24,12 +24,13 @@ use super::{
     StoredToken, TokenColumns, check_finish, check_hand_back, decide_cancel, new_lease_token,
     page::contains_pattern, stale_lease,
 };
-use crate::domain::{JobId, JobSpec, Role};
+use crate::domain::{JobId, JobSpec, Role, Secrets};
 use crate::protocol::{Job, TokenInfo};
 
 const JOB_COLUMNS: &str = "id, name, owner, command::text AS command, cwd, env::text AS env, \
      timeout_seconds, status, exit_code, failure_reason, worker, created_at, started_at, \
-     finished_at, cancel_requested, lease_token, pending_reason, gpus, cpus, gpu_ids";
+     finished_at, cancel_requested, lease_token, pending_reason, \
+     secret_names::text AS secret_names, gpus, cpus, gpu_ids";
 
 /// Job state in PostgreSQL.
 #[derive(Clone)]
@@ -169,24 +170,37 @@ impl JobStore for PostgresStore {
     }
 
     async fn insert_job(&self, owner: &str, spec: &JobSpec) -> Result<Job, StoreError> {
+        let id = JobId::new();
+        let mut tx = self.pool.begin().await?;
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "INSERT INTO jobs (id, name, owner, command, cwd, env, timeout_seconds, status, created_at, \
-                 gpus, cpus) \
-             VALUES ($1, $2, $3, $4::jsonb, $5, $6::jsonb, $7, 'pending', now(), $8, $9) \
+            "INSERT INTO jobs (id, name, owner, command, cwd, env, timeout_seconds, status, \
+                 created_at, secret_names, gpus, cpus) \
+             VALUES ($1, $2, $3, $4::jsonb, $5, $6::jsonb, $7, 'pending', now(), $8::jsonb, $9, $10) \
              RETURNING {JOB_COLUMNS}"
         )))
-        .bind(JobId::new().as_uuid())
+        .bind(id.as_uuid())
         .bind(spec.name())
         .bind(owner)
         .bind(serde_json::to_string(spec.command()).expect("strings serialise"))
         .bind(spec.cwd())
         .bind(serde_json::to_string(spec.env()).expect("strings serialise"))
         .bind(spec.timeout_seconds().map(|t| t as i64))
+        .bind(serde_json::to_string(&spec.secrets().names()).expect("strings serialise"))
         .bind(spec.gpus() as i32)
         .bind(spec.cpus() as i32)
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *tx)
         .await?;
-        job_from_row(&row)
+        let job = job_from_row(&row)?;
+        for (name, value) in spec.secrets().iter() {
+            sqlx::query("INSERT INTO job_secrets (job_id, name, value) VALUES ($1, $2, $3)")
+                .bind(id.as_uuid())
+                .bind(name)
+                .bind(value)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(job)
     }
 
     async fn get_job(&self, id: JobId) -> Result<Option<Job>, StoreError> {
@@ -299,6 +313,18 @@ impl JobStore for PostgresStore {
             Some(row) => Ok(Some((job_from_row(&row)?, lease_token))),
             None => Ok(None),
         }
+    }
+
+    async fn claimed_secrets(&self, id: JobId, lease_token: &str) -> Result<Secrets, StoreError> {
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT s.name, s.value FROM job_secrets s JOIN jobs j ON j.id = s.job_id \
+             WHERE s.job_id = $1 AND j.status = 'running' AND j.lease_token = $2",
+        )
+        .bind(id.as_uuid())
+        .bind(lease_token)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().collect())
     }
 
     async fn heartbeat(

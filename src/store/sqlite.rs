@@ -23,7 +23,7 @@ use super::{
     StoredToken, TokenColumns, check_finish, check_hand_back, decide_cancel, lease_expiry,
     new_lease_token, page::contains_pattern, stale_lease,
 };
-use crate::domain::{JobId, JobSpec, JobStatus, Role};
+use crate::domain::{JobId, JobSpec, JobStatus, Role, Secrets};
 use crate::protocol::{Job, TokenInfo};
 
 /// How long a connection waits for the write lock before giving up.
@@ -31,7 +31,7 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 const JOB_COLUMNS: &str = "id, name, owner, command, cwd, env, timeout_seconds, status, exit_code, \
      failure_reason, worker, created_at, started_at, finished_at, cancel_requested, lease_token, \
-     pending_reason, gpus, cpus, gpu_ids";
+     pending_reason, secret_names, gpus, cpus, gpu_ids";
 
 /// Job state in a SQLite file.
 #[derive(Clone)]
@@ -66,7 +66,10 @@ impl SqliteStore {
             // api (what NORMAL guarantees in WAL mode).
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(BUSY_TIMEOUT)
-            .foreign_keys(true);
+            .foreign_keys(true)
+            // A job's secrets are deleted when it ends: overwrite them with
+            // zeros instead of leaving the bytes in free pages.
+            .pragma("secure_delete", "ON");
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             // A COMMIT that fails for a full disk has SQLite roll the
@@ -103,6 +106,33 @@ impl SqliteStore {
             .map(|row| row.try_get::<String, _>("detail"))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(steps.join("\n"))
+    }
+
+    /// After a job with secrets ended (its secrets deleted, overwritten in
+    /// the pages by `secure_delete`): copies the WAL into the database file
+    /// and truncates it, so the frames that still held the values are gone
+    /// from the disk too. Best effort: a reader holding an old snapshot can
+    /// keep the WAL alive; the next job's end tries again.
+    async fn scrub_wal(&self) {
+        let result: Result<(i64, i64, i64), sqlx::Error> =
+            sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
+                .fetch_one(&self.pool)
+                .await;
+        match result {
+            Ok((0, _, _)) => {}
+            Ok(_) => tracing::debug!("WAL checkpoint after a job's secrets were deleted was busy"),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot checkpoint the WAL after deleting a job's secrets")
+            }
+        }
+    }
+
+    /// Scrubs the WAL if this job, now ended, had secrets.
+    async fn ended(&self, job: Job) -> Job {
+        if job.status.is_terminal() && !job.secret_names.is_empty() {
+            self.scrub_wal().await;
+        }
+        job
     }
 
     async fn write_tx(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
@@ -246,9 +276,9 @@ impl JobStore for SqliteStore {
         // acknowledged, and lost.
         let mut tx = self.write_tx().await?;
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "INSERT INTO jobs (id, name, owner, command, cwd, env, timeout_seconds, status, created_at, \
-                 gpus, cpus) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', ?8, ?9, ?10) RETURNING {JOB_COLUMNS}"
+            "INSERT INTO jobs (id, name, owner, command, cwd, env, timeout_seconds, status, \
+                 created_at, secret_names, gpus, cpus) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', ?8, ?9, ?10, ?11) RETURNING {JOB_COLUMNS}"
         )))
         .bind(id.to_string())
         .bind(spec.name())
@@ -258,11 +288,20 @@ impl JobStore for SqliteStore {
         .bind(serde_json::to_string(spec.env()).expect("strings serialise"))
         .bind(spec.timeout_seconds().map(|t| t as i64))
         .bind(micros(now))
+        .bind(serde_json::to_string(&spec.secrets().names()).expect("strings serialise"))
         .bind(spec.gpus())
         .bind(spec.cpus())
         .fetch_one(&mut *tx)
         .await?;
         let job = job_from_row(&row)?;
+        for (name, value) in spec.secrets().iter() {
+            sqlx::query("INSERT INTO job_secrets (job_id, name, value) VALUES (?1, ?2, ?3)")
+                .bind(id.to_string())
+                .bind(name)
+                .bind(value)
+                .execute(&mut *tx)
+                .await?;
+        }
         tx.commit().await?;
         Ok(job)
     }
@@ -304,7 +343,7 @@ impl JobStore for SqliteStore {
         update.execute(&mut *tx).await?;
         let (job, _) = Self::job_in(&mut tx, id).await?;
         tx.commit().await?;
-        Ok(job)
+        Ok(self.ended(job).await)
     }
 
     async fn claim_job(
@@ -365,6 +404,18 @@ impl JobStore for SqliteStore {
         Ok(Some((job, lease_token)))
     }
 
+    async fn claimed_secrets(&self, id: JobId, lease_token: &str) -> Result<Secrets, StoreError> {
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT s.name, s.value FROM job_secrets s JOIN jobs j ON j.id = s.job_id \
+             WHERE s.job_id = ?1 AND j.status = 'running' AND j.lease_token = ?2",
+        )
+        .bind(id.to_string())
+        .bind(lease_token)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().collect())
+    }
+
     async fn heartbeat(
         &self,
         id: JobId,
@@ -416,7 +467,7 @@ impl JobStore for SqliteStore {
         .await?;
         let (job, _) = Self::job_in(&mut tx, id).await?;
         tx.commit().await?;
-        Ok(job)
+        Ok(self.ended(job).await)
     }
 
     async fn hand_back(&self, id: JobId, lease_token: &str) -> Result<Job, StoreError> {
@@ -442,7 +493,7 @@ impl JobStore for SqliteStore {
         update.execute(&mut *tx).await?;
         let (job, _) = Self::job_in(&mut tx, id).await?;
         tx.commit().await?;
-        Ok(job)
+        Ok(self.ended(job).await)
     }
 
     async fn reap_expired_leases(&self) -> Result<Vec<LostJob>, StoreError> {
@@ -452,12 +503,19 @@ impl JobStore for SqliteStore {
         let rows = sqlx::query(
             "UPDATE jobs SET status = 'failed', failure_reason = 'worker lost', finished_at = ?1, \
                  lease_expires_at = NULL, pending_reason = NULL \
-             WHERE status = 'running' AND lease_expires_at <= ?1 RETURNING id, worker",
+             WHERE status = 'running' AND lease_expires_at <= ?1 \
+             RETURNING id, worker, secret_names != '[]' AS had_secrets",
         )
         .bind(micros(now))
         .fetch_all(&mut *tx)
         .await?;
         tx.commit().await?;
+        if rows
+            .iter()
+            .any(|r| r.try_get("had_secrets").unwrap_or(true))
+        {
+            self.scrub_wal().await;
+        }
         rows.iter()
             .map(|r| {
                 let id: String = r.try_get("id")?;

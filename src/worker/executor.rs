@@ -36,7 +36,7 @@ use async_trait::async_trait;
 
 use super::logfile::LogFile;
 use super::shim::JobExit;
-use crate::domain::JobId;
+use crate::domain::{JobId, Secrets};
 use crate::protocol::{ClaimedJob, Job};
 
 /// Everything an executor needs to start one job.
@@ -50,6 +50,10 @@ pub struct Launch {
     /// Variables set for the job on top of the worker's environment (from
     /// which the worker's own `JOBCTL_*` settings are removed).
     pub env: BTreeMap<String, String>,
+    /// The job's secrets: set in its environment too, and every value
+    /// redacted from its output. Kept apart from `env` so that a value
+    /// never travels where `env` goes (this struct's `Debug`, a state file).
+    pub secrets: Secrets,
     /// How much longer the claim's lease holds without a renewal: the
     /// executor fences the job when this runs out.
     pub lease: Duration,

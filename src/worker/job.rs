@@ -19,7 +19,7 @@ use super::executor::{ExecEvent, Execution, Launch, StartError};
 use super::lease::{self, Delivery, Lease, LeaseEvent};
 use super::logfile::LogFile;
 use super::outcome::{Facts, Outcome, Ran, StopReason, closing_line, outcome};
-use crate::domain::format_duration;
+use crate::domain::{Secrets, format_duration};
 use crate::logs;
 use crate::protocol::{ClaimedJob, Job};
 
@@ -27,6 +27,7 @@ use crate::protocol::{ClaimedJob, Job};
 /// fires when the worker shuts down and the drain time is over.
 pub async fn run(ctx: Arc<WorkerContext>, claimed: ClaimedJob, stop: CancellationToken) {
     let lease = Lease::of(&claimed);
+    let secrets = claimed.secrets;
     let job = claimed.job;
     let path = logs::log_path(&ctx.logs_dir, job.id);
     let log = match LogFile::open(path.clone(), ctx.sync_logs, ctx.fs_timeout).await {
@@ -43,7 +44,7 @@ pub async fn run(ctx: Arc<WorkerContext>, claimed: ClaimedJob, stop: Cancellatio
         }
     };
     let started = Instant::now();
-    let launch = launch(&ctx, &job, &lease);
+    let launch = launch(&ctx, &job, &lease, secrets);
     match ctx.executor.start(&launch, &log).await {
         Ok(execution) => supervise(ctx, job, lease, log, execution, started, stop).await,
         Err(e) => {
@@ -63,7 +64,7 @@ pub async fn run(ctx: Arc<WorkerContext>, claimed: ClaimedJob, stop: Cancellatio
 
 /// What the executor is asked to run: the job's argv, directory and
 /// environment as the worker adds to them.
-fn launch(ctx: &WorkerContext, job: &Job, lease: &Lease) -> Launch {
+fn launch(ctx: &WorkerContext, job: &Job, lease: &Lease, secrets: Secrets) -> Launch {
     let mut env = BTreeMap::from([
         ("PYTHONUNBUFFERED".to_string(), "1".to_string()),
         ("JOBCTL_JOB_ID".to_string(), job.id.to_string()),
@@ -82,6 +83,7 @@ fn launch(ctx: &WorkerContext, job: &Job, lease: &Lease) -> Launch {
         argv: job.command.clone(),
         cwd: job.cwd.clone(),
         env,
+        secrets,
         lease: lease.left_since_claim(),
         kill_grace: ctx.kill_grace,
         timeout_seconds: job.timeout_seconds,

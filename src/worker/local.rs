@@ -20,6 +20,7 @@ use tokio::net::UnixStream;
 use super::executor::{ExecEvent, Execution, Executor, Launch, StartError};
 use super::fs::{self, FsError};
 use super::logfile::LogFile;
+use super::redact::RedactMode;
 use super::shim::{ShimEvent, os_error_text};
 
 /// Runs jobs as supervised process groups on this machine.
@@ -28,6 +29,11 @@ pub struct LocalExecutor {
     pub shim_program: PathBuf,
     /// How long a filesystem call (the cwd check) may take.
     pub fs_timeout: Duration,
+    /// What the supervisor redacts from the job's output.
+    pub redact: RedactMode,
+    /// Run each job as the local account named like its owner (the worker
+    /// runs as root).
+    pub run_as_owner: bool,
 }
 
 #[async_trait]
@@ -39,6 +45,23 @@ impl Executor for LocalExecutor {
     ) -> Result<Box<dyn Execution>, StartError> {
         if let Some(cwd) = &launch.cwd {
             check_cwd(cwd, self.fs_timeout).await?;
+        }
+        if self.run_as_owner {
+            let owner = &launch.job.owner;
+            let user = match nix::unistd::User::from_name(owner) {
+                Ok(Some(user)) => user,
+                Ok(None) => {
+                    return Err(StartError::Job(format!("no local account {owner:?}")));
+                }
+                Err(e) => {
+                    return Err(StartError::Worker(format!(
+                        "cannot look up local account {owner:?}: {e}"
+                    )));
+                }
+            };
+            log.give_to(user.uid.as_raw()).await.map_err(|e| {
+                StartError::Worker(format!("cannot give the log to {owner:?}: {e}"))
+            })?;
         }
         let supervised = Supervised::spawn(self, launch, log).await?;
         Ok(Box::new(supervised))
@@ -106,6 +129,17 @@ impl Supervised {
             .arg(launch.lease.as_millis().to_string())
             .arg("--kill-grace-ms")
             .arg(launch.kill_grace.as_millis().to_string());
+        if executor.run_as_owner {
+            command.arg("--run-as").arg(&launch.job.owner);
+        }
+        if executor.redact.shapes() {
+            command.arg("--redact-shapes");
+        }
+        if executor.redact.secrets() {
+            for (name, _) in launch.secrets.iter() {
+                command.arg("--redact-secret").arg(name);
+            }
+        }
         // The supervisor enters the directory, not the worker: on a hung
         // mount that blocks the supervisor alone.
         if let Some(cwd) = &launch.cwd {
@@ -129,6 +163,7 @@ impl Supervised {
             }
         }
         command.envs(&launch.env);
+        command.envs(launch.secrets.iter());
         // SAFETY: fcntl is async-signal-safe; it clears close-on-exec on the
         // supervisor's copy of its end of the socket, so it survives exec.
         unsafe {

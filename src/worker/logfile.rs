@@ -71,6 +71,17 @@ impl LogFile {
         ))
     }
 
+    /// Gives the log to the account a job runs as: its owner may read it,
+    /// the group keeps read access (the api's reader), others have none.
+    pub async fn give_to(&self, uid: u32) -> Result<(), FsError> {
+        let file = self.file.clone();
+        fs::blocking(self.fs_timeout, move || {
+            std::os::unix::fs::fchown(file.as_ref(), Some(uid), None)?;
+            file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o640))
+        })
+        .await
+    }
+
     /// Appends a `[jobctl] …` line. A failure is logged, not returned: the
     /// line is for people, and the job's status is what counts.
     pub async fn note(&self, message: &str) {

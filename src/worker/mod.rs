@@ -29,6 +29,7 @@ mod lease;
 mod local;
 pub mod logfile;
 mod outcome;
+pub mod redact;
 pub mod resources;
 pub mod shim;
 pub mod slurm;
@@ -36,6 +37,8 @@ pub mod slurm;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
+
+use std::os::unix::fs::DirBuilderExt;
 
 use anyhow::Context;
 use tokio::sync::Semaphore;
@@ -84,6 +87,10 @@ pub struct WorkerConfig {
     pub gpus: Vec<String>,
     /// CPUs this worker hands out (local executor).
     pub cpus: u32,
+    /// What is redacted from jobs' output before it reaches their logs.
+    pub redact: redact::RedactMode,
+    /// Run each job as the local account named like its owner (root only).
+    pub run_as_owner: bool,
 }
 
 impl WorkerConfig {
@@ -106,6 +113,8 @@ impl WorkerConfig {
             shim_program: PathBuf::from("/proc/self/exe"),
             gpus: Vec::new(),
             cpus: default_cpus(),
+            redact: redact::RedactMode::All,
+            run_as_owner: false,
         })
     }
 }
@@ -157,7 +166,20 @@ struct WorkerContext {
 /// Runs the worker until `shutdown`; `Err` for a fatal problem (a refused
 /// token, an api that never answered).
 pub async fn run(config: WorkerConfig, shutdown: Shutdown) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&config.logs_dir)
+    // Jobs running as this user must not read the worker's memory,
+    // environment or command line through /proc (its token is there).
+    // SAFETY: prctl with these arguments has no memory-safety preconditions.
+    if unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) } != 0 {
+        tracing::warn!(
+            error = %std::io::Error::last_os_error(),
+            "cannot mark the worker non-dumpable; jobs running as its user can read its memory"
+        );
+    }
+    // Logs are for their owner and the api's group, not for every user.
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o750)
+        .create(&config.logs_dir)
         .with_context(|| format!("cannot create logs dir {}", config.logs_dir.display()))?;
     let client = ApiClient::new(&config.api_url, &config.token)?;
     wait_for_api(&client, config.startup_timeout, &shutdown.graceful).await?;
@@ -169,6 +191,8 @@ pub async fn run(config: WorkerConfig, shutdown: Shutdown) -> anyhow::Result<()>
             Arc::new(local::LocalExecutor {
                 shim_program: config.shim_program.clone(),
                 fs_timeout: fs::FS_TIMEOUT,
+                redact: config.redact,
+                run_as_owner: config.run_as_owner,
             }),
             None,
         ),

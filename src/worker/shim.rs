@@ -19,10 +19,14 @@
 //!   lost and let anyone believe it no longer runs. This must happen here
 //!   and not in the worker: a `SIGSTOP`ped worker can do nothing at all.
 //!
-//! The job's stdout and stderr are not touched here: they are the log file
-//! the worker opened, inherited straight through (the supervisor writes its
-//! own `[jobctl]` line there when it fences the job). The socket carries
-//! only control lines:
+//! The job's stdout and stderr are the log file the worker opened, inherited
+//! straight through (the supervisor writes its own `[jobctl]` line there
+//! when it fences the job) — unless output is redacted (`--redact-shapes`,
+//! `--redact-secret NAME`): then both go into one pipe that a thread here
+//! reads, redacts ([`super::redact`]) and writes to the log file. A job that
+//! writes faster than that is slowed by the full pipe and loses nothing;
+//! the last bytes are flushed before the job's end is reported. The socket
+//! carries only control lines:
 //!
 //! - worker → supervisor: `term` (SIGTERM the group), `kill` (SIGKILL it),
 //!   `lease MS` (the lease holds for MS more milliseconds);
@@ -115,6 +119,9 @@ pub fn run(args: RunJobArgs) -> ExitCode {
         job_id,
         lease_ms,
         kill_grace_ms,
+        redact_shapes,
+        redact_secret,
+        run_as,
         command: argv,
     } = args;
     if let Some(id) = &job_id {
@@ -158,6 +165,29 @@ pub fn run(args: RunJobArgs) -> ExitCode {
     let shim_pid = std::process::id() as i32;
     let mut command = std::process::Command::new(program);
     command.args(args).process_group(0);
+    if let Some(name) = &run_as {
+        // Before PDEATHSIG is set: a change of credentials clears it.
+        if let Err(message) = run_as_account(&mut command, name) {
+            writer.send(ShimEvent::SpawnError(message));
+            return ExitCode::SUCCESS;
+        }
+    }
+    let values: Vec<String> = redact_secret
+        .iter()
+        .filter_map(|name| std::env::var(name).ok())
+        .collect();
+    let redactor = super::redact::Redactor::new(values.iter().map(String::as_str), redact_shapes);
+    let mut pipe = None;
+    if let Some(redactor) = redactor {
+        match output_pipe(&mut command) {
+            Ok(reader) => pipe = Some((reader, redactor)),
+            Err(e) => {
+                let message = format!("cannot create the output pipe: {}", os_error_text(&e));
+                writer.send(ShimEvent::SpawnError(message));
+                return ExitCode::SUCCESS;
+            }
+        }
+    }
     // SAFETY: only async-signal-safe calls (prctl, getppid) between fork and exec.
     unsafe {
         command.pre_exec(move || {
@@ -179,6 +209,10 @@ pub fn run(args: RunJobArgs) -> ExitCode {
             return ExitCode::SUCCESS;
         }
     };
+    // Our copies of the pipe's write end went with `command`: the pipe
+    // ends when the last of the job's processes closes it.
+    drop(command);
+    let copier = pipe.map(|(reader, redactor)| spawn_copier(reader, redactor));
     let leader = Pid::from_raw(child.id() as i32);
     writer.send(ShimEvent::Started(child.id()));
 
@@ -231,8 +265,106 @@ pub fn run(args: RunJobArgs) -> ExitCode {
     // Whatever the leader left behind in its group goes with it.
     let _ = killpg(leader, Signal::SIGKILL);
     kill_remaining_descendants(Instant::now() + STRAGGLER_WAIT);
+    if let Some(copier) = copier {
+        // Every writer is gone: the copier reads to the end, flushes what
+        // it held back and returns. A process stuck in the kernel may
+        // still hold the pipe open; then the end is reported without
+        // waiting for it (what the copier holds back is at most a partial
+        // match, which stays unwritten).
+        let _ = copier.recv_timeout(STRAGGLER_WAIT);
+    }
     writer.send(ShimEvent::Exited(exit));
     ExitCode::SUCCESS
+}
+
+/// Makes the job run as the local account `name`: its uid, gid and
+/// supplementary groups (as `initgroups` would set them), and its HOME,
+/// USER and LOGNAME.
+fn run_as_account(command: &mut std::process::Command, name: &str) -> Result<(), String> {
+    let user = match nix::unistd::User::from_name(name) {
+        Ok(Some(user)) => user,
+        Ok(None) => return Err(format!("no local account {name:?}")),
+        Err(e) => return Err(format!("cannot look up local account {name:?}: {e}")),
+    };
+    let cname =
+        std::ffi::CString::new(name).map_err(|_| format!("invalid account name {name:?}"))?;
+    let groups: Vec<libc::gid_t> = nix::unistd::getgrouplist(&cname, user.gid)
+        .map_err(|e| format!("cannot list the groups of {name:?}: {e}"))?
+        .into_iter()
+        .map(|g| g.as_raw())
+        .collect();
+    let (uid, gid) = (user.uid.as_raw(), user.gid.as_raw());
+    command
+        .env("HOME", &user.dir)
+        .env("USER", name)
+        .env("LOGNAME", name);
+    // SAFETY: setgroups, setgid and setuid are plain system calls, safe
+    // between fork and exec; `groups` was allocated before the fork.
+    unsafe {
+        command.pre_exec(move || {
+            if libc::setgroups(groups.len(), groups.as_ptr()) != 0
+                || libc::setgid(gid) != 0
+                || libc::setuid(uid) != 0
+            {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    Ok(())
+}
+
+/// Points the job's stdout and stderr at a new pipe; returns its read end.
+fn output_pipe(command: &mut std::process::Command) -> std::io::Result<std::io::PipeReader> {
+    // Both ends are close-on-exec: the job gets the write end as fds 1
+    // and 2 only.
+    let (reader, writer) = std::io::pipe()?;
+    command.stdout(writer.try_clone()?).stderr(writer);
+    Ok(reader)
+}
+
+/// How much of the job's output is read at once.
+const COPY_CHUNK: usize = 64 * 1024;
+
+/// Reads the job's output from the pipe, redacts it and appends it to the
+/// log file (our stdout) as it comes; the receiver hears when it is done.
+fn spawn_copier(
+    mut reader: std::io::PipeReader,
+    redactor: Arc<super::redact::Redactor>,
+) -> std::sync::mpsc::Receiver<()> {
+    use std::io::Read;
+    let (done_tx, done) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        // SAFETY: fd 1 stays open for the supervisor's whole life;
+        // ManuallyDrop keeps this borrowed handle from closing it.
+        let mut log = std::mem::ManuallyDrop::new(unsafe { std::fs::File::from_raw_fd(1) });
+        let mut stream = redactor.stream();
+        let mut buf = vec![0u8; COPY_CHUNK];
+        let mut out = Vec::with_capacity(COPY_CHUNK + 64);
+        // Once the log cannot be written (a full disk), the pipe is still
+        // drained so that the job does not block for ever.
+        let mut writable = true;
+        loop {
+            let n = match reader.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(_) => break,
+            };
+            out.clear();
+            stream.write(&buf[..n], &mut out);
+            if writable && !out.is_empty() {
+                writable = log.write_all(&out).is_ok();
+            }
+        }
+        out.clear();
+        stream.finish(&mut out);
+        if writable && !out.is_empty() {
+            let _ = log.write_all(&out);
+        }
+        let _ = done_tx.send(());
+    });
+    done
 }
 
 /// Names the process after its job: `jobctl-1234abcd` in `top` and in

@@ -247,9 +247,14 @@ impl Executor for SlurmExecutor {
             job_id: id,
             command: &launch.argv,
             cwd: launch.cwd.as_deref(),
+            // Secrets go the same way as the rest of the environment: in
+            // the script, which reaches sbatch on its stdin (never a
+            // command line, never a file of ours) and which Slurm keeps for
+            // the job's owner and its administrators only.
             env: launch
                 .env
                 .iter()
+                .chain(launch.secrets.iter())
                 .map(|(k, v)| (k.as_str(), v.as_str()))
                 .collect(),
             exit_file: &exit_file,
@@ -370,6 +375,9 @@ impl Executor for SlurmExecutor {
             }
             let claimed = ClaimedJob {
                 job: record.job.clone(),
+                // A re-adopted job runs already, its environment set; the
+                // worker never writes secrets into its own state files.
+                secrets: Default::default(),
                 lease_token: record.lease_token.clone(),
                 lease_timeout_seconds: record.lease_timeout_seconds,
             };

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Worker overhead with and without redaction, timed from the jobs' records
+# (BENCHMARKS.md 4b): the release jobctl (cargo build --release first), an
+# api and a worker on SQLite in a temporary directory, removed at the end. BYTES (default 1 GiB) and RUNS (3) set the size. bench/run.sh
+# --only overhead measures the same with hyperfine; this needs no bench client.
+set -euo pipefail
+WP=
+J="$(cd "$(dirname "$0")/.." && pwd)/target/release/jobctl"
+TMP=$(mktemp -d)
+D=$TMP/data; mkdir -p "$D"
+export JOBCTL_CONFIG=/dev/null HOME=$TMP
+ADMIN=$($J token create --name a --role admin --data-dir "$D")
+W=$($J token create --name w --role worker --data-dir "$D")
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+JOBCTL_LOG=warn $J api --listen 127.0.0.1:$PORT --data-dir "$D" >$TMP/api.log 2>&1 & API=$!
+trap 'kill $API $WP 2>/dev/null || true; wait 2>/dev/null; rm -rf "$TMP"' EXIT
+sleep 2
+URL=http://127.0.0.1:$PORT
+BYTES=${BYTES:-1073741824}
+RUNS=${RUNS:-3}
+run_jobs() { # label cmd...
+  local label="$1"; shift
+  for r in $(seq $RUNS); do
+    id=$(JOBCTL_TOKEN=$ADMIN $J submit --api-url $URL --cwd /tmp -- "$@")
+    while :; do
+      s=$(JOBCTL_TOKEN=$ADMIN $J show --api-url $URL --json $id)
+      st=$(echo "$s" | python3 -c 'import json,sys; print(json.load(sys.stdin)["status"])')
+      [ "$st" = completed ] && break
+      [ "$st" = failed ] && { echo "failed: $s"; exit 1; }
+      sleep 0.05
+    done
+    echo "$s" | python3 -c 'import json,sys
+from datetime import datetime
+j=json.load(sys.stdin)
+f=lambda t: datetime.fromisoformat(t.replace("Z","+00:00"))
+print("'"$label"'", "run", '$r', "runtime_s %.3f" % (f(j["finished_at"])-f(j["started_at"])).total_seconds(), "load", open("/proc/loadavg").read().split()[0])'
+    rm -f "$D/logs/$id.log"
+  done
+}
+shell() { # label cmd
+  for r in $(seq $RUNS); do
+    rm -f $TMP/out
+    s=$(date +%s.%N); bash -c "$2 > $TMP/out"; e=$(date +%s.%N)
+    echo "$1 run $r runtime_s $(python3 -c "print('%.3f' % ($e-$s))") load $(cut -d' ' -f1 /proc/loadavg)"
+  done
+  rm -f $TMP/out
+}
+echo $W > $TMP/w.token; chmod 600 $TMP/w.token
+TEXT=$TMP/text
+head -c $BYTES < <(yes 'ghp_ hf_ AKIA xoxb- glpat- jobctl_ epoch 12 loss 0.4312 acc 0.87') > $TEXT
+for mode in all off; do
+  JOBCTL_LOG=warn $J worker --api-url $URL --token-file $TMP/w.token --logs-dir "$D/logs" --redact $mode >$TMP/worker-$mode.log 2>&1 & WP=$!
+  sleep 1
+  shell "shell: head -c $BYTES /dev/zero > FILE" "head -c $BYTES /dev/zero"
+  run_jobs "jobctl --redact $mode: head -c $BYTES /dev/zero" head -c $BYTES /dev/zero
+  shell "shell: cat TEXT > FILE" "cat $TEXT"
+  run_jobs "jobctl --redact $mode: cat TEXT" cat $TEXT
+  kill $WP; wait $WP 2>/dev/null || true
+done
+rm -f $TEXT
