@@ -8,8 +8,9 @@
 #
 # Needs: a Rust toolchain, PostgreSQL reachable at JOBCTL_TEST_DATABASE_URL
 # (default postgres://postgres@127.0.0.1:5432/test), Debian's chromium and
-# chromium-driver, and a running Slurm; this script installs the browser and
-# starts a one-node Slurm (ci/slurm.sh) when they are missing.
+# chromium-driver, promtool (Debian's prometheus), and a running Slurm; this
+# script installs the browser and promtool and starts a one-node Slurm
+# (ci/slurm.sh) when they are missing.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -26,6 +27,21 @@ if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null
     sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
   else
     echo "test.sh: cannot install chromium (not root, no sudo); browser tests will say SKIPPED" >&2
+  fi
+fi
+
+# The metrics and alert-rule tests check with promtool (Debian's prometheus
+# package); without it they say SKIPPED, and fail with CI=true.
+if ! command -v promtool >/dev/null 2>&1; then
+  echo "test.sh: installing prometheus for promtool" >&2
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+  elif command -v sudo >/dev/null 2>&1; then
+    sudo apt-get update -qq
+    sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+  else
+    echo "test.sh: cannot install prometheus (not root, no sudo); promtool checks will say SKIPPED" >&2
   fi
 fi
 

@@ -32,7 +32,9 @@ set edit:completion:arg-completer[jobctl] = {|@words|
             cand show 'Show every field of a job'
             cand cancel 'Cancel a pending or running job'
             cand logs 'Print a job''s log, or follow it while it runs'
+            cand workers 'List the workers: state, executor, slots, running jobs (admins)'
             cand token 'Create, list and revoke API tokens (works on the database directly)'
+            cand admin 'Back up the store, or move it from SQLite to PostgreSQL (works on the database directly)'
             cand completions 'Print shell completions'
             cand __run-job 'Internal: the per-job supervisor a worker starts'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -45,9 +47,12 @@ set edit:completion:arg-completer[jobctl] = {|@words|
             cand --retention-days 'Delete finished jobs and their logs after this many days'
             cand --lease-timeout 'Fail a running job as `worker lost` when its worker has not heartbeated for this long'
             cand --max-connections 'Connections served at once; beyond it the longest-idle one is closed, or the new one gets a 503 [capped by the open-file limit]'
+            cand --log-format 'Service log lines: text (journald-friendly) or json (one object a line, for log shippers)'
             cand --config 'Config file [default: ~/.config/jobctl/config.toml]'
-            cand -h 'Print help'
-            cand --help 'Print help'
+            cand --metrics-public 'Serve /metrics without a token (for a Prometheus inside a private network); otherwise it takes an admin token'
+            cand --no-metrics 'Record no metrics; /metrics answers 404'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
             cand --version 'Print version'
         }
@@ -70,6 +75,8 @@ set edit:completion:arg-completer[jobctl] = {|@words|
             cand --sbatch-arg 'Slurm: an extra sbatch option for every job, e.g. --sbatch-arg=--account=lab (repeatable)'
             cand --max-jobs 'Slurm: how many jobs this worker has in Slurm at once, pending or running there'
             cand --slurm-poll-interval 'Slurm: how often squeue is asked about this worker''s jobs'
+            cand --metrics-listen 'Serve this worker''s Prometheus metrics at http://ADDR/metrics (running jobs, log bytes, report retries)'
+            cand --log-format 'Service log lines: text (journald-friendly) or json (one object a line, for log shippers)'
             cand --config 'Config file [default: ~/.config/jobctl/config.toml]'
             cand --run-as-owner 'Run each job as the local account named like its owner (uid, gid, groups, HOME), as Slurm does; the worker must run as root'
             cand -h 'Print help (see more with ''--help'')'
@@ -81,9 +88,10 @@ set edit:completion:arg-completer[jobctl] = {|@words|
             cand --listen 'Address to listen on'
             cand --api-url 'The API''s URL, as this server reaches it [default: what `jobctl up` recorded, else http://127.0.0.1:8765]'
             cand --data-dir 'Data dir, where `jobctl up` records the API''s URL [default: ~/.local/share/jobctl]'
+            cand --log-format 'Service log lines: text (journald-friendly) or json (one object a line, for log shippers)'
             cand --config 'Config file [default: ~/.config/jobctl/config.toml]'
-            cand -h 'Print help'
-            cand --help 'Print help'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
             cand --version 'Print version'
         }
@@ -92,9 +100,10 @@ set edit:completion:arg-completer[jobctl] = {|@words|
             cand --listen 'The API''s address'
             cand --web-listen 'The web UI''s address'
             cand --slots 'Jobs to run at once'
+            cand --log-format 'Service log lines: text (journald-friendly) or json (one object a line, for log shippers)'
             cand --config 'Config file [default: ~/.config/jobctl/config.toml]'
-            cand -h 'Print help'
-            cand --help 'Print help'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
             cand --version 'Print version'
         }
@@ -176,6 +185,17 @@ set edit:completion:arg-completer[jobctl] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'jobctl;workers'= {
+            cand --api-url 'The API''s URL [default: the one `jobctl up` wrote, else http://127.0.0.1:8765]'
+            cand --token 'API token [default: config file, else the token `jobctl up` wrote (admin; worker token for `jobctl worker`)]; on a shared machine prefer --token-file: a command line is visible to every local user'
+            cand --token-file 'A file holding the API token, readable by its owner only'
+            cand --config 'Config file [default: ~/.config/jobctl/config.toml]'
+            cand --json 'Print JSON (every field, with the ids of the running jobs)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'jobctl;token'= {
             cand --database 'Database URL: sqlite://PATH or postgres://USER@HOST/DB [default: SQLite in the data dir]'
             cand --data-dir 'Default home of the SQLite file and the logs [default: ~/.local/share/jobctl]'
@@ -233,6 +253,48 @@ set edit:completion:arg-completer[jobctl] = {|@words|
         }
         &'jobctl;token;help;help'= {
         }
+        &'jobctl;admin'= {
+            cand --database 'Database URL: sqlite://PATH or postgres://USER@HOST/DB [default: SQLite in the data dir]'
+            cand --data-dir 'Default home of the SQLite file and the logs [default: ~/.local/share/jobctl]'
+            cand --config 'Config file [default: ~/.config/jobctl/config.toml]'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand backup 'Copy the SQLite database to FILE while the api runs (VACUUM INTO; never overwrites)'
+            cand migrate 'Copy every job and token from the SQLite store into an empty PostgreSQL database'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'jobctl;admin;backup'= {
+            cand --database 'Database URL: sqlite://PATH or postgres://USER@HOST/DB [default: SQLite in the data dir]'
+            cand --data-dir 'Default home of the SQLite file and the logs [default: ~/.local/share/jobctl]'
+            cand --config 'Config file [default: ~/.config/jobctl/config.toml]'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'jobctl;admin;migrate'= {
+            cand --to 'The PostgreSQL database to fill: postgres://USER@HOST/DB'
+            cand --database 'Database URL: sqlite://PATH or postgres://USER@HOST/DB [default: SQLite in the data dir]'
+            cand --data-dir 'Default home of the SQLite file and the logs [default: ~/.local/share/jobctl]'
+            cand --config 'Config file [default: ~/.config/jobctl/config.toml]'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'jobctl;admin;help'= {
+            cand backup 'Copy the SQLite database to FILE while the api runs (VACUUM INTO; never overwrites)'
+            cand migrate 'Copy every job and token from the SQLite store into an empty PostgreSQL database'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'jobctl;admin;help;backup'= {
+        }
+        &'jobctl;admin;help;migrate'= {
+        }
+        &'jobctl;admin;help;help'= {
+        }
         &'jobctl;completions'= {
             cand --config 'Config file [default: ~/.config/jobctl/config.toml]'
             cand -h 'Print help'
@@ -265,7 +327,9 @@ set edit:completion:arg-completer[jobctl] = {|@words|
             cand show 'Show every field of a job'
             cand cancel 'Cancel a pending or running job'
             cand logs 'Print a job''s log, or follow it while it runs'
+            cand workers 'List the workers: state, executor, slots, running jobs (admins)'
             cand token 'Create, list and revoke API tokens (works on the database directly)'
+            cand admin 'Back up the store, or move it from SQLite to PostgreSQL (works on the database directly)'
             cand completions 'Print shell completions'
             cand __run-job 'Internal: the per-job supervisor a worker starts'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -288,6 +352,8 @@ set edit:completion:arg-completer[jobctl] = {|@words|
         }
         &'jobctl;help;logs'= {
         }
+        &'jobctl;help;workers'= {
+        }
         &'jobctl;help;token'= {
             cand create 'Create a token and print it (only once; it cannot be shown again)'
             cand list 'List tokens: names, roles, creation times (never secrets)'
@@ -298,6 +364,14 @@ set edit:completion:arg-completer[jobctl] = {|@words|
         &'jobctl;help;token;list'= {
         }
         &'jobctl;help;token;revoke'= {
+        }
+        &'jobctl;help;admin'= {
+            cand backup 'Copy the SQLite database to FILE while the api runs (VACUUM INTO; never overwrites)'
+            cand migrate 'Copy every job and token from the SQLite store into an empty PostgreSQL database'
+        }
+        &'jobctl;help;admin;backup'= {
+        }
+        &'jobctl;help;admin;migrate'= {
         }
         &'jobctl;help;completions'= {
         }

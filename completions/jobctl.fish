@@ -36,7 +36,9 @@ complete -c jobctl -n "__fish_jobctl_needs_command" -f -a "list" -d 'List jobs, 
 complete -c jobctl -n "__fish_jobctl_needs_command" -f -a "show" -d 'Show every field of a job'
 complete -c jobctl -n "__fish_jobctl_needs_command" -f -a "cancel" -d 'Cancel a pending or running job'
 complete -c jobctl -n "__fish_jobctl_needs_command" -f -a "logs" -d 'Print a job\'s log, or follow it while it runs'
+complete -c jobctl -n "__fish_jobctl_needs_command" -f -a "workers" -d 'List the workers: state, executor, slots, running jobs (admins)'
 complete -c jobctl -n "__fish_jobctl_needs_command" -f -a "token" -d 'Create, list and revoke API tokens (works on the database directly)'
+complete -c jobctl -n "__fish_jobctl_needs_command" -f -a "admin" -d 'Back up the store, or move it from SQLite to PostgreSQL (works on the database directly)'
 complete -c jobctl -n "__fish_jobctl_needs_command" -f -a "completions" -d 'Print shell completions'
 complete -c jobctl -n "__fish_jobctl_needs_command" -f -a "__run-job" -d 'Internal: the per-job supervisor a worker starts'
 complete -c jobctl -n "__fish_jobctl_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -47,8 +49,12 @@ complete -c jobctl -n "__fish_jobctl_using_subcommand api" -l logs-dir -d 'Direc
 complete -c jobctl -n "__fish_jobctl_using_subcommand api" -l retention-days -d 'Delete finished jobs and their logs after this many days' -r
 complete -c jobctl -n "__fish_jobctl_using_subcommand api" -l lease-timeout -d 'Fail a running job as `worker lost` when its worker has not heartbeated for this long' -r
 complete -c jobctl -n "__fish_jobctl_using_subcommand api" -l max-connections -d 'Connections served at once; beyond it the longest-idle one is closed, or the new one gets a 503 [capped by the open-file limit]' -r
+complete -c jobctl -n "__fish_jobctl_using_subcommand api" -l log-format -d 'Service log lines: text (journald-friendly) or json (one object a line, for log shippers)' -r -f -a "text\t'Human-readable lines (no timestamp under systemd: journald adds one)'
+json\t'One JSON object per line'"
 complete -c jobctl -n "__fish_jobctl_using_subcommand api" -l config -d 'Config file [default: ~/.config/jobctl/config.toml]' -r -F
-complete -c jobctl -n "__fish_jobctl_using_subcommand api" -s h -l help -d 'Print help'
+complete -c jobctl -n "__fish_jobctl_using_subcommand api" -l metrics-public -d 'Serve /metrics without a token (for a Prometheus inside a private network); otherwise it takes an admin token'
+complete -c jobctl -n "__fish_jobctl_using_subcommand api" -l no-metrics -d 'Record no metrics; /metrics answers 404'
+complete -c jobctl -n "__fish_jobctl_using_subcommand api" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c jobctl -n "__fish_jobctl_using_subcommand api" -s V -l version -d 'Print version'
 complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l api-url -d 'The API\'s URL [default: the one `jobctl up` wrote, else http://127.0.0.1:8765]' -r
 complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l token -d 'API token [default: config file, else the token `jobctl up` wrote (admin; worker token for `jobctl worker`)]; on a shared machine prefer --token-file: a command line is visible to every local user' -r
@@ -71,6 +77,9 @@ complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l partition -d 'S
 complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l sbatch-arg -d 'Slurm: an extra sbatch option for every job, e.g. --sbatch-arg=--account=lab (repeatable)' -r
 complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l max-jobs -d 'Slurm: how many jobs this worker has in Slurm at once, pending or running there' -r
 complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l slurm-poll-interval -d 'Slurm: how often squeue is asked about this worker\'s jobs' -r
+complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l metrics-listen -d 'Serve this worker\'s Prometheus metrics at http://ADDR/metrics (running jobs, log bytes, report retries)' -r
+complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l log-format -d 'Service log lines: text (journald-friendly) or json (one object a line, for log shippers)' -r -f -a "text\t'Human-readable lines (no timestamp under systemd: journald adds one)'
+json\t'One JSON object per line'"
 complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l config -d 'Config file [default: ~/.config/jobctl/config.toml]' -r -F
 complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l run-as-owner -d 'Run each job as the local account named like its owner (uid, gid, groups, HOME), as Slurm does; the worker must run as root'
 complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -78,15 +87,19 @@ complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -s V -l version -d
 complete -c jobctl -n "__fish_jobctl_using_subcommand web" -l listen -d 'Address to listen on' -r
 complete -c jobctl -n "__fish_jobctl_using_subcommand web" -l api-url -d 'The API\'s URL, as this server reaches it [default: what `jobctl up` recorded, else http://127.0.0.1:8765]' -r
 complete -c jobctl -n "__fish_jobctl_using_subcommand web" -l data-dir -d 'Data dir, where `jobctl up` records the API\'s URL [default: ~/.local/share/jobctl]' -r -F
+complete -c jobctl -n "__fish_jobctl_using_subcommand web" -l log-format -d 'Service log lines: text (journald-friendly) or json (one object a line, for log shippers)' -r -f -a "text\t'Human-readable lines (no timestamp under systemd: journald adds one)'
+json\t'One JSON object per line'"
 complete -c jobctl -n "__fish_jobctl_using_subcommand web" -l config -d 'Config file [default: ~/.config/jobctl/config.toml]' -r -F
-complete -c jobctl -n "__fish_jobctl_using_subcommand web" -s h -l help -d 'Print help'
+complete -c jobctl -n "__fish_jobctl_using_subcommand web" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c jobctl -n "__fish_jobctl_using_subcommand web" -s V -l version -d 'Print version'
 complete -c jobctl -n "__fish_jobctl_using_subcommand up" -l data-dir -d 'Where the SQLite database, the logs and the tokens live [default: ~/.local/share/jobctl]' -r -F
 complete -c jobctl -n "__fish_jobctl_using_subcommand up" -l listen -d 'The API\'s address' -r
 complete -c jobctl -n "__fish_jobctl_using_subcommand up" -l web-listen -d 'The web UI\'s address' -r
 complete -c jobctl -n "__fish_jobctl_using_subcommand up" -l slots -d 'Jobs to run at once' -r
+complete -c jobctl -n "__fish_jobctl_using_subcommand up" -l log-format -d 'Service log lines: text (journald-friendly) or json (one object a line, for log shippers)' -r -f -a "text\t'Human-readable lines (no timestamp under systemd: journald adds one)'
+json\t'One JSON object per line'"
 complete -c jobctl -n "__fish_jobctl_using_subcommand up" -l config -d 'Config file [default: ~/.config/jobctl/config.toml]' -r -F
-complete -c jobctl -n "__fish_jobctl_using_subcommand up" -s h -l help -d 'Print help'
+complete -c jobctl -n "__fish_jobctl_using_subcommand up" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c jobctl -n "__fish_jobctl_using_subcommand up" -s V -l version -d 'Print version'
 complete -c jobctl -n "__fish_jobctl_using_subcommand submit" -l name -d 'A name to recognise the job by' -r
 complete -c jobctl -n "__fish_jobctl_using_subcommand submit" -l timeout -d 'Stop the job after this long, e.g. 90s, 30m, 2h' -r
@@ -145,6 +158,13 @@ complete -c jobctl -n "__fish_jobctl_using_subcommand logs" -l config -d 'Config
 complete -c jobctl -n "__fish_jobctl_using_subcommand logs" -s f -l follow -d 'Keep printing new output until the job ends (Ctrl-C stops following, not the job)'
 complete -c jobctl -n "__fish_jobctl_using_subcommand logs" -s h -l help -d 'Print help'
 complete -c jobctl -n "__fish_jobctl_using_subcommand logs" -s V -l version -d 'Print version'
+complete -c jobctl -n "__fish_jobctl_using_subcommand workers" -l api-url -d 'The API\'s URL [default: the one `jobctl up` wrote, else http://127.0.0.1:8765]' -r
+complete -c jobctl -n "__fish_jobctl_using_subcommand workers" -l token -d 'API token [default: config file, else the token `jobctl up` wrote (admin; worker token for `jobctl worker`)]; on a shared machine prefer --token-file: a command line is visible to every local user' -r
+complete -c jobctl -n "__fish_jobctl_using_subcommand workers" -l token-file -d 'A file holding the API token, readable by its owner only' -r -F
+complete -c jobctl -n "__fish_jobctl_using_subcommand workers" -l config -d 'Config file [default: ~/.config/jobctl/config.toml]' -r -F
+complete -c jobctl -n "__fish_jobctl_using_subcommand workers" -l json -d 'Print JSON (every field, with the ids of the running jobs)'
+complete -c jobctl -n "__fish_jobctl_using_subcommand workers" -s h -l help -d 'Print help'
+complete -c jobctl -n "__fish_jobctl_using_subcommand workers" -s V -l version -d 'Print version'
 complete -c jobctl -n "__fish_jobctl_using_subcommand token; and not __fish_seen_subcommand_from create list revoke help" -l database -d 'Database URL: sqlite://PATH or postgres://USER@HOST/DB [default: SQLite in the data dir]' -r
 complete -c jobctl -n "__fish_jobctl_using_subcommand token; and not __fish_seen_subcommand_from create list revoke help" -l data-dir -d 'Default home of the SQLite file and the logs [default: ~/.local/share/jobctl]' -r -F
 complete -c jobctl -n "__fish_jobctl_using_subcommand token; and not __fish_seen_subcommand_from create list revoke help" -l config -d 'Config file [default: ~/.config/jobctl/config.toml]' -r -F
@@ -178,6 +198,28 @@ complete -c jobctl -n "__fish_jobctl_using_subcommand token; and __fish_seen_sub
 complete -c jobctl -n "__fish_jobctl_using_subcommand token; and __fish_seen_subcommand_from help" -f -a "list" -d 'List tokens: names, roles, creation times (never secrets)'
 complete -c jobctl -n "__fish_jobctl_using_subcommand token; and __fish_seen_subcommand_from help" -f -a "revoke" -d 'Revoke a token: requests with it fail from now on'
 complete -c jobctl -n "__fish_jobctl_using_subcommand token; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c jobctl -n "__fish_jobctl_using_subcommand admin; and not __fish_seen_subcommand_from backup migrate help" -l database -d 'Database URL: sqlite://PATH or postgres://USER@HOST/DB [default: SQLite in the data dir]' -r
+complete -c jobctl -n "__fish_jobctl_using_subcommand admin; and not __fish_seen_subcommand_from backup migrate help" -l data-dir -d 'Default home of the SQLite file and the logs [default: ~/.local/share/jobctl]' -r -F
+complete -c jobctl -n "__fish_jobctl_using_subcommand admin; and not __fish_seen_subcommand_from backup migrate help" -l config -d 'Config file [default: ~/.config/jobctl/config.toml]' -r -F
+complete -c jobctl -n "__fish_jobctl_using_subcommand admin; and not __fish_seen_subcommand_from backup migrate help" -s h -l help -d 'Print help'
+complete -c jobctl -n "__fish_jobctl_using_subcommand admin; and not __fish_seen_subcommand_from backup migrate help" -s V -l version -d 'Print version'
+complete -c jobctl -n "__fish_jobctl_using_subcommand admin; and not __fish_seen_subcommand_from backup migrate help" -f -a "backup" -d 'Copy the SQLite database to FILE while the api runs (VACUUM INTO; never overwrites)'
+complete -c jobctl -n "__fish_jobctl_using_subcommand admin; and not __fish_seen_subcommand_from backup migrate help" -f -a "migrate" -d 'Copy every job and token from the SQLite store into an empty PostgreSQL database'
+complete -c jobctl -n "__fish_jobctl_using_subcommand admin; and not __fish_seen_subcommand_from backup migrate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c jobctl -n "__fish_jobctl_using_subcommand admin; and __fish_seen_subcommand_from backup" -l database -d 'Database URL: sqlite://PATH or postgres://USER@HOST/DB [default: SQLite in the data dir]' -r
+complete -c jobctl -n "__fish_jobctl_using_subcommand admin; and __fish_seen_subcommand_from backup" -l data-dir -d 'Default home of the SQLite file and the logs [default: ~/.local/share/jobctl]' -r -F
+complete -c jobctl -n "__fish_jobctl_using_subcommand admin; and __fish_seen_subcommand_from backup" -l config -d 'Config file [default: ~/.config/jobctl/config.toml]' -r -F
+complete -c jobctl -n "__fish_jobctl_using_subcommand admin; and __fish_seen_subcommand_from backup" -s h -l help -d 'Print help'
+complete -c jobctl -n "__fish_jobctl_using_subcommand admin; and __fish_seen_subcommand_from backup" -s V -l version -d 'Print version'
+complete -c jobctl -n "__fish_jobctl_using_subcommand admin; and __fish_seen_subcommand_from migrate" -l to -d 'The PostgreSQL database to fill: postgres://USER@HOST/DB' -r
+complete -c jobctl -n "__fish_jobctl_using_subcommand admin; and __fish_seen_subcommand_from migrate" -l database -d 'Database URL: sqlite://PATH or postgres://USER@HOST/DB [default: SQLite in the data dir]' -r
+complete -c jobctl -n "__fish_jobctl_using_subcommand admin; and __fish_seen_subcommand_from migrate" -l data-dir -d 'Default home of the SQLite file and the logs [default: ~/.local/share/jobctl]' -r -F
+complete -c jobctl -n "__fish_jobctl_using_subcommand admin; and __fish_seen_subcommand_from migrate" -l config -d 'Config file [default: ~/.config/jobctl/config.toml]' -r -F
+complete -c jobctl -n "__fish_jobctl_using_subcommand admin; and __fish_seen_subcommand_from migrate" -s h -l help -d 'Print help'
+complete -c jobctl -n "__fish_jobctl_using_subcommand admin; and __fish_seen_subcommand_from migrate" -s V -l version -d 'Print version'
+complete -c jobctl -n "__fish_jobctl_using_subcommand admin; and __fish_seen_subcommand_from help" -f -a "backup" -d 'Copy the SQLite database to FILE while the api runs (VACUUM INTO; never overwrites)'
+complete -c jobctl -n "__fish_jobctl_using_subcommand admin; and __fish_seen_subcommand_from help" -f -a "migrate" -d 'Copy every job and token from the SQLite store into an empty PostgreSQL database'
+complete -c jobctl -n "__fish_jobctl_using_subcommand admin; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c jobctl -n "__fish_jobctl_using_subcommand completions" -l config -d 'Config file [default: ~/.config/jobctl/config.toml]' -r -F
 complete -c jobctl -n "__fish_jobctl_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c jobctl -n "__fish_jobctl_using_subcommand completions" -s V -l version -d 'Print version'
@@ -192,19 +234,23 @@ complete -c jobctl -n "__fish_jobctl_using_subcommand __run-job" -l config -d 'C
 complete -c jobctl -n "__fish_jobctl_using_subcommand __run-job" -l redact-shapes -d 'Redact the well-known token shapes from the job\'s output'
 complete -c jobctl -n "__fish_jobctl_using_subcommand __run-job" -s h -l help -d 'Print help'
 complete -c jobctl -n "__fish_jobctl_using_subcommand __run-job" -s V -l version -d 'Print version'
-complete -c jobctl -n "__fish_jobctl_using_subcommand help; and not __fish_seen_subcommand_from api worker web up submit list show cancel logs token completions __run-job help" -f -a "api" -d 'Run the REST API (job state, logs, auth)'
-complete -c jobctl -n "__fish_jobctl_using_subcommand help; and not __fish_seen_subcommand_from api worker web up submit list show cancel logs token completions __run-job help" -f -a "worker" -d 'Run a worker: claim jobs and run them with live logs'
-complete -c jobctl -n "__fish_jobctl_using_subcommand help; and not __fish_seen_subcommand_from api worker web up submit list show cancel logs token completions __run-job help" -f -a "web" -d 'Run the browser UI'
-complete -c jobctl -n "__fish_jobctl_using_subcommand help; and not __fish_seen_subcommand_from api worker web up submit list show cancel logs token completions __run-job help" -f -a "up" -d 'Run api, worker and web UI in one process, for one machine'
-complete -c jobctl -n "__fish_jobctl_using_subcommand help; and not __fish_seen_subcommand_from api worker web up submit list show cancel logs token completions __run-job help" -f -a "submit" -d 'Submit a job; prints its id'
-complete -c jobctl -n "__fish_jobctl_using_subcommand help; and not __fish_seen_subcommand_from api worker web up submit list show cancel logs token completions __run-job help" -f -a "list" -d 'List jobs, newest first'
-complete -c jobctl -n "__fish_jobctl_using_subcommand help; and not __fish_seen_subcommand_from api worker web up submit list show cancel logs token completions __run-job help" -f -a "show" -d 'Show every field of a job'
-complete -c jobctl -n "__fish_jobctl_using_subcommand help; and not __fish_seen_subcommand_from api worker web up submit list show cancel logs token completions __run-job help" -f -a "cancel" -d 'Cancel a pending or running job'
-complete -c jobctl -n "__fish_jobctl_using_subcommand help; and not __fish_seen_subcommand_from api worker web up submit list show cancel logs token completions __run-job help" -f -a "logs" -d 'Print a job\'s log, or follow it while it runs'
-complete -c jobctl -n "__fish_jobctl_using_subcommand help; and not __fish_seen_subcommand_from api worker web up submit list show cancel logs token completions __run-job help" -f -a "token" -d 'Create, list and revoke API tokens (works on the database directly)'
-complete -c jobctl -n "__fish_jobctl_using_subcommand help; and not __fish_seen_subcommand_from api worker web up submit list show cancel logs token completions __run-job help" -f -a "completions" -d 'Print shell completions'
-complete -c jobctl -n "__fish_jobctl_using_subcommand help; and not __fish_seen_subcommand_from api worker web up submit list show cancel logs token completions __run-job help" -f -a "__run-job" -d 'Internal: the per-job supervisor a worker starts'
-complete -c jobctl -n "__fish_jobctl_using_subcommand help; and not __fish_seen_subcommand_from api worker web up submit list show cancel logs token completions __run-job help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c jobctl -n "__fish_jobctl_using_subcommand help; and not __fish_seen_subcommand_from api worker web up submit list show cancel logs workers token admin completions __run-job help" -f -a "api" -d 'Run the REST API (job state, logs, auth)'
+complete -c jobctl -n "__fish_jobctl_using_subcommand help; and not __fish_seen_subcommand_from api worker web up submit list show cancel logs workers token admin completions __run-job help" -f -a "worker" -d 'Run a worker: claim jobs and run them with live logs'
+complete -c jobctl -n "__fish_jobctl_using_subcommand help; and not __fish_seen_subcommand_from api worker web up submit list show cancel logs workers token admin completions __run-job help" -f -a "web" -d 'Run the browser UI'
+complete -c jobctl -n "__fish_jobctl_using_subcommand help; and not __fish_seen_subcommand_from api worker web up submit list show cancel logs workers token admin completions __run-job help" -f -a "up" -d 'Run api, worker and web UI in one process, for one machine'
+complete -c jobctl -n "__fish_jobctl_using_subcommand help; and not __fish_seen_subcommand_from api worker web up submit list show cancel logs workers token admin completions __run-job help" -f -a "submit" -d 'Submit a job; prints its id'
+complete -c jobctl -n "__fish_jobctl_using_subcommand help; and not __fish_seen_subcommand_from api worker web up submit list show cancel logs workers token admin completions __run-job help" -f -a "list" -d 'List jobs, newest first'
+complete -c jobctl -n "__fish_jobctl_using_subcommand help; and not __fish_seen_subcommand_from api worker web up submit list show cancel logs workers token admin completions __run-job help" -f -a "show" -d 'Show every field of a job'
+complete -c jobctl -n "__fish_jobctl_using_subcommand help; and not __fish_seen_subcommand_from api worker web up submit list show cancel logs workers token admin completions __run-job help" -f -a "cancel" -d 'Cancel a pending or running job'
+complete -c jobctl -n "__fish_jobctl_using_subcommand help; and not __fish_seen_subcommand_from api worker web up submit list show cancel logs workers token admin completions __run-job help" -f -a "logs" -d 'Print a job\'s log, or follow it while it runs'
+complete -c jobctl -n "__fish_jobctl_using_subcommand help; and not __fish_seen_subcommand_from api worker web up submit list show cancel logs workers token admin completions __run-job help" -f -a "workers" -d 'List the workers: state, executor, slots, running jobs (admins)'
+complete -c jobctl -n "__fish_jobctl_using_subcommand help; and not __fish_seen_subcommand_from api worker web up submit list show cancel logs workers token admin completions __run-job help" -f -a "token" -d 'Create, list and revoke API tokens (works on the database directly)'
+complete -c jobctl -n "__fish_jobctl_using_subcommand help; and not __fish_seen_subcommand_from api worker web up submit list show cancel logs workers token admin completions __run-job help" -f -a "admin" -d 'Back up the store, or move it from SQLite to PostgreSQL (works on the database directly)'
+complete -c jobctl -n "__fish_jobctl_using_subcommand help; and not __fish_seen_subcommand_from api worker web up submit list show cancel logs workers token admin completions __run-job help" -f -a "completions" -d 'Print shell completions'
+complete -c jobctl -n "__fish_jobctl_using_subcommand help; and not __fish_seen_subcommand_from api worker web up submit list show cancel logs workers token admin completions __run-job help" -f -a "__run-job" -d 'Internal: the per-job supervisor a worker starts'
+complete -c jobctl -n "__fish_jobctl_using_subcommand help; and not __fish_seen_subcommand_from api worker web up submit list show cancel logs workers token admin completions __run-job help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c jobctl -n "__fish_jobctl_using_subcommand help; and __fish_seen_subcommand_from token" -f -a "create" -d 'Create a token and print it (only once; it cannot be shown again)'
 complete -c jobctl -n "__fish_jobctl_using_subcommand help; and __fish_seen_subcommand_from token" -f -a "list" -d 'List tokens: names, roles, creation times (never secrets)'
 complete -c jobctl -n "__fish_jobctl_using_subcommand help; and __fish_seen_subcommand_from token" -f -a "revoke" -d 'Revoke a token: requests with it fail from now on'
+complete -c jobctl -n "__fish_jobctl_using_subcommand help; and __fish_seen_subcommand_from admin" -f -a "backup" -d 'Copy the SQLite database to FILE while the api runs (VACUUM INTO; never overwrites)'
+complete -c jobctl -n "__fish_jobctl_using_subcommand help; and __fish_seen_subcommand_from admin" -f -a "migrate" -d 'Copy every job and token from the SQLite store into an empty PostgreSQL database'

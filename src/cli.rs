@@ -52,8 +52,12 @@ pub enum Command {
     Cancel(cmd::cancel::Args),
     /// Print a job's log, or follow it while it runs
     Logs(cmd::logs::Args),
+    /// List the workers: state, executor, slots, running jobs (admins)
+    Workers(cmd::workers::Args),
     /// Create, list and revoke API tokens (works on the database directly)
     Token(cmd::token::Args),
+    /// Back up the store, or move it from SQLite to PostgreSQL (works on the database directly)
+    Admin(cmd::admin::Args),
     /// Print shell completions
     Completions(cmd::completions::Args),
     /// Internal: the per-job supervisor a worker starts
@@ -103,6 +107,17 @@ impl Command {
             Command::Logs(args) => args.follow,
             Command::Submit(args) => args.follow,
             other => other.is_service(),
+        }
+    }
+
+    /// How a service writes its log lines (client commands: text).
+    pub fn log_format(&self) -> crate::telemetry::LogFormat {
+        match self {
+            Command::Api(a) => a.log_format,
+            Command::Worker(a) => a.log_format,
+            Command::Web(a) => a.log_format,
+            Command::Up(a) => a.log_format,
+            _ => crate::telemetry::LogFormat::Text,
         }
     }
 

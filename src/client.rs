@@ -12,7 +12,8 @@ use serde::de::DeserializeOwned;
 use crate::domain::JobId;
 use crate::protocol::{
     ClaimRequest, ClaimedJob, ErrorBody, Heartbeat, HeartbeatAck, Job, JobList, ListQuery,
-    LogChunk, LogSearch, LogSearchQuery, StatusReport, SubmitJob, WhoAmI,
+    LogChunk, LogSearch, LogSearchQuery, StatusReport, SubmitJob, WhoAmI, WorkerList,
+    WorkerRegistration,
 };
 
 /// What an unreachable api's message suggests, by where its address came from.
@@ -355,6 +356,18 @@ impl ApiClient {
         };
         self.call(Method::POST, &format!("jobs/{id}/heartbeat"), Some(&body))
             .await
+    }
+
+    /// `POST /workers/register`: this worker starts, or begins to drain.
+    pub async fn register(&self, worker: &WorkerRegistration) -> Result<(), ClientError> {
+        self.send::<_, ()>(Method::POST, "workers/register", None, Some(worker))
+            .await
+            .map(drop)
+    }
+
+    /// `GET /workers` (admins).
+    pub async fn workers(&self) -> Result<WorkerList, ClientError> {
+        self.call::<_, ()>(Method::GET, "workers", None).await
     }
 
     /// `POST /jobs/{id}/status`.

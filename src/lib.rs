@@ -17,6 +17,7 @@ pub mod exit;
 pub mod fsinfo;
 pub mod log_search;
 pub mod logs;
+pub mod metrics;
 pub mod protocol;
 pub mod retry;
 pub mod server;
@@ -68,6 +69,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Cancel(args) => cmd::cancel::run(args, &file).await,
         Command::Logs(args) => cmd::logs::run(args, &file, shutdown.graceful).await,
         Command::Token(args) => cmd::token::run(args, &file).await,
+        Command::Workers(args) => cmd::workers::run(args, &file).await,
+        Command::Admin(args) => cmd::admin::run(args, &file).await,
         Command::Completions(args) => cmd::completions::run(args),
         Command::RunJob(args) => Ok(worker::shim::run(args)),
     }

@@ -13,7 +13,7 @@ fn main() -> ExitCode {
     if let Command::RunJob(args) = cli.command {
         return jobctl::worker::shim::run(args);
     }
-    jobctl::telemetry::init(cli.command.is_service());
+    jobctl::telemetry::init(cli.command.is_service(), cli.command.log_format());
     let runtime = match jobctl::runtime() {
         Ok(rt) => rt,
         Err(e) => return fail(&anyhow::Error::new(e).context("cannot start the async runtime")),

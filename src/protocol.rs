@@ -459,3 +459,121 @@ pub struct WhoAmI {
     pub name: String,
     pub role: Role,
 }
+
+/// What a worker tells the api when it starts, and again (with `draining`)
+/// when it is told to stop: `POST /workers/register`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct WorkerRegistration {
+    /// The name the worker claims jobs under.
+    #[schema(
+        max_length = 256,
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$"
+    )]
+    pub name: String,
+    /// `local` or `slurm`.
+    #[schema(
+        max_length = 256,
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$"
+    )]
+    pub executor: String,
+    /// Jobs it runs at once.
+    #[serde(deserialize_with = "whole_count")]
+    #[schema(minimum = 1, maximum = 100_000)]
+    pub slots: u32,
+    /// GPUs it offers, when it announces them.
+    #[serde(default, deserialize_with = "optional_whole_count")]
+    #[schema(minimum = 0, maximum = 100_000)]
+    pub gpus: Option<u32>,
+    /// CPUs it offers, when it announces them.
+    #[serde(default, deserialize_with = "optional_whole_count")]
+    #[schema(minimum = 0, maximum = 100_000)]
+    pub cpus: Option<u32>,
+    /// The worker's jobctl version.
+    #[schema(
+        max_length = 256,
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$"
+    )]
+    pub version: String,
+    /// The machine it runs on.
+    #[schema(
+        max_length = 256,
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$"
+    )]
+    pub host: String,
+    /// It has stopped claiming and is finishing its running jobs.
+    #[serde(default)]
+    pub draining: bool,
+}
+
+/// The most slots, GPUs or CPUs a worker may announce.
+pub const MAX_WORKER_COUNT: u32 = 100_000;
+
+/// A count, also when written `4.0` (see [`whole_number`]).
+fn whole_count<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    optional_whole_count(d)?.ok_or_else(|| serde::de::Error::custom("expected a whole number"))
+}
+
+fn optional_whole_count<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    let Some(n) = Option::<serde_json::Number>::deserialize(d)? else {
+        return Ok(None);
+    };
+    let value = n.as_u64().or_else(|| {
+        n.as_f64()
+            .filter(|f| f.fract() == 0.0 && *f >= 0.0)
+            .map(|f| f as u64)
+    });
+    match value {
+        Some(v) if v <= u64::from(MAX_WORKER_COUNT) => Ok(Some(v as u32)),
+        _ => Err(serde::de::Error::custom(format!(
+            "expected a whole number from 0 to {MAX_WORKER_COUNT}, got {n}"
+        ))),
+    }
+}
+
+/// Where a worker is in its life, as the api sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum WorkerState {
+    /// Claiming and running jobs.
+    Active,
+    /// Told to stop: finishing its jobs, claiming no more.
+    Draining,
+    /// Not heard from for longer than a lease.
+    Gone,
+}
+
+impl WorkerState {
+    /// The lowercase word, as in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WorkerState::Active => "active",
+            WorkerState::Draining => "draining",
+            WorkerState::Gone => "gone",
+        }
+    }
+}
+
+/// One worker in `GET /workers`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct WorkerInfo {
+    pub name: String,
+    pub executor: String,
+    pub slots: u32,
+    pub gpus: Option<u32>,
+    pub cpus: Option<u32>,
+    pub version: String,
+    pub host: String,
+    /// When it (last) registered.
+    pub started_at: DateTime<Utc>,
+    /// Its last claim, heartbeat or registration.
+    pub last_seen: DateTime<Utc>,
+    pub state: WorkerState,
+    /// The jobs it runs now.
+    pub running: Vec<JobId>,
+}
+
+/// `GET /workers`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct WorkerList {
+    pub workers: Vec<WorkerInfo>,
+}

@@ -22,6 +22,7 @@ backend_tests!(
     cancelled_timed_out_and_unstartable_jobs_give_their_devices_back,
     two_workers_with_different_gpus_take_only_what_fits,
     bad_resource_requests_are_refused,
+    a_job_no_live_worker_fits_says_so_and_starts_when_one_joins,
 );
 
 const WITHIN: Duration = Duration::from_secs(60);
@@ -357,4 +358,32 @@ async fn bad_resource_requests_are_refused(backend: Backend) {
     let _w = api.worker(&worker, &[]);
     let done = api.wait_finished(&user, job.id, WITHIN).await;
     assert_eq!(done.status, JobStatus::Completed);
+}
+
+async fn a_job_no_live_worker_fits_says_so_and_starts_when_one_joins(backend: Backend) {
+    let api = TestApi::start_with(&backend, ApiOptions::short_lease(Duration::from_secs(3))).await;
+    let user = api.token("alice", Role::User).await;
+    let worker = api.token("w1", Role::Worker).await;
+    let _small = api.worker(&worker, &["--name", "small", "--gpus", "0", "--slots", "2"]);
+    let fits = submit(&api, &user, 1, 1, "true").await;
+    let big = submit(&api, &user, 2, 1, "echo \"[$CUDA_VISIBLE_DEVICES]\"").await;
+    let waiting = wait_for(WITHIN, || async {
+        let job = api.job(&user, big.id).await;
+        job.pending_reason.is_some().then_some(job)
+    })
+    .await
+    .expect("the 2-GPU job never said why it waits");
+    assert_eq!(waiting.status, JobStatus::Pending);
+    let reason = waiting.pending_reason.unwrap();
+    assert!(reason.contains("no live worker has 2 GPU(s)"), "{reason}");
+    let done = api.wait_finished(&user, fits.id, WITHIN).await;
+    assert_eq!(done.status, JobStatus::Completed);
+    assert_eq!(done.pending_reason, None);
+
+    let _big = api.worker(&worker, &["--name", "big", "--gpus", "0,1", "--slots", "2"]);
+    let done = api.wait_finished(&user, big.id, WITHIN).await;
+    assert_eq!(done.status, JobStatus::Completed, "{done:?}");
+    assert_eq!(done.worker.as_deref(), Some("big"));
+    assert_eq!(done.pending_reason, None);
+    assert!(log(&api, &user, big.id).await.starts_with("[0,1]\n"));
 }

@@ -53,6 +53,7 @@ pub async fn submit_job(
     let spec = JobSpec::try_from(body).map_err(|e| ApiError::BadRequest(e.to_string()))?;
     let job = state.store.insert_job(&caller.name, &spec).await?;
     tracing::info!(job = %job.id, owner = %job.owner, "job submitted");
+    crate::metrics::job_submitted();
     Ok((StatusCode::CREATED, Json(job)))
 }
 
@@ -194,6 +195,10 @@ pub async fn cancel_job(
     visible_job(&state, &caller, id).await?;
     let job = state.store.request_cancel(id).await?;
     tracing::info!(job = %id, by = %caller.name, status = %job.status, "cancel requested");
+    if job.status == JobStatus::Cancelled {
+        // Only a pending job is cancelled at once; a second cancel is a 409.
+        crate::metrics::job_finished(&job);
+    }
     Ok(Json(job))
 }
 

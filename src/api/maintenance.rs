@@ -35,6 +35,10 @@ pub async fn reap_leases(
             _ = shutdown.cancelled() => return,
             _ = ticker.tick() => {}
         }
+        // Pending jobs no live worker is big enough for say so (issue 15).
+        if let Err(e) = state.store.explain_unfit_jobs(state.lease_timeout).await {
+            tracing::warn!(error = %e, "cannot check pending jobs against the live workers");
+        }
         let lost = match state.store.reap_expired_leases().await {
             Ok(lost) => lost,
             Err(e) => {
@@ -47,6 +51,7 @@ pub async fn reap_leases(
         // in between. A follower that stops at the failed status may miss it;
         // the status itself carries `worker lost`.
         for job in lost {
+            crate::metrics::job_lost();
             let worker = job.worker.as_deref().unwrap_or("its worker");
             tracing::warn!(job = %job.id, worker, "lease expired: job failed as worker lost");
             let path = logs::log_path(&state.logs_dir, job.id);
@@ -89,6 +94,12 @@ pub async fn sweep_retention(
 }
 
 async fn sweep_once(state: &AppState, retention: Duration) -> anyhow::Result<()> {
+    // Workers unheard of for as long as finished jobs are kept leave the
+    // fleet list; a worker that comes back simply registers again.
+    let forgotten = state.store.prune_workers(retention).await?;
+    if forgotten > 0 {
+        tracing::info!(forgotten, "retention: forgot workers gone for good");
+    }
     let cutoff = Utc::now() - chrono::Duration::from_std(retention)?;
     loop {
         let ids = state.store.finished_before(cutoff, SWEEP_BATCH).await?;

@@ -8,9 +8,11 @@
 
 mod error;
 mod extract;
+mod fleet;
 mod jobs;
 mod logs;
 mod maintenance;
+mod metrics;
 mod workers;
 
 use std::net::SocketAddr;
@@ -69,6 +71,11 @@ pub struct ApiConfig {
     /// Connections served at once (fewer if the open-file limit is lower;
     /// see [`crate::server`]).
     pub max_connections: usize,
+    /// Record Prometheus metrics and serve them at `/metrics`.
+    pub metrics: bool,
+    /// `/metrics` answers without a token (a scraper inside a private
+    /// network); otherwise it takes an admin token.
+    pub metrics_public: bool,
 }
 
 /// Connections the api serves at once unless told otherwise. The shipped
@@ -89,6 +96,8 @@ impl ApiConfig {
             reap_interval: default_reap_interval(lease_timeout),
             reap_grace: default_reap_grace(lease_timeout),
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            metrics: true,
+            metrics_public: false,
         }
     }
 }
@@ -127,6 +136,10 @@ pub struct AppState {
     pub answer_kib: Arc<tokio::sync::Semaphore>,
     /// Log downloads streaming at once; beyond it, 503.
     pub downloads: Arc<tokio::sync::Semaphore>,
+    /// Renders the metrics at `/metrics`; `None` when none are recorded.
+    pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
+    /// `/metrics` without a token.
+    pub metrics_public: bool,
 }
 
 impl AppState {
@@ -139,6 +152,8 @@ impl AppState {
             log_reads: Arc::new(tokio::sync::Semaphore::new(CONCURRENT_LOG_READS)),
             answer_kib: Arc::new(tokio::sync::Semaphore::new(ANSWER_BUDGET_KIB)),
             downloads: Arc::new(tokio::sync::Semaphore::new(CONCURRENT_DOWNLOADS)),
+            metrics: None,
+            metrics_public: false,
         }
     }
 }
@@ -162,7 +177,8 @@ pub const CONCURRENT_DOWNLOADS: usize = 32;
     tags(
         (name = "jobs", description = "Submit, list, show and cancel jobs"),
         (name = "logs", description = "Read job logs, live"),
-        (name = "workers", description = "Worker tokens only: claim, heartbeat, status"),
+        (name = "workers", description = "Worker tokens only: register, claim, heartbeat, status"),
+        (name = "fleet", description = "Admins: the workers and what they run"),
         (name = "service", description = "Health and this description")
     )
 )]
@@ -258,8 +274,11 @@ fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(workers::claim_job))
         .routes(routes!(workers::heartbeat))
         .routes(routes!(workers::report_status))
+        .routes(routes!(fleet::register_worker))
+        .routes(routes!(fleet::list_workers))
         .routes(routes!(jobs::whoami))
         .routes(routes!(healthz))
+        .routes(routes!(metrics::scrape))
         .split_for_parts()
 }
 
@@ -294,6 +313,7 @@ pub fn router(state: AppState) -> Router {
             async move { Json(doc.as_ref().clone()) }
         }),
     )
+    .route_layer(axum::middleware::from_fn(metrics::note_route))
     .fallback(no_route)
     .method_not_allowed_fallback(wrong_method)
     .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -303,6 +323,7 @@ pub fn router(state: AppState) -> Router {
     ))
     .layer(axum::middleware::from_fn(refuse_oversized))
     .layer(tower_http::trace::TraceLayer::new_for_http())
+    .layer(axum::middleware::from_fn(metrics::count_request))
     .with_state(state)
 }
 
@@ -370,9 +391,14 @@ impl ApiServer {
         let listener = TcpListener::bind(listen)
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;
+        let mut state = AppState::new(store, config.logs_dir.clone(), config.lease_timeout);
+        if config.metrics {
+            state.metrics = crate::metrics::install();
+        }
+        state.metrics_public = config.metrics_public;
         Ok(ApiServer {
             listener,
-            state: AppState::new(store, config.logs_dir.clone(), config.lease_timeout),
+            state,
             config,
         })
     }

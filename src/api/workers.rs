@@ -49,14 +49,18 @@ pub async fn claim_job(
                 .into(),
         ));
     }
+    see_worker(state.store.touch_worker(worker).await, worker);
     let offer = claim_offer(&body)?;
-    match state
+    let started = std::time::Instant::now();
+    let claimed = state
         .store
         .claim_job(worker, state.lease_timeout, &offer)
-        .await?
-    {
+        .await?;
+    crate::metrics::claim_answered(started.elapsed());
+    match claimed {
         Some((job, lease_token)) => {
             tracing::info!(job = %job.id, worker, "job claimed");
+            crate::metrics::job_claimed(&job);
             let secrets = if job.secret_names.is_empty() {
                 Default::default()
             } else {
@@ -151,6 +155,7 @@ pub async fn heartbeat(
         .store
         .heartbeat(id, &body.lease_token, state.lease_timeout, pending_reason)
         .await?;
+    see_worker(state.store.touch_worker_of_job(id).await, &id.to_string());
     Ok(Json(HeartbeatAck { cancel_requested }))
 }
 
@@ -192,6 +197,9 @@ pub async fn report_status(
         else {
             return Ok(Json(job));
         };
+        if job.status == JobStatus::Cancelled {
+            crate::metrics::job_finished(&job);
+        }
         let reason = body.failure_reason.as_deref().unwrap_or("no reason given");
         tracing::warn!(
             job = %id,
@@ -213,9 +221,23 @@ pub async fn report_status(
         return Ok(Json(job));
     }
     let end = job_end(&body)?;
+    // Read first so that a retried report (after a lost answer) is not
+    // counted twice.
+    let before = state.store.get_job(id).await?;
     let job = state.store.finish_job(id, &body.lease_token, &end).await?;
+    if before.is_some_and(|b| b.status == JobStatus::Running) {
+        crate::metrics::job_finished(&job);
+    }
     tracing::info!(job = %id, status = %job.status, reason = ?job.failure_reason, "job ended");
     Ok(Json(job))
+}
+
+/// Noting when a worker was last seen is best effort: a claim or heartbeat
+/// must not fail for it.
+fn see_worker(touched: Result<(), crate::store::StoreError>, who: &str) {
+    if let Err(e) = touched {
+        tracing::warn!(error = %e, who, "cannot note that the worker was seen");
+    }
 }
 
 fn check_reason(reason: &Option<String>) -> Result<(), ApiError> {

@@ -57,6 +57,15 @@ pub struct Args {
     #[arg(long, env = "JOBCTL_MAX_CONNECTIONS", default_value_t = api::DEFAULT_MAX_CONNECTIONS as u32,
           value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub max_connections: u32,
+    /// Serve /metrics without a token (for a Prometheus inside a private network); otherwise it takes an admin token
+    #[arg(long, env = "JOBCTL_METRICS_PUBLIC", conflicts_with = "no_metrics")]
+    pub metrics_public: bool,
+    /// Record no metrics; /metrics answers 404
+    #[arg(long, env = "JOBCTL_NO_METRICS")]
+    pub no_metrics: bool,
+    /// Service log lines: text (journald-friendly) or json (one object a line, for log shippers)
+    #[arg(long, env = "JOBCTL_LOG_FORMAT", value_enum, default_value_t = crate::telemetry::LogFormat::Text)]
+    pub log_format: crate::telemetry::LogFormat,
 }
 
 /// A lease between 1 s and 1 h: shorter would fail healthy workers on a hiccup.
@@ -79,6 +88,8 @@ impl Args {
         api.reap_interval = api::default_reap_interval(self.lease_timeout);
         api.reap_grace = api::default_reap_grace(self.lease_timeout);
         api.max_connections = self.max_connections as usize;
+        api.metrics_public = self.metrics_public;
+        api.metrics = !self.no_metrics;
         Ok(api)
     }
 }

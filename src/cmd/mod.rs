@@ -3,6 +3,7 @@
 //! What several client commands share — finding the api and the token, and
 //! turning a short id into a job — lives here.
 
+pub mod admin;
 pub mod api;
 pub mod cancel;
 pub mod completions;
@@ -14,6 +15,7 @@ pub mod token;
 pub mod up;
 pub mod web;
 pub mod worker;
+pub mod workers;
 
 mod output;
 

@@ -37,6 +37,9 @@ pub struct Args {
     /// Jobs to run at once
     #[arg(long, env = "JOBCTL_SLOTS", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub slots: u32,
+    /// Service log lines: text (journald-friendly) or json (one object a line, for log shippers)
+    #[arg(long, env = "JOBCTL_LOG_FORMAT", value_enum, default_value_t = crate::telemetry::LogFormat::Text)]
+    pub log_format: crate::telemetry::LogFormat,
 }
 
 /// Runs everything until SIGINT or SIGTERM.

@@ -20,6 +20,9 @@ pub struct Args {
     /// Data dir, where `jobctl up` records the API's URL [default: ~/.local/share/jobctl]
     #[arg(long, env = "JOBCTL_DATA_DIR", value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
+    /// Service log lines: text (journald-friendly) or json (one object a line, for log shippers)
+    #[arg(long, env = "JOBCTL_LOG_FORMAT", value_enum, default_value_t = crate::telemetry::LogFormat::Text)]
+    pub log_format: crate::telemetry::LogFormat,
 }
 
 /// Serves until the first SIGINT or SIGTERM.

@@ -83,6 +83,12 @@ pub struct Args {
     /// Slurm: how often squeue is asked about this worker's jobs
     #[arg(long, env = "JOBCTL_SLURM_POLL_INTERVAL", default_value = "2s", value_parser = parse_duration)]
     pub slurm_poll_interval: Duration,
+    /// Serve this worker's Prometheus metrics at http://ADDR/metrics (running jobs, log bytes, report retries)
+    #[arg(long, env = "JOBCTL_METRICS_LISTEN", value_name = "ADDR")]
+    pub metrics_listen: Option<std::net::SocketAddr>,
+    /// Service log lines: text (journald-friendly) or json (one object a line, for log shippers)
+    #[arg(long, env = "JOBCTL_LOG_FORMAT", value_enum, default_value_t = crate::telemetry::LogFormat::Text)]
+    pub log_format: crate::telemetry::LogFormat,
 }
 
 impl Args {
@@ -180,6 +186,7 @@ impl Args {
         worker.kill_grace = self.kill_grace;
         worker.drain_timeout = self.drain_timeout;
         worker.startup_timeout = self.startup_timeout;
+        worker.metrics_listen = self.metrics_listen;
         Ok(worker)
     }
 }

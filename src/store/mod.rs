@@ -9,6 +9,7 @@
 mod page;
 mod postgres;
 mod sqlite;
+pub mod transfer;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,7 +18,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::domain::{JobId, JobSpec, JobStatus, Role, Secrets};
-use crate::protocol::{Job, TokenInfo};
+use crate::protocol::{Job, TokenInfo, WorkerRegistration};
 
 pub use page::{InvalidCursor, JobCursor, JobFilter, JobPage};
 pub use postgres::PostgresStore;
@@ -216,6 +217,19 @@ impl ClaimOffer {
     }
 }
 
+/// A worker as the store keeps it: what it registered, when it was last
+/// heard from, and the jobs it runs now.
+#[derive(Debug, Clone)]
+pub struct WorkerRecord {
+    pub registration: WorkerRegistration,
+    pub started_at: DateTime<Utc>,
+    pub last_seen: DateTime<Utc>,
+    /// How long ago `last_seen` was, by the database's clock (the same on
+    /// every replica).
+    pub silent_for: Duration,
+    pub running: Vec<JobId>,
+}
+
 /// Job and token state. Implementations must make [`JobStore::claim_job`]
 /// atomic: two concurrent claimers never receive the same job.
 #[async_trait]
@@ -252,6 +266,13 @@ pub trait JobStore: Send + Sync + 'static {
     /// claim answer hands its worker. Empty once the job has ended (they are
     /// deleted with its final status) or when the lease is not the job's.
     async fn claimed_secrets(&self, id: JobId, lease_token: &str) -> Result<Secrets, StoreError>;
+
+    /// Says why each pending job waits when no live worker (seen within
+    /// `alive_within`, not draining) is big enough for it, and clears that
+    /// once one is; returns how many jobs changed. A worker that does not
+    /// announce its GPUs or CPUs (a Slurm worker) fits everything. With no
+    /// live worker at all nothing is said.
+    async fn explain_unfit_jobs(&self, alive_within: Duration) -> Result<u64, StoreError>;
 
     /// Extends the lease and records why the job still waits (or that it
     /// does not: `None`); answers whether a cancel was requested. A lease
@@ -313,6 +334,37 @@ pub trait JobStore: Send + Sync + 'static {
 
     /// Removes the token named `name`; false when there was none.
     async fn revoke_token(&self, name: &str) -> Result<bool, StoreError>;
+
+    /// Records a worker that starts (a fresh `started_at`) or, with
+    /// `draining`, one that has begun to stop; either way it is seen now.
+    async fn register_worker(&self, worker: &WorkerRegistration) -> Result<(), StoreError>;
+
+    /// The worker named `name` was seen now (it claimed). At most one write
+    /// a second per worker, so busy workers do not add write load.
+    async fn touch_worker(&self, name: &str) -> Result<(), StoreError>;
+
+    /// The worker running job `id` was seen now (it heartbeated), as
+    /// [`JobStore::touch_worker`].
+    async fn touch_worker_of_job(&self, id: JobId) -> Result<(), StoreError>;
+
+    /// Every known worker, by name, with the jobs it runs now.
+    async fn list_workers(&self) -> Result<Vec<WorkerRecord>, StoreError>;
+
+    /// Forgets workers not heard from for `silent_for`; how many.
+    async fn prune_workers(&self, silent_for: Duration) -> Result<u64, StoreError>;
+
+    /// How many jobs are in each status right now (statuses with none are
+    /// left out).
+    async fn count_jobs(&self) -> Result<Vec<(JobStatus, u64)>, StoreError>;
+}
+
+/// Groups `(worker, job)` pairs of running jobs by worker.
+fn running_by_worker(pairs: Vec<(String, JobId)>) -> std::collections::HashMap<String, Vec<JobId>> {
+    let mut map: std::collections::HashMap<String, Vec<JobId>> = Default::default();
+    for (worker, id) in pairs {
+        map.entry(worker).or_default().push(id);
+    }
+    map
 }
 
 /// Opens (creating and migrating as needed) the store at `url`:
@@ -507,6 +559,30 @@ impl JobColumns {
             }),
         })
     }
+}
+
+/// `pending_reason` of a pending job no live worker can fit.
+const UNFIT_REASON: &str = "'no live worker has ' || jobs.gpus || ' GPU(s) and ' || jobs.cpus || \
+     ' CPU(s); it starts when one that big registers'";
+
+/// The UPDATE of [`JobStore::explain_unfit_jobs`], the same in both
+/// dialects but for `live_since`, the oldest `last_seen` that counts as
+/// live; only rows whose reason changes are written.
+fn explain_unfit_sql(live_since: &str) -> String {
+    let live = format!("w.last_seen >= {live_since} AND NOT w.draining");
+    let some_worker_fits = format!(
+        "EXISTS (SELECT 1 FROM workers w WHERE {live} \
+             AND (w.gpus IS NULL OR w.gpus >= jobs.gpus) \
+             AND (w.cpus IS NULL OR w.cpus >= jobs.cpus))"
+    );
+    let some_worker_lives = format!("EXISTS (SELECT 1 FROM workers w WHERE {live})");
+    format!(
+        "UPDATE jobs SET pending_reason = CASE WHEN {some_worker_fits} OR NOT {some_worker_lives} \
+             THEN NULL ELSE {UNFIT_REASON} END \
+         WHERE status = 'pending' AND (gpus > 0 OR cpus > 1 OR pending_reason IS NOT NULL) \
+           AND pending_reason IS DISTINCT FROM (CASE WHEN {some_worker_fits} OR NOT {some_worker_lives} \
+             THEN NULL ELSE {UNFIT_REASON} END)"
+    )
 }
 
 /// Token SQL that both dialects read the same (`$1` is a parameter to

@@ -21,11 +21,11 @@ use uuid::Uuid;
 use super::{
     CancelDecision, ClaimOffer, FIND_TOKEN, FinishDecision, HandBackDecision, JobColumns, JobEnd,
     JobFilter, JobPage, JobStore, JobTimes, LIST_TOKENS, LostJob, REVOKE_TOKEN, StoreError,
-    StoredToken, TokenColumns, check_finish, check_hand_back, decide_cancel, new_lease_token,
-    page::contains_pattern, stale_lease,
+    StoredToken, TokenColumns, WorkerRecord, check_finish, check_hand_back, decide_cancel,
+    new_lease_token, page::contains_pattern, stale_lease,
 };
-use crate::domain::{JobId, JobSpec, Role, Secrets};
-use crate::protocol::{Job, TokenInfo};
+use crate::domain::{JobId, JobSpec, JobStatus, Role, Secrets};
+use crate::protocol::{Job, TokenInfo, WorkerRegistration};
 
 const JOB_COLUMNS: &str = "id, name, owner, command::text AS command, cwd, env::text AS env, \
      timeout_seconds, status, exit_code, failure_reason, worker, created_at, started_at, \
@@ -327,6 +327,16 @@ impl JobStore for PostgresStore {
         Ok(rows.into_iter().collect())
     }
 
+    async fn explain_unfit_jobs(&self, alive_within: Duration) -> Result<u64, StoreError> {
+        let done = sqlx::query(sqlx::AssertSqlSafe(super::explain_unfit_sql(
+            "(now() - make_interval(secs => $1))",
+        )))
+        .bind(alive_within.as_secs_f64())
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
     async fn heartbeat(
         &self,
         id: JobId,
@@ -539,5 +549,120 @@ impl JobStore for PostgresStore {
             .execute(&self.pool)
             .await?;
         Ok(done.rows_affected() > 0)
+    }
+
+    async fn register_worker(&self, w: &WorkerRegistration) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO workers (name, executor, slots, gpus, cpus, version, host, started_at, \
+                 last_seen, draining) VALUES ($1, $2, $3, $4, $5, $6, $7, now(), now(), $8) \
+             ON CONFLICT (name) DO UPDATE SET executor = excluded.executor, \
+                 slots = excluded.slots, gpus = excluded.gpus, cpus = excluded.cpus, \
+                 version = excluded.version, host = excluded.host, \
+                 started_at = CASE WHEN excluded.draining THEN workers.started_at \
+                                   ELSE excluded.started_at END, \
+                 last_seen = excluded.last_seen, draining = excluded.draining",
+        )
+        .bind(&w.name)
+        .bind(&w.executor)
+        .bind(w.slots as i32)
+        .bind(w.gpus.map(|g| g as i32))
+        .bind(w.cpus.map(|c| c as i32))
+        .bind(&w.version)
+        .bind(&w.host)
+        .bind(w.draining)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn touch_worker(&self, name: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE workers SET last_seen = now() \
+             WHERE name = $1 AND last_seen < now() - interval '1 second'",
+        )
+        .bind(name)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn touch_worker_of_job(&self, id: JobId) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE workers SET last_seen = now() \
+             WHERE name = (SELECT worker FROM jobs WHERE id = $1) \
+               AND last_seen < now() - interval '1 second'",
+        )
+        .bind(id.as_uuid())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn list_workers(&self) -> Result<Vec<WorkerRecord>, StoreError> {
+        let pairs: Vec<(String, Uuid)> = sqlx::query_as(
+            "SELECT worker, id FROM jobs WHERE status = 'running' AND worker IS NOT NULL \
+             ORDER BY started_at, id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut running = super::running_by_worker(
+            pairs
+                .into_iter()
+                .map(|(w, id)| (w, JobId::from(id)))
+                .collect(),
+        );
+        let rows = sqlx::query(
+            "SELECT name, executor, slots, gpus, cpus, version, host, started_at, last_seen, \
+                 draining, EXTRACT(EPOCH FROM (now() - last_seen))::float8 AS silent \
+             FROM workers ORDER BY name",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let name: String = r.try_get("name")?;
+                let silent: f64 = r.try_get("silent")?;
+                Ok(WorkerRecord {
+                    registration: WorkerRegistration {
+                        executor: r.try_get("executor")?,
+                        slots: r.try_get::<i32, _>("slots")? as u32,
+                        gpus: r.try_get::<Option<i32>, _>("gpus")?.map(|g| g as u32),
+                        cpus: r.try_get::<Option<i32>, _>("cpus")?.map(|c| c as u32),
+                        version: r.try_get("version")?,
+                        host: r.try_get("host")?,
+                        draining: r.try_get("draining")?,
+                        name: name.clone(),
+                    },
+                    started_at: r.try_get("started_at")?,
+                    last_seen: r.try_get("last_seen")?,
+                    silent_for: Duration::from_secs_f64(silent.max(0.0)),
+                    running: running.remove(&name).unwrap_or_default(),
+                })
+            })
+            .collect()
+    }
+
+    async fn prune_workers(&self, silent_for: Duration) -> Result<u64, StoreError> {
+        let done =
+            sqlx::query("DELETE FROM workers WHERE last_seen < now() - make_interval(secs => $1)")
+                .bind(silent_for.as_secs_f64())
+                .execute(&self.pool)
+                .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn count_jobs(&self) -> Result<Vec<(JobStatus, u64)>, StoreError> {
+        let rows: Vec<(String, i64)> =
+            sqlx::query_as("SELECT status, COUNT(*) FROM jobs GROUP BY status")
+                .fetch_all(&self.pool)
+                .await?;
+        rows.into_iter()
+            .map(|(status, n)| {
+                let status = status
+                    .parse::<JobStatus>()
+                    .map_err(|e| StoreError::Corrupt(format!("bad status: {e}")))?;
+                Ok((status, n as u64))
+            })
+            .collect()
     }
 }

@@ -20,11 +20,11 @@ use sqlx::{Connection, FromRow, QueryBuilder, Row, Sqlite, Transaction};
 use super::{
     CancelDecision, ClaimOffer, FIND_TOKEN, FinishDecision, HandBackDecision, JobColumns, JobEnd,
     JobFilter, JobPage, JobStore, JobTimes, LIST_TOKENS, LostJob, REVOKE_TOKEN, StoreError,
-    StoredToken, TokenColumns, check_finish, check_hand_back, decide_cancel, lease_expiry,
-    new_lease_token, page::contains_pattern, stale_lease,
+    StoredToken, TokenColumns, WorkerRecord, check_finish, check_hand_back, decide_cancel,
+    lease_expiry, new_lease_token, page::contains_pattern, stale_lease,
 };
 use crate::domain::{JobId, JobSpec, JobStatus, Role, Secrets};
-use crate::protocol::{Job, TokenInfo};
+use crate::protocol::{Job, TokenInfo, WorkerRegistration};
 
 /// How long a connection waits for the write lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -416,6 +416,17 @@ impl JobStore for SqliteStore {
         Ok(rows.into_iter().collect())
     }
 
+    async fn explain_unfit_jobs(&self, alive_within: Duration) -> Result<u64, StoreError> {
+        let since = Utc::now() - chrono::Duration::from_std(alive_within).unwrap_or_default();
+        let mut tx = self.write_tx().await?;
+        let done = sqlx::query(sqlx::AssertSqlSafe(super::explain_unfit_sql("?1")))
+            .bind(micros(since))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected())
+    }
+
     async fn heartbeat(
         &self,
         id: JobId,
@@ -624,5 +635,129 @@ impl JobStore for SqliteStore {
             .execute(&self.pool)
             .await?;
         Ok(done.rows_affected() > 0)
+    }
+
+    async fn register_worker(&self, w: &WorkerRegistration) -> Result<(), StoreError> {
+        let now = micros(Utc::now());
+        let mut tx = self.write_tx().await?;
+        sqlx::query(
+            "INSERT INTO workers (name, executor, slots, gpus, cpus, version, host, started_at, \
+                 last_seen, draining) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9) \
+             ON CONFLICT (name) DO UPDATE SET executor = excluded.executor, \
+                 slots = excluded.slots, gpus = excluded.gpus, cpus = excluded.cpus, \
+                 version = excluded.version, host = excluded.host, \
+                 started_at = CASE WHEN excluded.draining THEN workers.started_at \
+                                   ELSE excluded.started_at END, \
+                 last_seen = excluded.last_seen, draining = excluded.draining",
+        )
+        .bind(&w.name)
+        .bind(&w.executor)
+        .bind(w.slots as i64)
+        .bind(w.gpus.map(i64::from))
+        .bind(w.cpus.map(i64::from))
+        .bind(&w.version)
+        .bind(&w.host)
+        .bind(now)
+        .bind(w.draining)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn touch_worker(&self, name: &str) -> Result<(), StoreError> {
+        let now = micros(Utc::now());
+        sqlx::query(
+            "UPDATE workers SET last_seen = ?2 WHERE name = ?1 AND last_seen < ?2 - 1000000",
+        )
+        .bind(name)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn touch_worker_of_job(&self, id: JobId) -> Result<(), StoreError> {
+        let now = micros(Utc::now());
+        sqlx::query(
+            "UPDATE workers SET last_seen = ?2 \
+             WHERE name = (SELECT worker FROM jobs WHERE id = ?1) AND last_seen < ?2 - 1000000",
+        )
+        .bind(id.to_string())
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn list_workers(&self) -> Result<Vec<WorkerRecord>, StoreError> {
+        let now = Utc::now();
+        let pairs: Vec<(String, String)> = sqlx::query_as(
+            "SELECT worker, id FROM jobs WHERE status = 'running' AND worker IS NOT NULL \
+             ORDER BY started_at, id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let pairs = pairs
+            .into_iter()
+            .map(|(w, id)| {
+                JobId::parse(&id)
+                    .map(|id| (w, id))
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut running = super::running_by_worker(pairs);
+        let rows = sqlx::query(
+            "SELECT name, executor, slots, gpus, cpus, version, host, started_at, last_seen, \
+                 draining FROM workers ORDER BY name",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let name: String = r.try_get("name")?;
+                let last_seen = from_micros(Some(r.try_get("last_seen")?))?.expect("Some");
+                Ok(WorkerRecord {
+                    registration: WorkerRegistration {
+                        executor: r.try_get("executor")?,
+                        slots: r.try_get::<i64, _>("slots")? as u32,
+                        gpus: r.try_get::<Option<i64>, _>("gpus")?.map(|g| g as u32),
+                        cpus: r.try_get::<Option<i64>, _>("cpus")?.map(|c| c as u32),
+                        version: r.try_get("version")?,
+                        host: r.try_get("host")?,
+                        draining: r.try_get("draining")?,
+                        name: name.clone(),
+                    },
+                    started_at: from_micros(Some(r.try_get("started_at")?))?.expect("Some"),
+                    last_seen,
+                    silent_for: (now - last_seen).to_std().unwrap_or_default(),
+                    running: running.remove(&name).unwrap_or_default(),
+                })
+            })
+            .collect()
+    }
+
+    async fn prune_workers(&self, silent_for: Duration) -> Result<u64, StoreError> {
+        let cutoff = Utc::now() - chrono::Duration::from_std(silent_for).unwrap_or_default();
+        let done = sqlx::query("DELETE FROM workers WHERE last_seen < ?1")
+            .bind(micros(cutoff))
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn count_jobs(&self) -> Result<Vec<(JobStatus, u64)>, StoreError> {
+        let rows: Vec<(String, i64)> =
+            sqlx::query_as("SELECT status, COUNT(*) FROM jobs GROUP BY status")
+                .fetch_all(&self.pool)
+                .await?;
+        rows.into_iter()
+            .map(|(status, n)| {
+                let status = status
+                    .parse::<JobStatus>()
+                    .map_err(|e| StoreError::Corrupt(format!("bad status: {e}")))?;
+                Ok((status, n as u64))
+            })
+            .collect()
     }
 }

@@ -12,6 +12,7 @@
 //! and [`WebServer::run_until_stopped`] serves until its shutdown token fires.
 
 mod error;
+mod fleet;
 mod pages;
 mod proxy;
 mod security;
@@ -102,11 +103,13 @@ pub fn router(state: WebState) -> Router {
         .route("/jobs/{id}/logs", get(proxy::job_logs))
         .route("/jobs/{id}/logs/download", get(proxy::download_logs))
         .route("/jobs/{id}/logs/search", get(proxy::search_logs))
+        .route("/workers", get(fleet::list))
         .fallback(any(proxy::no_route));
     let [csp, nosniff, referrer, frames] = security::header_layers();
     Router::new()
         .route("/", get(pages::index))
         .route("/jobs/{id}", get(pages::job_page))
+        .route("/workers", get(fleet::page))
         .route("/login", get(pages::login_page).post(pages::login))
         .route("/logout", post(pages::logout))
         .route("/assets/{name}", get(pages::asset))

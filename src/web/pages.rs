@@ -55,6 +55,11 @@ const ASSETS: &[Asset] = &[
     module("logview.js", include_bytes!("assets/logview.js")),
     module("logpanel.js", include_bytes!("assets/logpanel.js")),
     Asset {
+        name: "workers.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_bytes!("assets/workers.js"),
+    },
+    Asset {
         name: "favicon.svg",
         content_type: "image/svg+xml",
         body: include_bytes!("assets/favicon.svg"),
@@ -80,7 +85,13 @@ pub async fn asset(Path(name): Path<String>) -> Response {
 
 /// `GET /`: the jobs page, or the way to sign in.
 pub async fn index(State(state): State<WebState>, headers: HeaderMap) -> Response {
-    if signed_in(&state, &headers) {
+    let session = session::session_id(&headers).and_then(|id| state.sessions.get(&id));
+    if let Some(session) = session {
+        if session.user.role == Role::Admin {
+            // The Workers view is for admins: only they see its link.
+            return Html(JOBS_HTML.replace(r#"id="nav-workers" hidden"#, r#"id="nav-workers""#))
+                .into_response();
+        }
         Html(JOBS_HTML).into_response()
     } else {
         Redirect::to("/login").into_response()

@@ -52,7 +52,7 @@ impl FromRequestParts<WebState> for SignedIn {
 impl SignedIn {
     /// Maps an API failure, ending the session when the API no longer
     /// accepts its token (revoked): the page then sends the user to sign in.
-    fn api<T>(&self, state: &WebState, result: Result<T, ClientError>) -> Result<T, WebError> {
+    pub fn api<T>(&self, state: &WebState, result: Result<T, ClientError>) -> Result<T, WebError> {
         result.map_err(|e| {
             let e = WebError::from(e);
             if matches!(e, WebError::TokenRefused) {

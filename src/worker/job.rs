@@ -252,6 +252,9 @@ async fn conclude(
             log.note(closing).await;
         }
         log.sync().await;
+        if let Some(bytes) = log.size().await {
+            crate::metrics::worker_log_written(bytes);
+        }
         // Closed (and unlocked) before a hand-back, so that the next
         // worker can take the log over.
         drop(log);

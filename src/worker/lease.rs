@@ -204,6 +204,7 @@ async fn deliver(
             Err(e) if e.is_transient() => e,
             Err(e) => return Delivery::Refused(e),
         };
+        crate::metrics::worker_report_retried();
         if !warned {
             tracing::warn!(job = %id, error = %error, "cannot report the job's end; retrying until the API answers");
             warned = true;

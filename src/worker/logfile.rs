@@ -58,6 +58,14 @@ impl LogFile {
         })
     }
 
+    /// How many bytes the log holds now; `None` if the filesystem cannot say.
+    pub async fn size(&self) -> Option<u64> {
+        let file = self.file.clone();
+        fs::blocking(self.fs_timeout, move || file.metadata().map(|m| m.len()))
+            .await
+            .ok()
+    }
+
     /// Where the log lives.
     pub fn path(&self) -> &Path {
         &self.path

@@ -47,6 +47,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::client::{ApiClient, ClientError};
 use crate::domain::format_duration;
+use crate::protocol::WorkerRegistration;
 use crate::shutdown::Shutdown;
 
 /// Where claimed jobs run.
@@ -91,6 +92,8 @@ pub struct WorkerConfig {
     pub redact: redact::RedactMode,
     /// Run each job as the local account named like its owner (root only).
     pub run_as_owner: bool,
+    /// Where to serve this worker's metrics, if anywhere.
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 impl WorkerConfig {
@@ -115,6 +118,7 @@ impl WorkerConfig {
             cpus: default_cpus(),
             redact: redact::RedactMode::All,
             run_as_owner: false,
+            metrics_listen: None,
         })
     }
 }
@@ -182,6 +186,10 @@ pub async fn run(config: WorkerConfig, shutdown: Shutdown) -> anyhow::Result<()>
         .create(&config.logs_dir)
         .with_context(|| format!("cannot create logs dir {}", config.logs_dir.display()))?;
     let client = ApiClient::new(&config.api_url, &config.token)?;
+    let metrics_server = match config.metrics_listen {
+        Some(addr) => Some(serve_metrics(addr, shutdown.immediate.clone()).await?),
+        None => None,
+    };
     wait_for_api(&client, config.startup_timeout, &shutdown.graceful).await?;
     let network_fs = crate::fsinfo::network_filesystem(&config.logs_dir);
     let health = health::Health::default();
@@ -246,6 +254,12 @@ pub async fn run(config: WorkerConfig, shutdown: Shutdown) -> anyhow::Result<()>
         "worker started"
     );
 
+    let registering = tokio::spawn(register(
+        client.clone(),
+        registration(&config),
+        shutdown.graceful.clone(),
+    ));
+
     // Fires when running jobs must be stopped: after the drain, or at once.
     let stop_jobs = CancellationToken::new();
     let jobs = TaskTracker::new();
@@ -254,6 +268,12 @@ pub async fn run(config: WorkerConfig, shutdown: Shutdown) -> anyhow::Result<()>
     let fatal = claim_loop(&ctx, &config, &slots, &jobs, &stop_jobs, &shutdown).await;
 
     jobs.close();
+    if fatal.is_none() {
+        // The drain announcement (bounded inside).
+        let _ = registering.await;
+    } else {
+        registering.abort();
+    }
     // One bound for the whole stop: the drain, the grace of the jobs then
     // stopped, and a window for the last reports. Final reports retry until
     // its end, however long the api is away.
@@ -317,6 +337,9 @@ pub async fn run(config: WorkerConfig, shutdown: Shutdown) -> anyhow::Result<()>
     if let Some(poller) = poller {
         let _ = poller.await;
     }
+    if let Some(server) = metrics_server {
+        server.abort();
+    }
     tracing::info!("worker stopped");
     fatal.map_or(Ok(()), Err)
 }
@@ -334,7 +357,9 @@ async fn readopt(
         let lease = lease::Lease::of(&claimed);
         let ctx = ctx.clone();
         let stop = stop_jobs.clone();
+        let running = crate::metrics::worker_job_running();
         jobs.spawn(async move {
+            let _running = running;
             job::supervise(
                 ctx,
                 claimed.job,
@@ -418,7 +443,9 @@ async fn claim_loop(
                 let grant = ctx.resources.as_ref().map(|res| res.take(&claimed.job));
                 let ctx = ctx.clone();
                 let stop = stop_jobs.clone();
+                let running = crate::metrics::worker_job_running();
                 jobs.spawn(async move {
+                    let _running = running;
                     job::run(ctx, claimed, stop).await;
                     drop(grant);
                     drop(permit);
@@ -449,6 +476,110 @@ async fn claim_loop(
             _ = shutdown.graceful.cancelled() => return None,
             _ = tokio::time::sleep(wait) => {}
         }
+    }
+}
+
+/// Serves `GET /metrics` on `addr` until `stop`: the worker's own figures
+/// (the job gauges are the api's).
+async fn serve_metrics(
+    addr: std::net::SocketAddr,
+    stop: CancellationToken,
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    let handle = crate::metrics::install()
+        .context("cannot record metrics: another metrics recorder is installed")?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen for metrics on {addr}"))?;
+    tracing::info!(addr = %listener.local_addr()?, "serving metrics at /metrics");
+    let app = axum::Router::new().route(
+        "/metrics",
+        axum::routing::get(move || {
+            let handle = handle.clone();
+            async move {
+                (
+                    [(
+                        axum::http::header::CONTENT_TYPE,
+                        crate::metrics::CONTENT_TYPE,
+                    )],
+                    handle.render(),
+                )
+            }
+        }),
+    );
+    Ok(tokio::spawn(async move {
+        let served = axum::serve(listener, app)
+            .with_graceful_shutdown(stop.cancelled_owned())
+            .await;
+        if let Err(e) = served {
+            tracing::warn!(error = %e, "the metrics endpoint stopped");
+        }
+    }))
+}
+
+/// What this worker tells the api about itself.
+fn registration(config: &WorkerConfig) -> WorkerRegistration {
+    WorkerRegistration {
+        name: config.name.clone(),
+        executor: match config.executor {
+            ExecutorConfig::Local => "local",
+            ExecutorConfig::Slurm(_) => "slurm",
+        }
+        .into(),
+        slots: config.slots as u32,
+        // What jobs are matched against (issue 15); a Slurm worker's jobs
+        // are Slurm's to place, so it announces no limit.
+        gpus: match config.executor {
+            ExecutorConfig::Local => Some(u32::try_from(config.gpus.len()).unwrap_or(u32::MAX)),
+            ExecutorConfig::Slurm(_) => None,
+        },
+        cpus: match config.executor {
+            ExecutorConfig::Local => Some(config.cpus),
+            ExecutorConfig::Slurm(_) => None,
+        },
+        version: env!("CARGO_PKG_VERSION").into(),
+        host: default_name(),
+        draining: false,
+    }
+}
+
+/// Registers with the api, retrying until it answers (the fleet list is
+/// for people: a worker never waits on it to run jobs); then, once `stop`
+/// fires, tells the api this worker is draining. One task sends both, so
+/// a late start registration can never land after the drain's and undo it.
+async fn register(
+    client: ApiClient,
+    mut registration: WorkerRegistration,
+    stop: CancellationToken,
+) {
+    let mut backoff = crate::retry::API.backoff();
+    loop {
+        let wait = match client.register(&registration).await {
+            Ok(()) => break,
+            Err(e) if e.status() == Some(reqwest::StatusCode::NOT_FOUND) => {
+                tracing::warn!(
+                    "the API does not know worker registration (an older jobctl?); this worker \
+                     will not be listed by `jobctl workers`"
+                );
+                return;
+            }
+            Err(e) => {
+                let wait = backoff.next_delay();
+                tracing::warn!(error = %e, "cannot register with the API; retrying in {}", format_duration(wait));
+                wait
+            }
+        };
+        tokio::select! {
+            _ = stop.cancelled() => break,
+            _ = tokio::time::sleep(wait) => {}
+        }
+    }
+    stop.cancelled().await;
+    registration.draining = true;
+    // Briefly: the drain must not wait on it.
+    match tokio::time::timeout(Duration::from_secs(5), client.register(&registration)).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::warn!(error = %e, "cannot tell the API this worker is draining"),
+        Err(_) => tracing::warn!("cannot tell the API this worker is draining: no answer"),
     }
 }
 

@@ -6,6 +6,7 @@
 
 mod harness;
 mod scale;
+mod workers;
 
 use std::time::Duration;
 
