@@ -68,6 +68,8 @@ Register-ArgumentCompleter -Native -CommandName 'jobctl' -ScriptBlock {
             [CompletionResult]::new('--logs-dir', '--logs-dir', [CompletionResultType]::ParameterName, 'Directory of job logs: the same path the api reads [default: DATA_DIR/logs]')
             [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'Data dir, for the default logs dir and the token of `jobctl up`')
             [CompletionResult]::new('--slots', '--slots', [CompletionResultType]::ParameterName, 'Jobs to run at once (local executor; Slurm: --max-jobs)')
+            [CompletionResult]::new('--gpus', '--gpus', [CompletionResultType]::ParameterName, 'GPU device ids jobs are given, comma-separated (0,1,2,3), `auto` (what `nvidia-smi -L` lists) or `none`; each job sees only its own in CUDA_VISIBLE_DEVICES [default: none]')
+            [CompletionResult]::new('--cpus', '--cpus', [CompletionResultType]::ParameterName, 'CPUs jobs may ask for in all [default: the cores this process may use, or --slots if more]')
             [CompletionResult]::new('--name', '--name', [CompletionResultType]::ParameterName, 'This worker''s name in job records [default: the host name]')
             [CompletionResult]::new('--kill-grace', '--kill-grace', [CompletionResultType]::ParameterName, 'Time between SIGTERM and SIGKILL when a job is stopped')
             [CompletionResult]::new('--drain-timeout', '--drain-timeout', [CompletionResultType]::ParameterName, 'On SIGTERM/SIGINT, how long running jobs may finish before they are stopped')
@@ -116,6 +118,8 @@ Register-ArgumentCompleter -Native -CommandName 'jobctl' -ScriptBlock {
         'jobctl;submit' {
             [CompletionResult]::new('--name', '--name', [CompletionResultType]::ParameterName, 'A name to recognise the job by')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Stop the job after this long, e.g. 90s, 30m, 2h')
+            [CompletionResult]::new('--gpus', '--gpus', [CompletionResultType]::ParameterName, 'GPUs the job needs; it sees only those in CUDA_VISIBLE_DEVICES [default: 0]')
+            [CompletionResult]::new('--cpus', '--cpus', [CompletionResultType]::ParameterName, 'CPUs the job needs [default: 1]')
             [CompletionResult]::new('-e', '-e', [CompletionResultType]::ParameterName, 'Set a variable for the job (K=V), or pass this shell''s value (K); repeatable')
             [CompletionResult]::new('--env', '--env', [CompletionResultType]::ParameterName, 'Set a variable for the job (K=V), or pass this shell''s value (K); repeatable')
             [CompletionResult]::new('--secret', '--secret', [CompletionResultType]::ParameterName, 'Pass the secret NAME from this shell''s environment variable NAME: set in the job''s environment, never shown, redacted from its output; repeatable')

@@ -890,7 +890,7 @@ _jobctl() {
             return 0
             ;;
         jobctl__subcmd__submit)
-            opts="-e -f -h -V --name --timeout --env --secret --cwd --follow --interval --json --api-url --token --token-file --config --help --version"
+            opts="-e -f -h -V --name --timeout --gpus --cpus --env --secret --cwd --follow --interval --json --api-url --token --token-file --config --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -901,6 +901,14 @@ _jobctl() {
                     return 0
                     ;;
                 --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --gpus)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cpus)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1202,7 +1210,7 @@ _jobctl() {
             return 0
             ;;
         jobctl__subcmd__worker)
-            opts="-h -V --api-url --token --token-file --logs-dir --data-dir --slots --name --kill-grace --drain-timeout --startup-timeout --redact --run-as-owner --executor --partition --sbatch-arg --max-jobs --slurm-poll-interval --metrics-listen --log-format --config --help --version"
+            opts="-h -V --api-url --token --token-file --logs-dir --data-dir --slots --gpus --cpus --name --kill-grace --drain-timeout --startup-timeout --redact --run-as-owner --executor --partition --sbatch-arg --max-jobs --slurm-poll-interval --metrics-listen --log-format --config --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1229,6 +1237,14 @@ _jobctl() {
                     return 0
                     ;;
                 --slots)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --gpus)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cpus)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -63,6 +63,8 @@ set edit:completion:arg-completer[jobctl] = {|@words|
             cand --logs-dir 'Directory of job logs: the same path the api reads [default: DATA_DIR/logs]'
             cand --data-dir 'Data dir, for the default logs dir and the token of `jobctl up`'
             cand --slots 'Jobs to run at once (local executor; Slurm: --max-jobs)'
+            cand --gpus 'GPU device ids jobs are given, comma-separated (0,1,2,3), `auto` (what `nvidia-smi -L` lists) or `none`; each job sees only its own in CUDA_VISIBLE_DEVICES [default: none]'
+            cand --cpus 'CPUs jobs may ask for in all [default: the cores this process may use, or --slots if more]'
             cand --name 'This worker''s name in job records [default: the host name]'
             cand --kill-grace 'Time between SIGTERM and SIGKILL when a job is stopped'
             cand --drain-timeout 'On SIGTERM/SIGINT, how long running jobs may finish before they are stopped'
@@ -108,6 +110,8 @@ set edit:completion:arg-completer[jobctl] = {|@words|
         &'jobctl;submit'= {
             cand --name 'A name to recognise the job by'
             cand --timeout 'Stop the job after this long, e.g. 90s, 30m, 2h'
+            cand --gpus 'GPUs the job needs; it sees only those in CUDA_VISIBLE_DEVICES [default: 0]'
+            cand --cpus 'CPUs the job needs [default: 1]'
             cand -e 'Set a variable for the job (K=V), or pass this shell''s value (K); repeatable'
             cand --env 'Set a variable for the job (K=V), or pass this shell''s value (K); repeatable'
             cand --secret 'Pass the secret NAME from this shell''s environment variable NAME: set in the job''s environment, never shown, redacted from its output; repeatable'

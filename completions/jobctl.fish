@@ -62,6 +62,8 @@ complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l token-file -d '
 complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l logs-dir -d 'Directory of job logs: the same path the api reads [default: DATA_DIR/logs]' -r -F
 complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l data-dir -d 'Data dir, for the default logs dir and the token of `jobctl up`' -r -F
 complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l slots -d 'Jobs to run at once (local executor; Slurm: --max-jobs)' -r
+complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l gpus -d 'GPU device ids jobs are given, comma-separated (0,1,2,3), `auto` (what `nvidia-smi -L` lists) or `none`; each job sees only its own in CUDA_VISIBLE_DEVICES [default: none]' -r
+complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l cpus -d 'CPUs jobs may ask for in all [default: the cores this process may use, or --slots if more]' -r
 complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l name -d 'This worker\'s name in job records [default: the host name]' -r
 complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l kill-grace -d 'Time between SIGTERM and SIGKILL when a job is stopped' -r
 complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l drain-timeout -d 'On SIGTERM/SIGINT, how long running jobs may finish before they are stopped' -r
@@ -101,6 +103,8 @@ complete -c jobctl -n "__fish_jobctl_using_subcommand up" -s h -l help -d 'Print
 complete -c jobctl -n "__fish_jobctl_using_subcommand up" -s V -l version -d 'Print version'
 complete -c jobctl -n "__fish_jobctl_using_subcommand submit" -l name -d 'A name to recognise the job by' -r
 complete -c jobctl -n "__fish_jobctl_using_subcommand submit" -l timeout -d 'Stop the job after this long, e.g. 90s, 30m, 2h' -r
+complete -c jobctl -n "__fish_jobctl_using_subcommand submit" -l gpus -d 'GPUs the job needs; it sees only those in CUDA_VISIBLE_DEVICES [default: 0]' -r
+complete -c jobctl -n "__fish_jobctl_using_subcommand submit" -l cpus -d 'CPUs the job needs [default: 1]' -r
 complete -c jobctl -n "__fish_jobctl_using_subcommand submit" -s e -l env -d 'Set a variable for the job (K=V), or pass this shell\'s value (K); repeatable' -r
 complete -c jobctl -n "__fish_jobctl_using_subcommand submit" -l secret -d 'Pass the secret NAME from this shell\'s environment variable NAME: set in the job\'s environment, never shown, redacted from its output; repeatable' -r
 complete -c jobctl -n "__fish_jobctl_using_subcommand submit" -l cwd -d 'Working directory on the worker [default: the current directory]' -r -F

@@ -333,12 +333,9 @@ impl ApiClient {
     }
 
     /// `POST /workers/claim`: `None` when nothing is pending.
-    pub async fn claim(&self, worker: &str) -> Result<Option<ClaimedJob>, ClientError> {
-        let body = ClaimRequest {
-            worker: worker.to_string(),
-        };
+    pub async fn claim(&self, body: &ClaimRequest) -> Result<Option<ClaimedJob>, ClientError> {
         let resp = self
-            .send::<_, ()>(Method::POST, "workers/claim", None, Some(&body))
+            .send::<_, ()>(Method::POST, "workers/claim", None, Some(body))
             .await?;
         if resp.status() == StatusCode::NO_CONTENT {
             return Ok(None);

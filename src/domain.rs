@@ -299,6 +299,10 @@ pub mod limits {
     /// the kernel's total (`ARG_MAX`): the room left for the worker's own
     /// environment, which the job inherits, and the supervisor's arguments.
     pub const EXEC_RESERVE_BYTES: usize = 64 * 1024;
+    /// GPUs one job may ask for.
+    pub const MAX_GPUS: u32 = 64;
+    /// CPUs one job may ask for.
+    pub const MAX_CPUS: u32 = 1024;
     /// Secrets in one job.
     pub const MAX_SECRETS: usize = 64;
     /// Characters in one secret's value: at most 64 KiB in UTF-8. Counted
@@ -472,6 +476,10 @@ pub enum SpecError {
         limits::MAX_TIMEOUT_SECONDS
     )]
     TimeoutTooLarge,
+    #[error("gpus must be at most {max}, got {0}", max = limits::MAX_GPUS)]
+    TooManyGpus(u32),
+    #[error("cpus must be between 1 and {max}, got {0}", max = limits::MAX_CPUS)]
+    BadCpus(u32),
 }
 
 /// A job as a user asks for it, validated: what a worker needs to run it.
@@ -483,6 +491,8 @@ pub struct JobSpec {
     env: BTreeMap<String, String>,
     secrets: Secrets,
     timeout_seconds: Option<u64>,
+    gpus: u32,
+    cpus: u32,
 }
 
 /// Validates every field of a submitted job: the only way to build a
@@ -498,6 +508,8 @@ impl TryFrom<SubmitJob> for JobSpec {
             env,
             secrets,
             timeout_seconds,
+            gpus,
+            cpus,
         } = job;
         if command.is_empty() {
             return Err(SpecError::EmptyCommand);
@@ -559,6 +571,14 @@ impl TryFrom<SubmitJob> for JobSpec {
             Some(t) if t > limits::MAX_TIMEOUT_SECONDS => return Err(SpecError::TimeoutTooLarge),
             _ => {}
         }
+        let gpus = gpus.unwrap_or(0);
+        if gpus > limits::MAX_GPUS {
+            return Err(SpecError::TooManyGpus(gpus));
+        }
+        let cpus = cpus.unwrap_or(1);
+        if !(1..=limits::MAX_CPUS).contains(&cpus) {
+            return Err(SpecError::BadCpus(cpus));
+        }
         Ok(JobSpec {
             command,
             name,
@@ -566,6 +586,8 @@ impl TryFrom<SubmitJob> for JobSpec {
             env,
             secrets,
             timeout_seconds,
+            gpus,
+            cpus,
         })
     }
 }
@@ -621,6 +643,14 @@ impl JobSpec {
     /// How long the job may run.
     pub fn timeout_seconds(&self) -> Option<u64> {
         self.timeout_seconds
+    }
+    /// GPUs the job needs.
+    pub fn gpus(&self) -> u32 {
+        self.gpus
+    }
+    /// CPUs the job needs.
+    pub fn cpus(&self) -> u32 {
+        self.cpus
     }
 }
 
@@ -818,6 +848,25 @@ mod tests {
             parse(None, BTreeMap::new(), Some(limits::MAX_TIMEOUT_SECONDS + 1)),
             Err(SpecError::TimeoutTooLarge)
         );
+    }
+
+    #[test]
+    fn gpus_and_cpus_have_defaults_and_bounds() {
+        let parse = |gpus, cpus| {
+            JobSpec::try_from(SubmitJob {
+                command: vec!["true".into()],
+                gpus,
+                cpus,
+                ..SubmitJob::default()
+            })
+        };
+        let spec = parse(None, None).unwrap();
+        assert_eq!((spec.gpus(), spec.cpus()), (0, 1));
+        let spec = parse(Some(64), Some(1024)).unwrap();
+        assert_eq!((spec.gpus(), spec.cpus()), (64, 1024));
+        assert_eq!(parse(Some(65), None), Err(SpecError::TooManyGpus(65)));
+        assert_eq!(parse(None, Some(0)), Err(SpecError::BadCpus(0)));
+        assert_eq!(parse(None, Some(1025)), Err(SpecError::BadCpus(1025)));
     }
 
     #[test]

@@ -43,6 +43,20 @@ pub struct Job {
     /// 1234: Priority` while a Slurm worker's job waits in Slurm's queue.
     #[serde(default)]
     pub pending_reason: Option<String>,
+    /// GPUs the job asked for.
+    #[serde(default)]
+    pub gpus: u32,
+    /// CPUs the job asked for.
+    #[serde(default = "one")]
+    pub cpus: u32,
+    /// The device ids its worker gave it (its `CUDA_VISIBLE_DEVICES`) once
+    /// claimed; empty for a job without GPUs, null before it is claimed.
+    #[serde(default)]
+    pub gpu_ids: Option<Vec<String>>,
+}
+
+fn one() -> u32 {
+    1
 }
 
 /// `POST /jobs`.
@@ -78,6 +92,15 @@ pub struct SubmitJob {
     )]
     #[schema(minimum = 1, maximum = 31_622_400)]
     pub timeout_seconds: Option<u64>,
+    /// GPUs the job needs (default 0): it runs on a worker with that many
+    /// free devices and sees only those in `CUDA_VISIBLE_DEVICES`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 0, maximum = 64)]
+    pub gpus: Option<u32>,
+    /// CPUs the job needs (default 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1, maximum = 1024)]
+    pub cpus: Option<u32>,
 }
 
 /// A whole number, also when written `90.0`: JSON Schema (and so every
@@ -328,6 +351,27 @@ pub struct ClaimRequest {
         pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$"
     )]
     pub worker: String,
+    /// The GPU device ids free on the worker now, in the order it hands
+    /// them out: a claimed job gets the first `gpus` of them. Absent: the
+    /// worker does not count resources (it claims any job; the Slurm
+    /// executor leaves that to Slurm).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_items = 1024)]
+    pub free_gpu_ids: Option<Vec<String>>,
+    /// CPUs free on the worker now. Absent: no limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub free_cpus: Option<u32>,
+    /// Job slots free on the worker now, the one this claim is for
+    /// included. Absent: one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub free_slots: Option<u32>,
+    /// All the GPUs the worker has, busy or not (for the starvation rule:
+    /// the oldest job that fits this total is not overtaken).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total_gpus: Option<u32>,
+    /// All the CPUs the worker has.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total_cpus: Option<u32>,
 }
 
 /// A job handed to a worker, with the lease that fences its reports.

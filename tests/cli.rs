@@ -903,3 +903,102 @@ async fn list_pages_through_more_jobs_than_one_answer_holds() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn gpus_and_cpus_are_asked_for_shown_and_found_by_gpus_auto() {
+    let (api, user, worker) = setup().await;
+    // Out of bounds: refused by the CLI, nothing submitted.
+    let out = jobctl(&api, &user)
+        .args(["submit", "--gpus", "65", "--", "true"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--gpus"));
+
+    let id = submit(
+        &api,
+        &user,
+        &[
+            "--gpus",
+            "2",
+            "--cpus",
+            "3",
+            "--",
+            "sh",
+            "-c",
+            "echo \"[$CUDA_VISIBLE_DEVICES]\"",
+        ],
+    );
+    let show = jobctl(&api, &user)
+        .args(["show", &id.to_string()])
+        .output()
+        .unwrap();
+    let show = String::from_utf8(show.stdout).unwrap();
+    for line in [
+        "gpus            2",
+        "cpus            3",
+        "gpu_ids         -",
+    ] {
+        let (key, value) = line.split_once(' ').unwrap();
+        assert!(
+            show.lines()
+                .any(|l| l.starts_with(key) && l[key.len()..].trim() == value.trim()),
+            "{line:?} in {show}"
+        );
+    }
+    let list = jobctl(&api, &user).arg("list").output().unwrap();
+    let list = String::from_utf8(list.stdout).unwrap();
+    assert!(list.lines().next().unwrap().contains("GPUS"), "{list}");
+
+    // `--gpus auto` without a driver: a clear error, no worker.
+    let empty = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_jobctl"));
+    isolate(&mut cmd, api.dir.path());
+    let out = cmd
+        .args([
+            "worker",
+            "--api-url",
+            &api.url,
+            "--token",
+            &worker,
+            "--gpus",
+            "auto",
+        ])
+        .arg("--logs-dir")
+        .arg(&api.logs_dir)
+        .env("PATH", empty.path())
+        .timeout(WITHIN)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("nvidia-smi") && stderr.contains("--gpus"),
+        "{stderr}"
+    );
+
+    // With a driver (a recorded `nvidia-smi -L` of two GPUs): the job gets both.
+    let bin = tempfile::tempdir().unwrap();
+    let smi = bin.path().join("nvidia-smi");
+    std::fs::write(
+        &smi,
+        "#!/bin/sh\n[ \"$1\" = -L ] || exit 9\n\
+         echo 'GPU 0: NVIDIA L4 (UUID: GPU-1b2c3d4e-0000-0000-0000-000000000000)'\n\
+         echo 'GPU 1: NVIDIA L4 (UUID: GPU-1b2c3d4e-0000-0000-0000-000000000001)'\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&smi, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.path().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut cmd = api.worker_command(&worker, &api.logs_dir, &["--gpus", "auto", "--cpus", "4"]);
+    cmd.env("PATH", path);
+    let _w = ChildGuard::spawn_quiet(cmd);
+    let done = api.wait_finished(&user, id, WITHIN).await;
+    assert_eq!(done.status, JobStatus::Completed, "{done:?}");
+    assert_eq!(done.gpu_ids, Some(vec!["0".to_string(), "1".to_string()]));
+    let log = std::fs::read_to_string(api.log_path(id)).unwrap();
+    assert!(log.starts_with("[0,1]\n"), "{log}");
+}

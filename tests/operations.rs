@@ -625,7 +625,12 @@ async fn migrate_copies_a_thousand_jobs_tokens_and_log_paths_into_an_empty_postg
     // Some run and end, so the copy carries every kind of row.
     let lease = Duration::from_secs(60);
     for i in 0..50 {
-        let (job, token) = api.store.claim_job("w1", lease).await.unwrap().unwrap();
+        let (job, token) = api
+            .store
+            .claim_job("w1", lease, &jobctl::store::ClaimOffer::default())
+            .await
+            .unwrap()
+            .unwrap();
         std::fs::create_dir_all(&api.logs_dir).unwrap();
         std::fs::write(api.log_path(job.id), format!("log of {i}\n")).unwrap();
         if i % 2 == 0 {

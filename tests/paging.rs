@@ -12,7 +12,7 @@ use common::{Backend, TestApi};
 use jobctl::domain::{JobId, JobSpec, JobStatus, Role};
 use jobctl::log_search::MAX_SCAN_BYTES;
 use jobctl::protocol::{ErrorBody, Job, JobList, LogChunk, LogSearch, SubmitJob};
-use jobctl::store::{JobEnd, JobFilter};
+use jobctl::store::{ClaimOffer, JobEnd, JobFilter};
 
 backend_tests!(
     walking_every_page_while_jobs_arrive_yields_each_older_job_once,
@@ -210,7 +210,7 @@ async fn filters_narrow_the_list_and_page_too(backend: Backend) {
         .unwrap();
     // Move some along: one running, one failed, one cancelled.
     let (claimed, lease) = store
-        .claim_job("w1", Duration::from_secs(60))
+        .claim_job("w1", Duration::from_secs(60), &ClaimOffer::default())
         .await
         .unwrap()
         .unwrap();
@@ -219,7 +219,7 @@ async fn filters_narrow_the_list_and_page_too(backend: Backend) {
         "the oldest pending job is claimed first"
     );
     let (second, lease2) = store
-        .claim_job("w1", Duration::from_secs(60))
+        .claim_job("w1", Duration::from_secs(60), &ClaimOffer::default())
         .await
         .unwrap()
         .unwrap();

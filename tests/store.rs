@@ -12,7 +12,7 @@ use std::time::Duration;
 use common::Backend;
 use jobctl::domain::{JobId, JobSpec, JobStatus, Role};
 use jobctl::protocol::SubmitJob;
-use jobctl::store::{self, JobEnd, JobFilter, JobStore, StoreError};
+use jobctl::store::{self, ClaimOffer, JobEnd, JobFilter, JobStore, StoreError};
 
 backend_tests!(
     many_claimers_get_distinct_jobs,
@@ -54,7 +54,11 @@ async fn many_claimers_get_distinct_jobs(backend: Backend) {
         tasks.push(tokio::spawn(async move {
             let mut got = Vec::new();
             while let Some((job, _)) = store
-                .claim_job(&format!("w{w}"), Duration::from_secs(60))
+                .claim_job(
+                    &format!("w{w}"),
+                    Duration::from_secs(60),
+                    &ClaimOffer::default(),
+                )
                 .await
                 .unwrap()
             {
@@ -78,7 +82,11 @@ async fn reaper_and_reports_race_without_going_backwards(backend: Backend) {
     for i in 0..60 {
         store.insert_job("alice", &spec(i)).await.unwrap();
         // A lease that has already run out: the reaper may take any of them.
-        let (job, lease) = store.claim_job("w", Duration::ZERO).await.unwrap().unwrap();
+        let (job, lease) = store
+            .claim_job("w", Duration::ZERO, &ClaimOffer::default())
+            .await
+            .unwrap()
+            .unwrap();
         leases.push((job.id, lease));
     }
     let reaper = {
@@ -158,7 +166,10 @@ async fn cancels_racing_claims_leave_consistent_jobs(backend: Backend) {
         let store = store.clone();
         tokio::spawn(async move {
             let mut got = HashSet::new();
-            while let Some((job, _)) = store.claim_job("w", Duration::from_secs(60)).await.unwrap()
+            while let Some((job, _)) = store
+                .claim_job("w", Duration::from_secs(60), &ClaimOffer::default())
+                .await
+                .unwrap()
             {
                 got.insert(job.id);
             }
@@ -216,7 +227,10 @@ async fn listing_filters_and_orders(backend: Backend) {
     for (i, owner) in ["alice", "bob", "alice"].iter().enumerate() {
         ids.push(store.insert_job(owner, &spec(i)).await.unwrap().id);
     }
-    store.claim_job("w", Duration::from_secs(60)).await.unwrap();
+    store
+        .claim_job("w", Duration::from_secs(60), &ClaimOffer::default())
+        .await
+        .unwrap();
     let all = store
         .list_jobs(&JobFilter {
             limit: 10,

@@ -35,6 +35,10 @@ pub async fn reap_leases(
             _ = shutdown.cancelled() => return,
             _ = ticker.tick() => {}
         }
+        // Pending jobs no live worker is big enough for say so (issue 15).
+        if let Err(e) = state.store.explain_unfit_jobs(state.lease_timeout).await {
+            tracing::warn!(error = %e, "cannot check pending jobs against the live workers");
+        }
         let lost = match state.store.reap_expired_leases().await {
             Ok(lost) => lost,
             Err(e) => {

@@ -14,20 +14,20 @@ use crate::protocol::{
     ClaimRequest, ClaimedJob, ErrorBody, Heartbeat, HeartbeatAck, Job, MAX_FAILURE_REASON_BYTES,
     MAX_FINISHED_MS_AGO, StatusReport,
 };
-use crate::store::JobEnd;
+use crate::store::{ClaimOffer, JobEnd};
 
 /// Longest worker name accepted, in characters (host names have at most 253).
 const MAX_WORKER_NAME: usize = 256;
 /// Longest `pending_reason` a heartbeat may carry.
 const MAX_PENDING_REASON_BYTES: usize = 1024;
 
-/// Claim the oldest pending job.
+/// Claim the oldest pending job that fits what the worker has free.
 #[utoipa::path(
     post, path = "/workers/claim", tag = "workers",
     request_body = ClaimRequest,
     responses(
         (status = 200, description = "A job, now running, with its lease", body = ClaimedJob),
-        (status = 204, description = "No job is pending"),
+        (status = 204, description = "No pending job fits what the worker has free"),
         (status = 400, description = "Malformed body", body = ErrorBody),
         (status = 401, description = "Missing, unknown or revoked token", body = ErrorBody),
         (status = 403, description = "Not a worker token", body = ErrorBody),
@@ -50,8 +50,12 @@ pub async fn claim_job(
         ));
     }
     see_worker(state.store.touch_worker(worker).await, worker);
+    let offer = claim_offer(&body)?;
     let started = std::time::Instant::now();
-    let claimed = state.store.claim_job(worker, state.lease_timeout).await?;
+    let claimed = state
+        .store
+        .claim_job(worker, state.lease_timeout, &offer)
+        .await?;
     crate::metrics::claim_answered(started.elapsed());
     match claimed {
         Some((job, lease_token)) => {
@@ -72,6 +76,49 @@ pub async fn claim_job(
         }
         None => Ok(StatusCode::NO_CONTENT.into_response()),
     }
+}
+
+/// Longest GPU device id accepted (MIG UUIDs are about 40 characters).
+const MAX_GPU_ID_BYTES: usize = 128;
+
+/// What the worker has free, checked: device ids are what
+/// `CUDA_VISIBLE_DEVICES` takes (letters, digits, `-`, `_`, `:`, `.`),
+/// never repeated.
+fn claim_offer(body: &ClaimRequest) -> Result<ClaimOffer, ApiError> {
+    if let Some(ids) = &body.free_gpu_ids {
+        if ids.len() > 1024 {
+            return Err(ApiError::BadRequest(
+                "free_gpu_ids holds at most 1024 device ids".into(),
+            ));
+        }
+        let mut seen = std::collections::HashSet::new();
+        for id in ids {
+            if id.is_empty()
+                || id.len() > MAX_GPU_ID_BYTES
+                || !id
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_:.".contains(c))
+            {
+                return Err(ApiError::BadRequest(format!(
+                    "invalid GPU device id {:?}: use 1 to {MAX_GPU_ID_BYTES} letters, digits, \
+                     '-', '_', ':' or '.'",
+                    id.chars().take(60).collect::<String>()
+                )));
+            }
+            if !seen.insert(id) {
+                return Err(ApiError::BadRequest(format!(
+                    "GPU device id {id:?} is offered twice"
+                )));
+            }
+        }
+    }
+    Ok(ClaimOffer {
+        free_gpu_ids: body.free_gpu_ids.clone(),
+        free_cpus: body.free_cpus,
+        free_slots: body.free_slots.unwrap_or(1),
+        total_gpus: body.total_gpus,
+        total_cpus: body.total_cpus,
+    })
 }
 
 /// Extend a running job's lease; learn whether it should be cancelled.

@@ -118,7 +118,13 @@ pub async fn run(args: Args, file: &ConfigFile) -> anyhow::Result<ExitCode> {
     if show_owner {
         header.push("OWNER");
     }
-    header.extend(["STATUS", "AGE", "DURATION", "COMMAND"]);
+    // Only when some job on the page asks for GPUs: most lists have none.
+    let show_gpus = jobs.iter().any(|job| job.gpus > 0);
+    header.push("STATUS");
+    if show_gpus {
+        header.push("GPUS");
+    }
+    header.extend(["AGE", "DURATION", "COMMAND"]);
     let rows: Vec<Vec<String>> = jobs
         .iter()
         .map(|job| {
@@ -136,6 +142,15 @@ pub async fn run(args: Args, file: &ConfigFile) -> anyhow::Result<ExitCode> {
                 status.push_str(" (queued)");
             }
             row.push(status);
+            if show_gpus {
+                // What it asked for, and which devices once it has them.
+                row.push(match &job.gpu_ids {
+                    Some(ids) if !ids.is_empty() => {
+                        format!("{} ({})", job.gpus, output::escape(&ids.join(",")))
+                    }
+                    _ => job.gpus.to_string(),
+                });
+            }
             row.push(age(job, now));
             row.push(duration(job, now));
             row.push(truncate(&output::escape(&job.command.join(" ")), 40));

@@ -54,6 +54,16 @@ pub async fn run(args: Args, file: &ConfigFile) -> anyhow::Result<ExitCode> {
                 .map(|t| format!("{t}s"))
                 .unwrap_or_else(|| "-".into()),
         ),
+        ("gpus", job.gpus.to_string()),
+        ("cpus", job.cpus.to_string()),
+        (
+            "gpu_ids",
+            match &job.gpu_ids {
+                Some(ids) if !ids.is_empty() => output::escape(&ids.join(",")),
+                Some(_) => "none".into(),
+                None => "-".into(),
+            },
+        ),
         ("pending_reason", opt(job.pending_reason.clone())),
         ("exit_code", opt(job.exit_code.map(|c| c.to_string()))),
         ("failure_reason", opt(job.failure_reason.clone())),

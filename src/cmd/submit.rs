@@ -29,6 +29,14 @@ pub struct Args {
     /// Stop the job after this long, e.g. 90s, 30m, 2h
     #[arg(long, value_parser = parse_duration)]
     pub timeout: Option<Duration>,
+    /// GPUs the job needs; it sees only those in CUDA_VISIBLE_DEVICES [default: 0]
+    #[arg(long, value_name = "N",
+          value_parser = clap::value_parser!(u32).range(0..=crate::domain::limits::MAX_GPUS as i64))]
+    pub gpus: Option<u32>,
+    /// CPUs the job needs [default: 1]
+    #[arg(long, value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..=crate::domain::limits::MAX_CPUS as i64))]
+    pub cpus: Option<u32>,
     /// Set a variable for the job (K=V), or pass this shell's value (K); repeatable
     #[arg(long = "env", short = 'e', value_name = "K=V")]
     pub env: Vec<String>,
@@ -123,6 +131,8 @@ impl Args {
             env,
             secrets,
             timeout_seconds,
+            gpus: self.gpus,
+            cpus: self.cpus,
         })
     }
 }

@@ -10,6 +10,7 @@ use crate::config::{self, ConfigFile};
 use crate::domain::parse_duration;
 use crate::shutdown::Shutdown;
 use crate::worker::redact::RedactMode;
+use crate::worker::resources::GpuSetting;
 use crate::worker::slurm::SlurmConfig;
 use crate::worker::{self, ExecutorConfig, WorkerConfig};
 
@@ -38,6 +39,16 @@ pub struct Args {
     #[arg(long, env = "JOBCTL_SLOTS", default_value_t = 1,
           value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub slots: u32,
+    /// GPU device ids jobs are given, comma-separated (0,1,2,3), `auto` (what
+    /// `nvidia-smi -L` lists) or `none`; each job sees only its own in
+    /// CUDA_VISIBLE_DEVICES [default: none]
+    #[arg(long, env = "JOBCTL_GPUS", value_name = "IDS|auto")]
+    pub gpus: Option<GpuSetting>,
+    /// CPUs jobs may ask for in all [default: the cores this process may use, or --slots if
+    /// more]
+    #[arg(long, env = "JOBCTL_CPUS", value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub cpus: Option<u32>,
     /// This worker's name in job records [default: the host name]
     #[arg(long, env = "JOBCTL_WORKER_NAME", value_name = "NAME")]
     pub name: Option<String>,
@@ -135,8 +146,22 @@ impl Args {
                         "--partition and --sbatch-arg are for --executor slurm; this worker runs jobs locally"
                     );
                 }
+                if let Some(gpus) = &self.gpus {
+                    worker.gpus = gpus.resolve()?;
+                }
+                // Unless told, at least one CPU a slot: `--slots N` alone
+                // still runs N jobs of the default 1 CPU at once.
+                worker.cpus = self
+                    .cpus
+                    .unwrap_or_else(|| worker::default_cpus().max(self.slots));
             }
             ExecutorKind::Slurm => {
+                if self.gpus.is_some() || self.cpus.is_some() {
+                    anyhow::bail!(
+                        "--gpus and --cpus are for --executor local; with Slurm, jobs' gpus and \
+                         cpus go to sbatch (--gres=gpu:N, --cpus-per-task) and Slurm places them"
+                    );
+                }
                 if self.slurm_poll_interval < Duration::from_millis(200) {
                     anyhow::bail!("--slurm-poll-interval must be at least 200ms");
                 }

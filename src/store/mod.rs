@@ -126,6 +126,97 @@ pub struct LostJob {
     pub worker: Option<String>,
 }
 
+/// What a worker has free when it asks for a job (issue 15).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClaimOffer {
+    /// Free GPU device ids, in the order they are handed out; `None`: the
+    /// worker does not count resources, any job fits.
+    pub free_gpu_ids: Option<Vec<String>>,
+    /// Free CPUs; `None`: no limit.
+    pub free_cpus: Option<u32>,
+    /// Free slots, this claim's included.
+    pub free_slots: u32,
+    /// The worker's whole capacity, busy or not.
+    pub total_gpus: Option<u32>,
+    pub total_cpus: Option<u32>,
+}
+
+/// GPUs and CPUs a claimed job may take at most.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClaimLimits {
+    pub gpus: i64,
+    pub cpus: i64,
+}
+
+impl ClaimOffer {
+    /// Counts resources: the oldest-job reservation applies.
+    pub fn counts_resources(&self) -> bool {
+        self.free_gpu_ids.is_some()
+    }
+
+    /// The worker's capacity: jobs beyond it never fit here, so they do not
+    /// hold this worker back.
+    pub fn capacity(&self) -> ClaimLimits {
+        let free = self.free();
+        ClaimLimits {
+            gpus: self
+                .total_gpus
+                .map_or(free.gpus, |t| i64::from(t).max(free.gpus)),
+            cpus: self
+                .total_cpus
+                .map_or(free.cpus, |t| i64::from(t).max(free.cpus)),
+        }
+    }
+
+    fn free(&self) -> ClaimLimits {
+        ClaimLimits {
+            gpus: self
+                .free_gpu_ids
+                .as_ref()
+                .map_or(i64::MAX, |ids| ids.len() as i64),
+            cpus: self.free_cpus.map_or(i64::MAX, i64::from),
+        }
+    }
+
+    /// The starvation rule. `oldest` is what the oldest pending job that
+    /// fits this worker's capacity asks for (gpus, cpus). If it fits what is
+    /// free, the limits are what is free (and the claim takes it, being the
+    /// oldest). If it does not, the worker reserves what it needs: it
+    /// claims only a job that fits in what is free minus that reservation
+    /// (in each resource, at least nothing), and only while another slot
+    /// stays free for it — so no later job delays it, and it starts as soon
+    /// as running jobs give back enough. `None`: claim nothing.
+    pub fn limits(&self, oldest: Option<(u32, u32)>) -> Option<ClaimLimits> {
+        let free = self.free();
+        let Some((gpus, cpus)) = oldest else {
+            return (!self.counts_resources()).then_some(free);
+        };
+        let (gpus, cpus) = (i64::from(gpus), i64::from(cpus));
+        if gpus <= free.gpus && cpus <= free.cpus {
+            return Some(free);
+        }
+        if self.free_slots < 2 {
+            return None;
+        }
+        let backfill = ClaimLimits {
+            gpus: (free.gpus - gpus).max(0),
+            cpus: (free.cpus - cpus).max(0),
+        };
+        (backfill.cpus > 0).then_some(backfill)
+    }
+
+    /// The device ids a job asking for `gpus` gets: the first ones offered.
+    pub fn gpu_ids_for(&self, gpus: u32) -> Option<String> {
+        self.free_gpu_ids.as_ref().map(|ids| {
+            ids.iter()
+                .take(gpus as usize)
+                .map(String::as_str)
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+    }
+}
+
 /// A worker as the store keeps it: what it registered, when it was last
 /// heard from, and the jobs it runs now.
 #[derive(Debug, Clone)]
@@ -160,18 +251,28 @@ pub trait JobStore: Send + Sync + 'static {
     /// it. A finished job is a [`StoreError::Conflict`].
     async fn request_cancel(&self, id: JobId) -> Result<Job, StoreError>;
 
-    /// Hands the oldest pending job to `worker`, now `running`, with a fresh
-    /// lease token valid for `lease`.
+    /// Hands the oldest pending job that fits `offer` (see
+    /// [`ClaimOffer::limits`]) to `worker`, now `running`, with a fresh
+    /// lease token valid for `lease` and the first `gpus` of the offered
+    /// device ids as its `gpu_ids` — all in one transaction.
     async fn claim_job(
         &self,
         worker: &str,
         lease: Duration,
+        offer: &ClaimOffer,
     ) -> Result<Option<(Job, String)>, StoreError>;
 
     /// The secrets of a job that is running under this lease: what the
     /// claim answer hands its worker. Empty once the job has ended (they are
     /// deleted with its final status) or when the lease is not the job's.
     async fn claimed_secrets(&self, id: JobId, lease_token: &str) -> Result<Secrets, StoreError>;
+
+    /// Says why each pending job waits when no live worker (seen within
+    /// `alive_within`, not draining) is big enough for it, and clears that
+    /// once one is; returns how many jobs changed. A worker that does not
+    /// announce its GPUs or CPUs (a Slurm worker) fits everything. With no
+    /// live worker at all nothing is said.
+    async fn explain_unfit_jobs(&self, alive_within: Duration) -> Result<u64, StoreError>;
 
     /// Extends the lease and records why the job still waits (or that it
     /// does not: `None`); answers whether a cancel was requested. A lease
@@ -412,6 +513,9 @@ struct JobColumns {
     worker: Option<String>,
     cancel_requested: bool,
     pending_reason: Option<String>,
+    gpus: i32,
+    cpus: i32,
+    gpu_ids: Option<String>,
 }
 
 /// When a job was created, started and finished, in the store's own types.
@@ -445,8 +549,40 @@ impl JobColumns {
             finished_at: times.finished_at,
             cancel_requested: self.cancel_requested,
             pending_reason: self.pending_reason,
+            gpus: u32::try_from(self.gpus).map_err(|e| corrupt("gpus", &e))?,
+            cpus: u32::try_from(self.cpus).map_err(|e| corrupt("cpus", &e))?,
+            gpu_ids: self.gpu_ids.map(|ids| {
+                ids.split(',')
+                    .filter(|id| !id.is_empty())
+                    .map(String::from)
+                    .collect()
+            }),
         })
     }
+}
+
+/// `pending_reason` of a pending job no live worker can fit.
+const UNFIT_REASON: &str = "'no live worker has ' || jobs.gpus || ' GPU(s) and ' || jobs.cpus || \
+     ' CPU(s); it starts when one that big registers'";
+
+/// The UPDATE of [`JobStore::explain_unfit_jobs`], the same in both
+/// dialects but for `live_since`, the oldest `last_seen` that counts as
+/// live; only rows whose reason changes are written.
+fn explain_unfit_sql(live_since: &str) -> String {
+    let live = format!("w.last_seen >= {live_since} AND NOT w.draining");
+    let some_worker_fits = format!(
+        "EXISTS (SELECT 1 FROM workers w WHERE {live} \
+             AND (w.gpus IS NULL OR w.gpus >= jobs.gpus) \
+             AND (w.cpus IS NULL OR w.cpus >= jobs.cpus))"
+    );
+    let some_worker_lives = format!("EXISTS (SELECT 1 FROM workers w WHERE {live})");
+    format!(
+        "UPDATE jobs SET pending_reason = CASE WHEN {some_worker_fits} OR NOT {some_worker_lives} \
+             THEN NULL ELSE {UNFIT_REASON} END \
+         WHERE status = 'pending' AND (gpus > 0 OR cpus > 1 OR pending_reason IS NOT NULL) \
+           AND pending_reason IS DISTINCT FROM (CASE WHEN {some_worker_fits} OR NOT {some_worker_lives} \
+             THEN NULL ELSE {UNFIT_REASON} END)"
+    )
 }
 
 /// Token SQL that both dialects read the same (`$1` is a parameter to
@@ -465,5 +601,59 @@ struct TokenColumns {
 impl TokenColumns {
     fn role(&self) -> Result<Role, StoreError> {
         self.role.parse().map_err(StoreError::Corrupt)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn offer(free_gpus: usize, free_cpus: u32, free_slots: u32) -> ClaimOffer {
+        ClaimOffer {
+            free_gpu_ids: Some((0..free_gpus).map(|i| i.to_string()).collect()),
+            free_cpus: Some(free_cpus),
+            free_slots,
+            total_gpus: Some(4),
+            total_cpus: Some(16),
+        }
+    }
+
+    fn lim(gpus: i64, cpus: i64) -> Option<ClaimLimits> {
+        Some(ClaimLimits { gpus, cpus })
+    }
+
+    #[test]
+    fn the_oldest_job_that_fits_now_is_taken() {
+        assert_eq!(offer(4, 16, 8).limits(Some((2, 1))), lim(4, 16));
+        assert_eq!(offer(1, 16, 1).limits(Some((1, 1))), lim(1, 16));
+    }
+
+    #[test]
+    fn a_waiting_big_job_reserves_what_it_needs() {
+        // 3 GPUs wanted, 1 free: no GPU job may start, CPU-only ones may.
+        assert_eq!(offer(1, 16, 8).limits(Some((3, 2))), lim(0, 14));
+        // Short of CPUs: nothing that needs a CPU (everything) starts.
+        assert_eq!(offer(4, 4, 8).limits(Some((0, 8))), None);
+        // The last free slot is kept for it.
+        assert_eq!(offer(1, 16, 1).limits(Some((3, 1))), None);
+    }
+
+    #[test]
+    fn nothing_pending_that_fits_means_no_claim_unless_uncounted() {
+        assert_eq!(offer(4, 16, 8).limits(None), None);
+        let uncounted = ClaimOffer {
+            free_slots: 1,
+            ..ClaimOffer::default()
+        };
+        assert_eq!(uncounted.limits(None), lim(i64::MAX, i64::MAX));
+        assert_eq!(uncounted.gpu_ids_for(2), None);
+    }
+
+    #[test]
+    fn a_job_gets_the_first_offered_devices() {
+        let o = offer(4, 16, 8);
+        assert_eq!(o.gpu_ids_for(2).as_deref(), Some("0,1"));
+        assert_eq!(o.gpu_ids_for(0).as_deref(), Some(""));
+        assert_eq!(o.capacity(), ClaimLimits { gpus: 4, cpus: 16 });
     }
 }

@@ -19,10 +19,10 @@ use sqlx::{FromRow, Postgres, QueryBuilder, Row, Transaction};
 use uuid::Uuid;
 
 use super::{
-    CancelDecision, FIND_TOKEN, FinishDecision, HandBackDecision, JobColumns, JobEnd, JobFilter,
-    JobPage, JobStore, JobTimes, LIST_TOKENS, LostJob, REVOKE_TOKEN, StoreError, StoredToken,
-    TokenColumns, WorkerRecord, check_finish, check_hand_back, decide_cancel, new_lease_token,
-    page::contains_pattern, stale_lease,
+    CancelDecision, ClaimOffer, FIND_TOKEN, FinishDecision, HandBackDecision, JobColumns, JobEnd,
+    JobFilter, JobPage, JobStore, JobTimes, LIST_TOKENS, LostJob, REVOKE_TOKEN, StoreError,
+    StoredToken, TokenColumns, WorkerRecord, check_finish, check_hand_back, decide_cancel,
+    new_lease_token, page::contains_pattern, stale_lease,
 };
 use crate::domain::{JobId, JobSpec, JobStatus, Role, Secrets};
 use crate::protocol::{Job, TokenInfo, WorkerRegistration};
@@ -30,7 +30,7 @@ use crate::protocol::{Job, TokenInfo, WorkerRegistration};
 const JOB_COLUMNS: &str = "id, name, owner, command::text AS command, cwd, env::text AS env, \
      timeout_seconds, status, exit_code, failure_reason, worker, created_at, started_at, \
      finished_at, cancel_requested, lease_token, pending_reason, \
-     secret_names::text AS secret_names";
+     secret_names::text AS secret_names, gpus, cpus, gpu_ids";
 
 /// Job state in PostgreSQL.
 #[derive(Clone)]
@@ -174,8 +174,8 @@ impl JobStore for PostgresStore {
         let mut tx = self.pool.begin().await?;
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
             "INSERT INTO jobs (id, name, owner, command, cwd, env, timeout_seconds, status, \
-                 created_at, secret_names) \
-             VALUES ($1, $2, $3, $4::jsonb, $5, $6::jsonb, $7, 'pending', now(), $8::jsonb) \
+                 created_at, secret_names, gpus, cpus) \
+             VALUES ($1, $2, $3, $4::jsonb, $5, $6::jsonb, $7, 'pending', now(), $8::jsonb, $9, $10) \
              RETURNING {JOB_COLUMNS}"
         )))
         .bind(id.as_uuid())
@@ -186,6 +186,8 @@ impl JobStore for PostgresStore {
         .bind(serde_json::to_string(spec.env()).expect("strings serialise"))
         .bind(spec.timeout_seconds().map(|t| t as i64))
         .bind(serde_json::to_string(&spec.secrets().names()).expect("strings serialise"))
+        .bind(spec.gpus() as i32)
+        .bind(spec.cpus() as i32)
         .fetch_one(&mut *tx)
         .await?;
         let job = job_from_row(&row)?;
@@ -254,15 +256,42 @@ impl JobStore for PostgresStore {
         &self,
         worker: &str,
         lease: Duration,
+        offer: &ClaimOffer,
     ) -> Result<Option<(Job, String)>, StoreError> {
         let lease_token = new_lease_token();
+        let mut tx = self.pool.begin().await?;
+        // What the oldest job this worker could ever run asks for: read
+        // without a lock, since a reservation a moment stale is harmless
+        // (the claim below re-checks every job it takes).
+        let oldest = if offer.counts_resources() {
+            let capacity = offer.capacity();
+            sqlx::query_as::<_, (i32, i32)>(
+                "SELECT gpus, cpus FROM jobs WHERE status = 'pending' AND gpus <= $1 \
+                     AND cpus <= $2 ORDER BY created_at, id LIMIT 1",
+            )
+            .bind(capacity.gpus)
+            .bind(capacity.cpus)
+            .fetch_optional(&mut *tx)
+            .await?
+            .map(|(g, c)| (g.max(0) as u32, c.max(0) as u32))
+        } else {
+            None
+        };
+        let Some(limits) = offer.limits(oldest) else {
+            tx.commit().await?;
+            return Ok(None);
+        };
+        // The fit conditions are in the locking SELECT itself: a job that
+        // does not fit is never taken, so never given back.
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
             "WITH next AS MATERIALIZED ( \
-                 SELECT id FROM jobs WHERE status = 'pending' \
+                 SELECT id, gpus FROM jobs WHERE status = 'pending' AND gpus <= $4 \
+                     AND cpus <= $5 \
                  ORDER BY created_at, id LIMIT 1 FOR UPDATE SKIP LOCKED) \
              UPDATE jobs SET status = 'running', worker = $1, started_at = now(), \
                  lease_token = $2, lease_expires_at = now() + make_interval(secs => $3), \
-                 pending_reason = NULL \
+                 pending_reason = NULL, \
+                 gpu_ids = array_to_string(($6::text[])[1:next.gpus], ',') \
              FROM next WHERE jobs.id = next.id \
              RETURNING {}",
             JOB_COLUMNS
@@ -274,8 +303,12 @@ impl JobStore for PostgresStore {
         .bind(worker)
         .bind(&lease_token)
         .bind(lease.as_secs_f64())
-        .fetch_optional(&self.pool)
+        .bind(limits.gpus)
+        .bind(limits.cpus)
+        .bind(offer.free_gpu_ids.as_deref())
+        .fetch_optional(&mut *tx)
         .await?;
+        tx.commit().await?;
         match row {
             Some(row) => Ok(Some((job_from_row(&row)?, lease_token))),
             None => Ok(None),
@@ -292,6 +325,16 @@ impl JobStore for PostgresStore {
         .fetch_all(&self.pool)
         .await?;
         Ok(rows.into_iter().collect())
+    }
+
+    async fn explain_unfit_jobs(&self, alive_within: Duration) -> Result<u64, StoreError> {
+        let done = sqlx::query(sqlx::AssertSqlSafe(super::explain_unfit_sql(
+            "(now() - make_interval(secs => $1))",
+        )))
+        .bind(alive_within.as_secs_f64())
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
     }
 
     async fn heartbeat(
@@ -382,7 +425,7 @@ impl JobStore for PostgresStore {
             }
             HandBackDecision::Requeue => {
                 "UPDATE jobs SET status = 'pending', worker = NULL, started_at = NULL, \
-                     lease_expires_at = NULL, pending_reason = NULL WHERE id = $1"
+                     lease_expires_at = NULL, pending_reason = NULL, gpu_ids = NULL WHERE id = $1"
             }
             HandBackDecision::Cancel => {
                 "UPDATE jobs SET status = 'cancelled', finished_at = now(), \

@@ -18,10 +18,10 @@ use sqlx::sqlite::{
 use sqlx::{Connection, FromRow, QueryBuilder, Row, Sqlite, Transaction};
 
 use super::{
-    CancelDecision, FIND_TOKEN, FinishDecision, HandBackDecision, JobColumns, JobEnd, JobFilter,
-    JobPage, JobStore, JobTimes, LIST_TOKENS, LostJob, REVOKE_TOKEN, StoreError, StoredToken,
-    TokenColumns, WorkerRecord, check_finish, check_hand_back, decide_cancel, lease_expiry,
-    new_lease_token, page::contains_pattern, stale_lease,
+    CancelDecision, ClaimOffer, FIND_TOKEN, FinishDecision, HandBackDecision, JobColumns, JobEnd,
+    JobFilter, JobPage, JobStore, JobTimes, LIST_TOKENS, LostJob, REVOKE_TOKEN, StoreError,
+    StoredToken, TokenColumns, WorkerRecord, check_finish, check_hand_back, decide_cancel,
+    lease_expiry, new_lease_token, page::contains_pattern, stale_lease,
 };
 use crate::domain::{JobId, JobSpec, JobStatus, Role, Secrets};
 use crate::protocol::{Job, TokenInfo, WorkerRegistration};
@@ -31,7 +31,7 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 const JOB_COLUMNS: &str = "id, name, owner, command, cwd, env, timeout_seconds, status, exit_code, \
      failure_reason, worker, created_at, started_at, finished_at, cancel_requested, lease_token, \
-     pending_reason, secret_names";
+     pending_reason, secret_names, gpus, cpus, gpu_ids";
 
 /// Job state in a SQLite file.
 #[derive(Clone)]
@@ -277,8 +277,8 @@ impl JobStore for SqliteStore {
         let mut tx = self.write_tx().await?;
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
             "INSERT INTO jobs (id, name, owner, command, cwd, env, timeout_seconds, status, \
-                 created_at, secret_names) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', ?8, ?9) RETURNING {JOB_COLUMNS}"
+                 created_at, secret_names, gpus, cpus) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', ?8, ?9, ?10, ?11) RETURNING {JOB_COLUMNS}"
         )))
         .bind(id.to_string())
         .bind(spec.name())
@@ -289,6 +289,8 @@ impl JobStore for SqliteStore {
         .bind(spec.timeout_seconds().map(|t| t as i64))
         .bind(micros(now))
         .bind(serde_json::to_string(&spec.secrets().names()).expect("strings serialise"))
+        .bind(spec.gpus())
+        .bind(spec.cpus())
         .fetch_one(&mut *tx)
         .await?;
         let job = job_from_row(&row)?;
@@ -348,30 +350,58 @@ impl JobStore for SqliteStore {
         &self,
         worker: &str,
         lease: Duration,
+        offer: &ClaimOffer,
     ) -> Result<Option<(Job, String)>, StoreError> {
         let now = Utc::now();
         let lease_token = new_lease_token();
-        let mut tx = self.write_tx().await?;
-        // One statement under the write lock: the pending job read here is
+        // Under the write lock from the first read: the job chosen here is
         // the one updated, and no other claimer can run in between.
+        let mut tx = self.write_tx().await?;
+        let oldest = if offer.counts_resources() {
+            let capacity = offer.capacity();
+            sqlx::query_as::<_, (u32, u32)>(
+                "SELECT gpus, cpus FROM jobs WHERE status = 'pending' AND gpus <= ?1 \
+                     AND cpus <= ?2 ORDER BY created_at, id LIMIT 1",
+            )
+            .bind(capacity.gpus)
+            .bind(capacity.cpus)
+            .fetch_optional(&mut *tx)
+            .await?
+        } else {
+            None
+        };
+        let Some(limits) = offer.limits(oldest) else {
+            tx.commit().await?;
+            return Ok(None);
+        };
+        let next = sqlx::query_as::<_, (String, u32)>(
+            "SELECT id, gpus FROM jobs WHERE status = 'pending' AND gpus <= ?1 AND cpus <= ?2 \
+             ORDER BY created_at, id LIMIT 1",
+        )
+        .bind(limits.gpus)
+        .bind(limits.cpus)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((id, gpus)) = next else {
+            tx.commit().await?;
+            return Ok(None);
+        };
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
             "UPDATE jobs SET status = 'running', worker = ?1, started_at = ?2, \
-                 lease_token = ?3, lease_expires_at = ?4, pending_reason = NULL \
-             WHERE id = (SELECT id FROM jobs WHERE status = 'pending' \
-                         ORDER BY created_at, id LIMIT 1) \
-             RETURNING {JOB_COLUMNS}"
+                 lease_token = ?3, lease_expires_at = ?4, pending_reason = NULL, gpu_ids = ?5 \
+             WHERE id = ?6 RETURNING {JOB_COLUMNS}"
         )))
         .bind(worker)
         .bind(micros(now))
         .bind(&lease_token)
         .bind(micros(lease_expiry(now, lease)))
-        .fetch_optional(&mut *tx)
+        .bind(offer.gpu_ids_for(gpus))
+        .bind(id)
+        .fetch_one(&mut *tx)
         .await?;
+        let job = job_from_row(&row)?;
         tx.commit().await?;
-        match row {
-            Some(row) => Ok(Some((job_from_row(&row)?, lease_token))),
-            None => Ok(None),
-        }
+        Ok(Some((job, lease_token)))
     }
 
     async fn claimed_secrets(&self, id: JobId, lease_token: &str) -> Result<Secrets, StoreError> {
@@ -384,6 +414,17 @@ impl JobStore for SqliteStore {
         .fetch_all(&self.pool)
         .await?;
         Ok(rows.into_iter().collect())
+    }
+
+    async fn explain_unfit_jobs(&self, alive_within: Duration) -> Result<u64, StoreError> {
+        let since = Utc::now() - chrono::Duration::from_std(alive_within).unwrap_or_default();
+        let mut tx = self.write_tx().await?;
+        let done = sqlx::query(sqlx::AssertSqlSafe(super::explain_unfit_sql("?1")))
+            .bind(micros(since))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected())
     }
 
     async fn heartbeat(
@@ -450,7 +491,7 @@ impl JobStore for SqliteStore {
             }
             HandBackDecision::Requeue => sqlx::query(
                 "UPDATE jobs SET status = 'pending', worker = NULL, started_at = NULL, \
-                     lease_expires_at = NULL, pending_reason = NULL WHERE id = ?1",
+                     lease_expires_at = NULL, pending_reason = NULL, gpu_ids = NULL WHERE id = ?1",
             )
             .bind(id.to_string()),
             HandBackDecision::Cancel => sqlx::query(

@@ -214,6 +214,23 @@ pub struct SubmitForm {
     /// A duration such as `90s`, `30m`, `2h`.
     #[serde(default)]
     pub timeout: Option<String>,
+    /// GPUs, as typed; blank for the default (0).
+    #[serde(default)]
+    pub gpus: Option<String>,
+    /// CPUs, as typed; blank for the default (1).
+    #[serde(default)]
+    pub cpus: Option<String>,
+}
+
+/// A count typed in the form: blank is the default; the API checks bounds.
+fn count(what: &str, typed: Option<&str>) -> Result<Option<u32>, String> {
+    match typed.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(n) => n
+            .parse()
+            .map(Some)
+            .map_err(|_| format!("{what} must be a whole number, got {n:?}")),
+    }
 }
 
 impl SubmitForm {
@@ -248,6 +265,8 @@ impl SubmitForm {
             command,
             name,
             timeout_seconds,
+            gpus: count("GPUs", self.gpus.as_deref())?,
+            cpus: count("CPUs", self.cpus.as_deref())?,
             ..SubmitJob::default()
         })
     }
@@ -279,7 +298,23 @@ mod tests {
             shell,
             name: name.map(Into::into),
             timeout: timeout.map(Into::into),
+            ..SubmitForm::default()
         }
+    }
+
+    #[test]
+    fn gpus_and_cpus_are_optional_whole_numbers() {
+        let mut f = form("true", false, None, None);
+        let job = f.to_submit_job().unwrap();
+        assert_eq!((job.gpus, job.cpus), (None, None));
+        f.gpus = Some(" 2 ".into());
+        f.cpus = Some("8".into());
+        let job = f.to_submit_job().unwrap();
+        assert_eq!((job.gpus, job.cpus), (Some(2), Some(8)));
+        f.gpus = Some("two".into());
+        assert!(f.to_submit_job().unwrap_err().contains("GPUs"));
+        f.gpus = Some("-1".into());
+        assert!(f.to_submit_job().is_err());
     }
 
     #[test]

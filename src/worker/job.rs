@@ -71,6 +71,13 @@ fn launch(ctx: &WorkerContext, job: &Job, lease: &Lease, secrets: Secrets) -> La
     ]);
     // The job's own values win, PYTHONUNBUFFERED included.
     env.extend(job.env.clone());
+    // Except for its devices: exactly the ones it was given, none for a
+    // job without GPUs, so it cannot take another job's by accident.
+    if ctx.resources.is_some() {
+        let ids = job.gpu_ids.as_deref().unwrap_or_default().join(",");
+        env.insert("CUDA_VISIBLE_DEVICES".to_string(), ids.clone());
+        env.insert("JOBCTL_GPUS".to_string(), ids);
+    }
     Launch {
         job_id: job.id,
         argv: job.command.clone(),

@@ -30,6 +30,7 @@ mod local;
 pub mod logfile;
 mod outcome;
 pub mod redact;
+pub mod resources;
 pub mod shim;
 pub mod slurm;
 
@@ -83,6 +84,10 @@ pub struct WorkerConfig {
     pub startup_timeout: Duration,
     /// The `jobctl` binary, run as each job's supervisor (`__run-job`).
     pub shim_program: PathBuf,
+    /// GPU device ids this worker hands out (local executor).
+    pub gpus: Vec<String>,
+    /// CPUs this worker hands out (local executor).
+    pub cpus: u32,
     /// What is redacted from jobs' output before it reaches their logs.
     pub redact: redact::RedactMode,
     /// Run each job as the local account named like its owner (root only).
@@ -109,6 +114,8 @@ impl WorkerConfig {
             // This very binary, even after an upgrade replaced the file:
             // worker and supervisor always speak the same control protocol.
             shim_program: PathBuf::from("/proc/self/exe"),
+            gpus: Vec::new(),
+            cpus: default_cpus(),
             redact: redact::RedactMode::All,
             run_as_owner: false,
             metrics_listen: None,
@@ -123,6 +130,13 @@ pub fn default_name() -> String {
         .and_then(|h| h.into_string().ok())
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "worker".into())
+}
+
+/// The CPUs this process may use (its affinity mask and cgroup quota).
+pub fn default_cpus() -> u32 {
+    std::thread::available_parallelism()
+        .map(|n| u32::try_from(n.get()).unwrap_or(u32::MAX))
+        .unwrap_or(1)
 }
 
 /// What every job task needs.
@@ -148,6 +162,9 @@ struct WorkerContext {
     health: Arc<health::Health>,
     /// Final statuses that could not be delivered before `give_up`.
     undelivered: std::sync::Mutex<Vec<String>>,
+    /// The GPUs and CPUs jobs get (local executor); `None` where a
+    /// scheduler of its own hands them out (Slurm).
+    resources: Option<resources::Resources>,
 }
 
 /// Runs the worker until `shutdown`; `Err` for a fatal problem (a refused
@@ -215,6 +232,12 @@ pub async fn run(config: WorkerConfig, shutdown: Shutdown) -> anyhow::Result<()>
         give_up: shutdown.immediate.child_token(),
         health,
         undelivered: std::sync::Mutex::new(Vec::new()),
+        resources: match config.executor {
+            ExecutorConfig::Local => {
+                Some(resources::Resources::new(config.gpus.clone(), config.cpus))
+            }
+            ExecutorConfig::Slurm(_) => None,
+        },
     });
     tracing::info!(
         name = %config.name,
@@ -224,6 +247,8 @@ pub async fn run(config: WorkerConfig, shutdown: Shutdown) -> anyhow::Result<()>
             ExecutorConfig::Slurm(_) => "slurm",
         },
         slots = config.slots,
+        gpus = %config.gpus.join(","),
+        cpus = config.cpus,
         logs_dir = %config.logs_dir.display(),
         logs_fs = network_fs.unwrap_or("local"),
         "worker started"
@@ -397,16 +422,32 @@ async fn claim_loop(
         }
         // The claim is not raced against shutdown: a job the api has handed
         // over must run (or be reported), never be dropped on the floor.
-        let wait = match ctx.client.claim(&config.name).await {
+        let request = match &ctx.resources {
+            // This claim's slot is held as a permit: count it as free.
+            Some(res) => res.claim_request(&config.name, slots.available_permits() + 1),
+            None => crate::protocol::ClaimRequest {
+                worker: config.name.clone(),
+                free_gpu_ids: None,
+                free_cpus: None,
+                free_slots: None,
+                total_gpus: None,
+                total_cpus: None,
+            },
+        };
+        let wait = match ctx.client.claim(&request).await {
             Ok(Some(claimed)) => {
                 backoff.reset();
-                tracing::info!(job = %claimed.job.id, "claimed job");
+                tracing::info!(job = %claimed.job.id, gpu_ids = ?claimed.job.gpu_ids, "claimed job");
+                // The job's devices and CPUs are this task's until it ends,
+                // however it ends.
+                let grant = ctx.resources.as_ref().map(|res| res.take(&claimed.job));
                 let ctx = ctx.clone();
                 let stop = stop_jobs.clone();
                 let running = crate::metrics::worker_job_running();
                 jobs.spawn(async move {
                     let _running = running;
                     job::run(ctx, claimed, stop).await;
+                    drop(grant);
                     drop(permit);
                 });
                 continue;
@@ -502,8 +543,16 @@ fn registration(config: &WorkerConfig) -> WorkerRegistration {
         }
         .into(),
         slots: config.slots as u32,
-        gpus: None,
-        cpus: None,
+        // What jobs are matched against (issue 15); a Slurm worker's jobs
+        // are Slurm's to place, so it announces no limit.
+        gpus: match config.executor {
+            ExecutorConfig::Local => Some(u32::try_from(config.gpus.len()).unwrap_or(u32::MAX)),
+            ExecutorConfig::Slurm(_) => None,
+        },
+        cpus: match config.executor {
+            ExecutorConfig::Local => Some(config.cpus),
+            ExecutorConfig::Slurm(_) => None,
+        },
         version: env!("CARGO_PKG_VERSION").into(),
         host: default_name(),
         draining: false,

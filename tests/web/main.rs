@@ -1254,3 +1254,58 @@ async fn the_page_api_speaks_for_the_signed_in_user_and_reports_api_failures() {
         StatusCode::OK
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gpus_and_cpus_are_asked_for_on_the_page_and_shown_on_the_job_page() {
+    let Some(browser) = Browser::launch("gpus_and_cpus_on_the_page").await else {
+        return;
+    };
+    let stack = Stack::start(FAST).await;
+    browser.sign_in(&stack.web_url, &stack.alice).await;
+    let client = stack.client(&stack.alice);
+
+    // Out of bounds: the api's refusal is shown, nothing is submitted.
+    browser.type_into("#submit-command", "nvidia-smi").await;
+    browser.type_into("#submit-gpus", "65").await;
+    browser.click("#submit-button").await;
+    let refusal = browser
+        .wait_text("#submit-status", "the refusal", |t| {
+            t.starts_with("Could not submit")
+        })
+        .await;
+    assert!(refusal.contains("gpus"), "{refusal}");
+    assert!(client.list(&Default::default()).await.unwrap().is_empty());
+
+    browser
+        .js("document.getElementById('submit-gpus').value = ''", vec![])
+        .await;
+    browser.type_into("#submit-gpus", "2").await;
+    browser.type_into("#submit-cpus", "3").await;
+    browser.click("#submit-button").await;
+    browser
+        .wait_text("#submit-status", "the confirmation", |t| {
+            t.starts_with("Submitted")
+        })
+        .await;
+    let jobs = client.list(&Default::default()).await.unwrap();
+    assert_eq!(jobs.len(), 1);
+    let job = &jobs[0];
+    assert_eq!((job.gpus, job.cpus), (2, 3));
+
+    // The stack's worker has no GPUs: the job waits, and its page says
+    // what it asked for.
+    browser
+        .goto(&format!("{}/jobs/{}", stack.web_url, job.id))
+        .await;
+    browser
+        .wait_text("[data-field=\"gpus\"]", "the GPUs", |t| t == "2")
+        .await;
+    browser
+        .wait_text("[data-field=\"cpus\"]", "the CPUs", |t| t == "3")
+        .await;
+    assert_eq!(
+        stack.client(&stack.alice).job(job.id).await.unwrap().status,
+        JobStatus::Pending
+    );
+    browser.close().await;
+}

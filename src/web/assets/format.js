@@ -58,3 +58,10 @@ export function failureText(job) {
 
 /** The link to a job's own page. */
 export const jobPageUrl = (id) => `/jobs/${encodeURIComponent(id)}`;
+
+/** A job's GPUs: the count, with the device ids once it has them. */
+export function gpuText(job) {
+  const gpus = job.gpus ?? 0;
+  const ids = job.gpu_ids || [];
+  return ids.length ? `${gpus} (devices ${ids.join(', ')})` : String(gpus);
+}

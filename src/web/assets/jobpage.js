@@ -3,7 +3,7 @@
 // the job is pending or running; the log panel follows the log itself.
 
 import { request, jobPath, sentence } from './http.js';
-import { ACTIVE, fullFormat, formatDuration, seconds, STATUS_LABELS } from './format.js';
+import { ACTIVE, fullFormat, formatDuration, gpuText, seconds, STATUS_LABELS } from './format.js';
 import {
   $, announce, loadSession, askToCancel, wireCancelDialog, setBadge, commandText, failureText,
 } from './common.js';
@@ -45,6 +45,8 @@ function show(next) {
   const envNames = Object.keys(job.env || {});
   field('env', envNames.join(', ')).title = envNames.length ? 'Only the names are shown; values may be secret.' : '';
   field('timeout', job.timeout_seconds ? `${job.timeout_seconds} s` : null);
+  field('gpus', gpuText(job));
+  field('cpus', job.cpus ?? 1);
   field('worker', job.worker);
   field('created', time(job.created_at));
   field('started', time(job.started_at));

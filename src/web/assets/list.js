@@ -506,6 +506,8 @@ function wireSubmitForm() {
       shell: $('submit-shell').checked,
       name: $('submit-name').value,
       timeout: $('submit-timeout').value,
+      gpus: $('submit-gpus').value,
+      cpus: $('submit-cpus').value,
     };
     const button = $('submit-button');
     button.disabled = true;

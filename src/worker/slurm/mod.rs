@@ -275,7 +275,10 @@ impl Executor for SlurmExecutor {
             timeout_seconds: launch.timeout_seconds,
             partition: shared.config.partition.as_deref(),
             extra: &shared.config.sbatch_args,
-            resources: Resources::default(),
+            resources: Resources {
+                gpus: launch.job.gpus,
+                cpus: launch.job.cpus,
+            },
         });
         let slurm_id = match shared.commands.submit(&args, &rendered).await {
             Ok(slurm_id) => slurm_id,

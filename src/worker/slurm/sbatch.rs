@@ -24,9 +24,8 @@ pub struct SubmitSpec<'a> {
     pub resources: Resources,
 }
 
-/// The resources a job asks for. Jobs do not carry these fields yet (issue
-/// 15 adds `gpus` and `cpus` to the job); until then every job asks for the
-/// defaults, which are Slurm's own.
+/// The resources a job asks for (its `gpus` and `cpus`). The defaults (0
+/// GPUs, 1 CPU) are Slurm's own and add no option.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Resources {
     pub gpus: u32,
@@ -255,6 +254,24 @@ mod tests {
         assert_eq!(time_limit_minutes(61), 2);
         assert_eq!(time_limit_minutes(7200), 120);
         assert_eq!(time_limit_minutes(0), 1);
+    }
+
+    #[test]
+    fn a_job_s_gpus_and_cpus_come_last_and_win_over_extra_args() {
+        let extra = vec!["--gres=gpu:1".to_string()];
+        let log = Path::new("/srv/logs/x.log");
+        let mut with = spec(&extra, log);
+        with.resources = Resources { gpus: 4, cpus: 16 };
+        let args = sbatch_args(&with);
+        assert_eq!(args[0], "--gres=gpu:1");
+        assert_eq!(
+            &args[args.len() - 2..],
+            ["--gres=gpu:4", "--cpus-per-task=16"]
+        );
+        with.resources = Resources { gpus: 0, cpus: 2 };
+        let args = sbatch_args(&with);
+        assert_eq!(args.last().unwrap(), "--cpus-per-task=2");
+        assert_eq!(args.iter().filter(|a| a.starts_with("--gres")).count(), 1);
     }
 
     #[test]
