@@ -39,6 +39,7 @@ complete -c jobctl -n "__fish_jobctl_needs_command" -f -a "logs" -d 'Print a job
 complete -c jobctl -n "__fish_jobctl_needs_command" -f -a "token" -d 'Create, list and revoke API tokens (works on the database directly)'
 complete -c jobctl -n "__fish_jobctl_needs_command" -f -a "completions" -d 'Print shell completions'
 complete -c jobctl -n "__fish_jobctl_needs_command" -f -a "__run-job" -d 'Internal: the per-job supervisor a worker starts'
+complete -c jobctl -n "__fish_jobctl_needs_command" -f -a "__redact" -d 'Internal: the output filter of a Slurm job\'s batch script'
 complete -c jobctl -n "__fish_jobctl_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c jobctl -n "__fish_jobctl_using_subcommand api" -l listen -d 'Address to listen on' -r
 complete -c jobctl -n "__fish_jobctl_using_subcommand api" -l database -d 'Database URL: sqlite://PATH or postgres://USER@HOST/DB [default: SQLite in the data dir]' -r
@@ -69,6 +70,7 @@ complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l partition -d 'S
 complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l sbatch-arg -d 'Slurm: an extra sbatch option for every job, e.g. --sbatch-arg=--account=lab (repeatable)' -r
 complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l max-jobs -d 'Slurm: how many jobs this worker has in Slurm at once, pending or running there' -r
 complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l slurm-poll-interval -d 'Slurm: how often squeue is asked about this worker\'s jobs' -r
+complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l redactor -d 'Slurm: the jobctl binary batch scripts pipe job output through to redact it, as the compute nodes see it (a shared path when this one is not on them) [default: this binary]' -r -F
 complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l config -d 'Config file [default: ~/.config/jobctl/config.toml]' -r -F
 complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -l run-as-owner -d 'Run each job as the local account named like its owner (uid, gid, groups, HOME), as Slurm does; the worker must run as root'
 complete -c jobctl -n "__fish_jobctl_using_subcommand worker" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -188,19 +190,25 @@ complete -c jobctl -n "__fish_jobctl_using_subcommand __run-job" -l config -d 'C
 complete -c jobctl -n "__fish_jobctl_using_subcommand __run-job" -l redact-shapes -d 'Redact the well-known token shapes from the job\'s output'
 complete -c jobctl -n "__fish_jobctl_using_subcommand __run-job" -s h -l help -d 'Print help'
 complete -c jobctl -n "__fish_jobctl_using_subcommand __run-job" -s V -l version -d 'Print version'
-complete -c jobctl -n "__fish_jobctl_using_subcommand help; and not __fish_seen_subcommand_from api worker web up submit list show cancel logs token completions __run-job help" -f -a "api" -d 'Run the REST API (job state, logs, auth)'
-complete -c jobctl -n "__fish_jobctl_using_subcommand help; and not __fish_seen_subcommand_from api worker web up submit list show cancel logs token completions __run-job help" -f -a "worker" -d 'Run a worker: claim jobs and run them with live logs'
-complete -c jobctl -n "__fish_jobctl_using_subcommand help; and not __fish_seen_subcommand_from api worker web up submit list show cancel logs token completions __run-job help" -f -a "web" -d 'Run the browser UI'
-complete -c jobctl -n "__fish_jobctl_using_subcommand help; and not __fish_seen_subcommand_from api worker web up submit list show cancel logs token completions __run-job help" -f -a "up" -d 'Run api, worker and web UI in one process, for one machine'
-complete -c jobctl -n "__fish_jobctl_using_subcommand help; and not __fish_seen_subcommand_from api worker web up submit list show cancel logs token completions __run-job help" -f -a "submit" -d 'Submit a job; prints its id'
-complete -c jobctl -n "__fish_jobctl_using_subcommand help; and not __fish_seen_subcommand_from api worker web up submit list show cancel logs token completions __run-job help" -f -a "list" -d 'List jobs, newest first'
-complete -c jobctl -n "__fish_jobctl_using_subcommand help; and not __fish_seen_subcommand_from api worker web up submit list show cancel logs token completions __run-job help" -f -a "show" -d 'Show every field of a job'
-complete -c jobctl -n "__fish_jobctl_using_subcommand help; and not __fish_seen_subcommand_from api worker web up submit list show cancel logs token completions __run-job help" -f -a "cancel" -d 'Cancel a pending or running job'
-complete -c jobctl -n "__fish_jobctl_using_subcommand help; and not __fish_seen_subcommand_from api worker web up submit list show cancel logs token completions __run-job help" -f -a "logs" -d 'Print a job\'s log, or follow it while it runs'
-complete -c jobctl -n "__fish_jobctl_using_subcommand help; and not __fish_seen_subcommand_from api worker web up submit list show cancel logs token completions __run-job help" -f -a "token" -d 'Create, list and revoke API tokens (works on the database directly)'
-complete -c jobctl -n "__fish_jobctl_using_subcommand help; and not __fish_seen_subcommand_from api worker web up submit list show cancel logs token completions __run-job help" -f -a "completions" -d 'Print shell completions'
-complete -c jobctl -n "__fish_jobctl_using_subcommand help; and not __fish_seen_subcommand_from api worker web up submit list show cancel logs token completions __run-job help" -f -a "__run-job" -d 'Internal: the per-job supervisor a worker starts'
-complete -c jobctl -n "__fish_jobctl_using_subcommand help; and not __fish_seen_subcommand_from api worker web up submit list show cancel logs token completions __run-job help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c jobctl -n "__fish_jobctl_using_subcommand __redact" -l secret -d 'Redact the value of this environment variable (a job secret); repeatable' -r
+complete -c jobctl -n "__fish_jobctl_using_subcommand __redact" -l config -d 'Config file [default: ~/.config/jobctl/config.toml]' -r -F
+complete -c jobctl -n "__fish_jobctl_using_subcommand __redact" -l shapes -d 'Redact the well-known token shapes'
+complete -c jobctl -n "__fish_jobctl_using_subcommand __redact" -s h -l help -d 'Print help'
+complete -c jobctl -n "__fish_jobctl_using_subcommand __redact" -s V -l version -d 'Print version'
+complete -c jobctl -n "__fish_jobctl_using_subcommand help; and not __fish_seen_subcommand_from api worker web up submit list show cancel logs token completions __run-job __redact help" -f -a "api" -d 'Run the REST API (job state, logs, auth)'
+complete -c jobctl -n "__fish_jobctl_using_subcommand help; and not __fish_seen_subcommand_from api worker web up submit list show cancel logs token completions __run-job __redact help" -f -a "worker" -d 'Run a worker: claim jobs and run them with live logs'
+complete -c jobctl -n "__fish_jobctl_using_subcommand help; and not __fish_seen_subcommand_from api worker web up submit list show cancel logs token completions __run-job __redact help" -f -a "web" -d 'Run the browser UI'
+complete -c jobctl -n "__fish_jobctl_using_subcommand help; and not __fish_seen_subcommand_from api worker web up submit list show cancel logs token completions __run-job __redact help" -f -a "up" -d 'Run api, worker and web UI in one process, for one machine'
+complete -c jobctl -n "__fish_jobctl_using_subcommand help; and not __fish_seen_subcommand_from api worker web up submit list show cancel logs token completions __run-job __redact help" -f -a "submit" -d 'Submit a job; prints its id'
+complete -c jobctl -n "__fish_jobctl_using_subcommand help; and not __fish_seen_subcommand_from api worker web up submit list show cancel logs token completions __run-job __redact help" -f -a "list" -d 'List jobs, newest first'
+complete -c jobctl -n "__fish_jobctl_using_subcommand help; and not __fish_seen_subcommand_from api worker web up submit list show cancel logs token completions __run-job __redact help" -f -a "show" -d 'Show every field of a job'
+complete -c jobctl -n "__fish_jobctl_using_subcommand help; and not __fish_seen_subcommand_from api worker web up submit list show cancel logs token completions __run-job __redact help" -f -a "cancel" -d 'Cancel a pending or running job'
+complete -c jobctl -n "__fish_jobctl_using_subcommand help; and not __fish_seen_subcommand_from api worker web up submit list show cancel logs token completions __run-job __redact help" -f -a "logs" -d 'Print a job\'s log, or follow it while it runs'
+complete -c jobctl -n "__fish_jobctl_using_subcommand help; and not __fish_seen_subcommand_from api worker web up submit list show cancel logs token completions __run-job __redact help" -f -a "token" -d 'Create, list and revoke API tokens (works on the database directly)'
+complete -c jobctl -n "__fish_jobctl_using_subcommand help; and not __fish_seen_subcommand_from api worker web up submit list show cancel logs token completions __run-job __redact help" -f -a "completions" -d 'Print shell completions'
+complete -c jobctl -n "__fish_jobctl_using_subcommand help; and not __fish_seen_subcommand_from api worker web up submit list show cancel logs token completions __run-job __redact help" -f -a "__run-job" -d 'Internal: the per-job supervisor a worker starts'
+complete -c jobctl -n "__fish_jobctl_using_subcommand help; and not __fish_seen_subcommand_from api worker web up submit list show cancel logs token completions __run-job __redact help" -f -a "__redact" -d 'Internal: the output filter of a Slurm job\'s batch script'
+complete -c jobctl -n "__fish_jobctl_using_subcommand help; and not __fish_seen_subcommand_from api worker web up submit list show cancel logs token completions __run-job __redact help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c jobctl -n "__fish_jobctl_using_subcommand help; and __fish_seen_subcommand_from token" -f -a "create" -d 'Create a token and print it (only once; it cannot be shown again)'
 complete -c jobctl -n "__fish_jobctl_using_subcommand help; and __fish_seen_subcommand_from token" -f -a "list" -d 'List tokens: names, roles, creation times (never secrets)'
 complete -c jobctl -n "__fish_jobctl_using_subcommand help; and __fish_seen_subcommand_from token" -f -a "revoke" -d 'Revoke a token: requests with it fail from now on'

@@ -72,6 +72,9 @@ pub struct Args {
     /// Slurm: how often squeue is asked about this worker's jobs
     #[arg(long, env = "JOBCTL_SLURM_POLL_INTERVAL", default_value = "2s", value_parser = parse_duration)]
     pub slurm_poll_interval: Duration,
+    /// Slurm: the jobctl binary batch scripts pipe job output through to redact it, as the compute nodes see it (a shared path when this one is not on them) [default: this binary]
+    #[arg(long, env = "JOBCTL_SLURM_REDACTOR", value_name = "PATH")]
+    pub redactor: Option<PathBuf>,
 }
 
 impl Args {
@@ -124,9 +127,12 @@ impl Args {
         }
         match self.executor {
             ExecutorKind::Local => {
-                if self.partition.is_some() || !self.sbatch_args.is_empty() {
+                if self.partition.is_some()
+                    || !self.sbatch_args.is_empty()
+                    || self.redactor.is_some()
+                {
                     anyhow::bail!(
-                        "--partition and --sbatch-arg are for --executor slurm; this worker runs jobs locally"
+                        "--partition, --sbatch-arg and --redactor are for --executor slurm; this worker runs jobs locally"
                     );
                 }
             }
@@ -135,17 +141,12 @@ impl Args {
                     anyhow::bail!("--slurm-poll-interval must be at least 200ms");
                 }
                 worker.slots = self.max_jobs as usize;
-                if self.redact != RedactMode::Off {
-                    tracing::warn!(
-                        "--executor slurm does not redact jobs' output yet: Slurm writes it to \
-                         the log file itself; secrets reach their jobs, and their values reach \
-                         the log if a job prints them"
-                    );
-                }
                 worker.executor = ExecutorConfig::Slurm(SlurmConfig {
                     partition: self.partition.clone(),
                     sbatch_args: self.sbatch_args.clone(),
                     poll_interval: self.slurm_poll_interval,
+                    redact: self.redact,
+                    redactor: self.redactor.clone(),
                 });
             }
         }
