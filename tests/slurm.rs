@@ -675,6 +675,9 @@ async fn slurm_refusals_fail_the_job_and_outages_hand_it_back() {
     // A job through it first: Slurm takes its jobs, so it claims.
     let warm = t.submit(json!({"command": ["true"]})).await;
     assert_eq!(t.finished(warm.id).await.status, JobStatus::Completed);
+    // It also took the job left pending above: that one must be over too
+    // before Slurm goes away, or the flipped worker could never report it.
+    assert_eq!(t.finished(job.id).await.status, JobStatus::Completed);
     std::fs::write(
         &conf_flip,
         format!("{real}\nSlurmctldPort=6999\nMessageTimeout=1\n"),
