@@ -501,6 +501,85 @@ mod tests {
     }
 
     #[test]
+    fn secrets_come_from_a_file_removed_at_start_and_output_goes_through_the_filter() {
+        let dir = tempfile::tempdir().unwrap();
+        let exit_file = dir.path().join("job.exit");
+        let secrets = dir.path().join("job.secrets");
+        let value = "it's a $ecr3tV@lue \"q\"";
+        std::fs::write(&secrets, secrets_file(&[("TOKEN", value)]).unwrap()).unwrap();
+        // A stand-in for `jobctl __redact`: upper-cases, and shows its args.
+        let filter = dir.path().join("filter");
+        std::fs::write(&filter, "#!/bin/sh\necho \"args: $*\"\ntr a-z A-Z\n").unwrap();
+        let mode = std::os::unix::fs::PermissionsExt::from_mode(0o755);
+        std::fs::set_permissions(&filter, mode).unwrap();
+        let command: Vec<String> = [
+            "sh",
+            "-c",
+            "test -e \"$1\" && echo file-left; printf '%s\\n' \"$TOKEN\"; echo err >&2; exit 3",
+            "sh",
+            secrets.to_str().unwrap(),
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let render_with = |program: &Path| {
+            render(&ScriptSpec {
+                job_id: JobId::new(),
+                command: &command,
+                cwd: None,
+                env: vec![],
+                exit_file: &exit_file,
+                sync_log: None,
+                secrets_file: Some(&secrets),
+                redact: Some(RedactSpec {
+                    program,
+                    shapes: true,
+                    secrets: vec!["TOKEN"],
+                }),
+            })
+            .unwrap()
+        };
+        let text = render_with(&filter);
+        assert!(
+            !text.contains("cr3tV@lue"),
+            "no value in the script: {text}"
+        );
+        let script = dir.path().join("job.sh");
+        std::fs::write(&script, &text).unwrap();
+        let out = Command::new("bash").arg(&script).output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(
+            stdout,
+            format!(
+                "args: __redact --shapes --secret TOKEN\n{}\nERR\n",
+                value.to_uppercase()
+            )
+        );
+        assert!(!secrets.exists());
+        // The job's status, not the filter's (which exits 0).
+        assert_eq!(std::fs::read_to_string(&exit_file).unwrap(), "exited 3\n");
+        assert_eq!(out.status.code(), Some(3));
+
+        // The file is gone: a second start cannot run the job without it.
+        std::fs::write(&script, render_with(&filter)).unwrap();
+        Command::new("bash").arg(&script).output().unwrap();
+        let status = std::fs::read_to_string(&exit_file).unwrap();
+        assert!(
+            status.starts_with("spawn-error cannot read the job's secrets"),
+            "{status}"
+        );
+        // A filter missing on the node: the job does not start.
+        std::fs::write(&secrets, secrets_file(&[("TOKEN", value)]).unwrap()).unwrap();
+        std::fs::write(&script, render_with(&dir.path().join("missing"))).unwrap();
+        Command::new("bash").arg(&script).output().unwrap();
+        let status = std::fs::read_to_string(&exit_file).unwrap();
+        assert!(
+            status.starts_with("spawn-error the output redactor ") && !secrets.exists(),
+            "{status}"
+        );
+    }
+
+    #[test]
     fn quoting_is_single_quotes() {
         assert_eq!(quote("plain").unwrap(), "'plain'");
         assert_eq!(quote("it's").unwrap(), r"'it'\''s'");
