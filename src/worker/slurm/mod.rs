@@ -427,8 +427,9 @@ impl Executor for SlurmExecutor {
             }
             let claimed = ClaimedJob {
                 job: record.job.clone(),
-                // A re-adopted job runs already, its environment set; the
-                // worker never writes secrets into its own state files.
+                // A re-adopted job runs already, its environment set; its
+                // secrets are only ever in its short-lived `.secrets` file,
+                // never in the records.
                 secrets: Default::default(),
                 lease_token: record.lease_token.clone(),
                 lease_timeout_seconds: record.lease_timeout_seconds,
