@@ -3,6 +3,9 @@
 # (BENCHMARKS.md 4b): the release jobctl (cargo build --release first), an
 # api and a worker on SQLite in a temporary directory, removed at the end. BYTES (default 1 GiB) and RUNS (3) set the size. bench/run.sh
 # --only overhead measures the same with hyperfine; this needs no bench client.
+# CASES (default "zeros tokens train") picks the outputs: zeros (head -c of
+# /dev/zero), tokens (lines dense with token-shape prefixes), train (an
+# ordinary training log from bench/make_log.py: timestamps, steps, losses).
 set -euo pipefail
 WP=
 J="$(cd "$(dirname "$0")/.." && pwd)/target/release/jobctl"
@@ -46,15 +49,27 @@ shell() { # label cmd
   rm -f $TMP/out
 }
 echo $W > $TMP/w.token; chmod 600 $TMP/w.token
+CASES=${CASES:-zeros tokens train}
+has() { [[ " $CASES " == *" $1 "* ]]; }
 TEXT=$TMP/text
-head -c $BYTES < <(yes 'ghp_ hf_ AKIA xoxb- glpat- jobctl_ epoch 12 loss 0.4312 acc 0.87') > $TEXT
+TRAIN=$TMP/train
+has tokens && head -c $BYTES < <(yes 'ghp_ hf_ AKIA xoxb- glpat- jobctl_ epoch 12 loss 0.4312 acc 0.87') > $TEXT
+has train && python3 "$(dirname "$0")/make_log.py" $TRAIN $BYTES
 for mode in all off; do
   JOBCTL_LOG=warn $J worker --api-url $URL --token-file $TMP/w.token --logs-dir "$D/logs" --redact $mode >$TMP/worker-$mode.log 2>&1 & WP=$!
   sleep 1
-  shell "shell: head -c $BYTES /dev/zero > FILE" "head -c $BYTES /dev/zero"
-  run_jobs "jobctl --redact $mode: head -c $BYTES /dev/zero" head -c $BYTES /dev/zero
-  shell "shell: cat TEXT > FILE" "cat $TEXT"
-  run_jobs "jobctl --redact $mode: cat TEXT" cat $TEXT
+  if has zeros; then
+    shell "shell: head -c $BYTES /dev/zero > FILE" "head -c $BYTES /dev/zero"
+    run_jobs "jobctl --redact $mode: head -c $BYTES /dev/zero" head -c $BYTES /dev/zero
+  fi
+  if has tokens; then
+    shell "shell: cat TEXT > FILE" "cat $TEXT"
+    run_jobs "jobctl --redact $mode: cat TEXT" cat $TEXT
+  fi
+  if has train; then
+    shell "shell: cat TRAIN > FILE" "cat $TRAIN"
+    run_jobs "jobctl --redact $mode: cat TRAIN" cat $TRAIN
+  fi
   kill $WP; wait $WP 2>/dev/null || true
 done
-rm -f $TEXT
+rm -f $TEXT $TRAIN

@@ -40,6 +40,7 @@ Register-ArgumentCompleter -Native -CommandName 'jobctl' -ScriptBlock {
             [CompletionResult]::new('admin', 'admin', [CompletionResultType]::ParameterValue, 'Back up the store, or move it from SQLite to PostgreSQL (works on the database directly)')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print shell completions')
             [CompletionResult]::new('__run-job', '__run-job', [CompletionResultType]::ParameterValue, 'Internal: the per-job supervisor a worker starts')
+            [CompletionResult]::new('__redact', '__redact', [CompletionResultType]::ParameterValue, 'Internal: the output filter of a Slurm job''s batch script')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -82,6 +83,7 @@ Register-ArgumentCompleter -Native -CommandName 'jobctl' -ScriptBlock {
             [CompletionResult]::new('--slurm-poll-interval', '--slurm-poll-interval', [CompletionResultType]::ParameterName, 'Slurm: how often squeue is asked about this worker''s jobs')
             [CompletionResult]::new('--metrics-listen', '--metrics-listen', [CompletionResultType]::ParameterName, 'Serve this worker''s Prometheus metrics at http://ADDR/metrics (running jobs, log bytes, report retries) and its health at http://ADDR/healthz (503 with the reason while a fault stops it claiming)')
             [CompletionResult]::new('--log-format', '--log-format', [CompletionResultType]::ParameterName, 'Service log lines: text (journald-friendly) or json (one object a line, for log shippers)')
+            [CompletionResult]::new('--redactor', '--redactor', [CompletionResultType]::ParameterName, 'Slurm: the jobctl binary batch scripts pipe job output through to redact it, as the compute nodes see it (a shared path when this one is not on them) [default: this binary]')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file [default: ~/.config/jobctl/config.toml]')
             [CompletionResult]::new('--run-as-owner', '--run-as-owner', [CompletionResultType]::ParameterName, 'Run each job as the local account named like its owner (uid, gid, groups, HOME), as Slurm does; the worker must run as root')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
@@ -349,6 +351,16 @@ Register-ArgumentCompleter -Native -CommandName 'jobctl' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
+        'jobctl;__redact' {
+            [CompletionResult]::new('--secret', '--secret', [CompletionResultType]::ParameterName, 'Redact the value of this environment variable (a job secret); repeatable')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file [default: ~/.config/jobctl/config.toml]')
+            [CompletionResult]::new('--shapes', '--shapes', [CompletionResultType]::ParameterName, 'Redact the well-known token shapes')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
         'jobctl;help' {
             [CompletionResult]::new('api', 'api', [CompletionResultType]::ParameterValue, 'Run the REST API (job state, logs, auth)')
             [CompletionResult]::new('worker', 'worker', [CompletionResultType]::ParameterValue, 'Run a worker: claim jobs and run them with live logs')
@@ -364,6 +376,7 @@ Register-ArgumentCompleter -Native -CommandName 'jobctl' -ScriptBlock {
             [CompletionResult]::new('admin', 'admin', [CompletionResultType]::ParameterValue, 'Back up the store, or move it from SQLite to PostgreSQL (works on the database directly)')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print shell completions')
             [CompletionResult]::new('__run-job', '__run-job', [CompletionResultType]::ParameterValue, 'Internal: the per-job supervisor a worker starts')
+            [CompletionResult]::new('__redact', '__redact', [CompletionResultType]::ParameterValue, 'Internal: the output filter of a Slurm job''s batch script')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -427,6 +440,9 @@ Register-ArgumentCompleter -Native -CommandName 'jobctl' -ScriptBlock {
             break
         }
         'jobctl;help;__run-job' {
+            break
+        }
+        'jobctl;help;__redact' {
             break
         }
         'jobctl;help;help' {

@@ -16,6 +16,9 @@ _jobctl() {
             ",$1")
                 cmd="jobctl"
                 ;;
+            jobctl,__redact)
+                cmd="jobctl__subcmd____redact"
+                ;;
             jobctl,__run-job)
                 cmd="jobctl__subcmd____run__subcmd__job"
                 ;;
@@ -78,6 +81,9 @@ _jobctl() {
                 ;;
             jobctl__subcmd__admin__subcmd__help,migrate)
                 cmd="jobctl__subcmd__admin__subcmd__help__subcmd__migrate"
+                ;;
+            jobctl__subcmd__help,__redact)
+                cmd="jobctl__subcmd__help__subcmd____redact"
                 ;;
             jobctl__subcmd__help,__run-job)
                 cmd="jobctl__subcmd__help__subcmd____run__subcmd__job"
@@ -170,12 +176,34 @@ _jobctl() {
 
     case "${cmd}" in
         jobctl)
-            opts="-h -V --config --help --version api worker web up submit list show cancel logs workers token admin completions __run-job help"
+            opts="-h -V --config --help --version api worker web up submit list show cancel logs workers token admin completions __run-job __redact help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        jobctl__subcmd____redact)
+            opts="-h -V --shapes --secret --config --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --secret)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -470,8 +498,22 @@ _jobctl() {
             return 0
             ;;
         jobctl__subcmd__help)
-            opts="api worker web up submit list show cancel logs workers token admin completions __run-job help"
+            opts="api worker web up submit list show cancel logs workers token admin completions __run-job __redact help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        jobctl__subcmd__help__subcmd____redact)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -1210,7 +1252,7 @@ _jobctl() {
             return 0
             ;;
         jobctl__subcmd__worker)
-            opts="-h -V --api-url --token --token-file --logs-dir --data-dir --slots --gpus --cpus --name --kill-grace --drain-timeout --startup-timeout --redact --run-as-owner --executor --partition --sbatch-arg --max-jobs --slurm-poll-interval --metrics-listen --log-format --config --help --version"
+            opts="-h -V --api-url --token --token-file --logs-dir --data-dir --slots --gpus --cpus --name --kill-grace --drain-timeout --startup-timeout --redact --run-as-owner --executor --partition --sbatch-arg --max-jobs --slurm-poll-interval --metrics-listen --log-format --redactor --config --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1294,6 +1336,10 @@ _jobctl() {
                     ;;
                 --log-format)
                     COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                --redactor)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --config)

@@ -37,6 +37,7 @@ set edit:completion:arg-completer[jobctl] = {|@words|
             cand admin 'Back up the store, or move it from SQLite to PostgreSQL (works on the database directly)'
             cand completions 'Print shell completions'
             cand __run-job 'Internal: the per-job supervisor a worker starts'
+            cand __redact 'Internal: the output filter of a Slurm job''s batch script'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'jobctl;api'= {
@@ -77,6 +78,7 @@ set edit:completion:arg-completer[jobctl] = {|@words|
             cand --slurm-poll-interval 'Slurm: how often squeue is asked about this worker''s jobs'
             cand --metrics-listen 'Serve this worker''s Prometheus metrics at http://ADDR/metrics (running jobs, log bytes, report retries) and its health at http://ADDR/healthz (503 with the reason while a fault stops it claiming)'
             cand --log-format 'Service log lines: text (journald-friendly) or json (one object a line, for log shippers)'
+            cand --redactor 'Slurm: the jobctl binary batch scripts pipe job output through to redact it, as the compute nodes see it (a shared path when this one is not on them) [default: this binary]'
             cand --config 'Config file [default: ~/.config/jobctl/config.toml]'
             cand --run-as-owner 'Run each job as the local account named like its owner (uid, gid, groups, HOME), as Slurm does; the worker must run as root'
             cand -h 'Print help (see more with ''--help'')'
@@ -317,6 +319,15 @@ set edit:completion:arg-completer[jobctl] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'jobctl;__redact'= {
+            cand --secret 'Redact the value of this environment variable (a job secret); repeatable'
+            cand --config 'Config file [default: ~/.config/jobctl/config.toml]'
+            cand --shapes 'Redact the well-known token shapes'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'jobctl;help'= {
             cand api 'Run the REST API (job state, logs, auth)'
             cand worker 'Run a worker: claim jobs and run them with live logs'
@@ -332,6 +343,7 @@ set edit:completion:arg-completer[jobctl] = {|@words|
             cand admin 'Back up the store, or move it from SQLite to PostgreSQL (works on the database directly)'
             cand completions 'Print shell completions'
             cand __run-job 'Internal: the per-job supervisor a worker starts'
+            cand __redact 'Internal: the output filter of a Slurm job''s batch script'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'jobctl;help;api'= {
@@ -376,6 +388,8 @@ set edit:completion:arg-completer[jobctl] = {|@words|
         &'jobctl;help;completions'= {
         }
         &'jobctl;help;__run-job'= {
+        }
+        &'jobctl;help;__redact'= {
         }
         &'jobctl;help;help'= {
         }

@@ -63,6 +63,21 @@ pub enum Command {
     /// Internal: the per-job supervisor a worker starts
     #[command(hide = true, name = "__run-job")]
     RunJob(RunJobArgs),
+    /// Internal: the output filter of a Slurm job's batch script
+    #[command(hide = true, name = "__redact")]
+    Redact(RedactArgs),
+}
+
+/// Arguments of the internal output filter: stdin, redacted, to stdout.
+#[derive(Debug, clap::Args)]
+pub struct RedactArgs {
+    /// Redact the well-known token shapes
+    #[arg(long)]
+    pub shapes: bool,
+    /// Redact the value of this environment variable (a job secret);
+    /// repeatable
+    #[arg(long, value_name = "NAME")]
+    pub secret: Vec<String>,
 }
 
 /// Arguments of the internal job supervisor.

@@ -73,5 +73,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Admin(args) => cmd::admin::run(args, &file).await,
         Command::Completions(args) => cmd::completions::run(args),
         Command::RunJob(args) => Ok(worker::shim::run(args)),
+        Command::Redact(args) => Ok(worker::redact::filter(&args)),
     }
 }

@@ -13,6 +13,9 @@ fn main() -> ExitCode {
     if let Command::RunJob(args) = cli.command {
         return jobctl::worker::shim::run(args);
     }
+    if let Command::Redact(args) = cli.command {
+        return jobctl::worker::redact::filter(&args);
+    }
     jobctl::telemetry::init(cli.command.is_service(), cli.command.log_format());
     let runtime = match jobctl::runtime() {
         Ok(rt) => rt,

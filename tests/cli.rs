@@ -763,6 +763,10 @@ fn help_lists_every_subcommand() {
         );
     }
     assert!(!help.contains("__run-job"), "the supervisor stays hidden");
+    assert!(
+        !help.contains("__redact"),
+        "the Slurm output filter stays hidden"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -1001,4 +1005,44 @@ async fn gpus_and_cpus_are_asked_for_shown_and_found_by_gpus_auto() {
     assert_eq!(done.gpu_ids, Some(vec!["0".to_string(), "1".to_string()]));
     let log = std::fs::read_to_string(api.log_path(id)).unwrap();
     assert!(log.starts_with("[0,1]\n"), "{log}");
+}
+
+/// `jobctl __redact`, the output filter of Slurm batch scripts: redacts
+/// however its input is split, and outlives a SIGTERM (a cancel reaches
+/// every process of a Slurm job) to write the job's last bytes.
+#[test]
+fn the_slurm_output_filter_redacts_and_outlives_sigterm() {
+    use std::io::Write;
+    let value = "filter-Secret-9876";
+    let shaped = format!("glpat-{}", "x1Y2z3".repeat(4));
+    let mut child = StdCommand::new(env!("CARGO_BIN_EXE_jobctl"))
+        .args(["__redact", "--shapes", "--secret", "JOB_SECRET"])
+        .env("JOB_SECRET", value)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"one filter-Sec").unwrap();
+    stdin.flush().unwrap();
+    // The bytes that cannot begin a secret are released at once: once they
+    // are out, the filter runs (it sets its signal dispositions first).
+    let mut stdout = child.stdout.take().unwrap();
+    let mut first = [0u8; 4];
+    stdout.read_exact(&mut first).unwrap();
+    assert_eq!(&first, b"one ");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        Signal::SIGTERM,
+    )
+    .unwrap();
+    stdin
+        .write_all(format!("ret-9876 two {shaped}\nlast {value}").as_bytes())
+        .unwrap();
+    drop(stdin);
+    let mut rest = String::new();
+    stdout.read_to_string(&mut rest).unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    assert_eq!(rest, "[redacted] two [redacted]\nlast [redacted]");
 }

@@ -675,6 +675,9 @@ async fn slurm_refusals_fail_the_job_and_outages_hand_it_back() {
     // A job through it first: Slurm takes its jobs, so it claims.
     let warm = t.submit(json!({"command": ["true"]})).await;
     assert_eq!(t.finished(warm.id).await.status, JobStatus::Completed);
+    // It also took the job left pending above: that one must be over too
+    // before Slurm goes away, or the flipped worker could never report it.
+    assert_eq!(t.finished(job.id).await.status, JobStatus::Completed);
     std::fs::write(
         &conf_flip,
         format!("{real}\nSlurmctldPort=6999\nMessageTimeout=1\n"),
@@ -769,4 +772,113 @@ async fn a_hundred_short_jobs_run_once_each_with_at_most_eight_in_slurm() {
     assert_eq!(lines.len(), 100, "every job ran once");
     let distinct: BTreeSet<&String> = lines.iter().collect();
     assert_eq!(distinct.len(), 100);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn secrets_stay_out_of_slurm_and_the_log_and_the_status_is_the_jobs() {
+    if !slurm_is_up() {
+        return;
+    }
+    let t = setup(ApiOptions::default()).await;
+    let _w = t.worker("secrets", &[]);
+    let value = "s3cr3t-Slurm-Value-42";
+    let shaped = format!("ghp_{}", "A1b2C3d4E5".repeat(4));
+    // One character at a time with sleeps, in the middle of a line; then
+    // a pause to look at Slurm; then the value as the very last bytes.
+    let script = format!(
+        "v=\"$TOKEN\"; i=0; printf 'before '; \
+         while [ $i -lt ${{#v}} ]; do printf %s \"${{v:$i:1}}\"; sleep 0.02; i=$((i+1)); done; \
+         echo ' after'; echo 'shape {shaped}'; echo job-is-up; sleep 4; \
+         printf 'last:%s' \"$TOKEN\" >&2; exit 3"
+    );
+    let job = t
+        .submit(json!({
+            "command": ["bash", "-c", script],
+            "secrets": {"TOKEN": value},
+        }))
+        .await;
+    let slurm_id = t.slurm_id(job.id).await;
+    t.log_shows(job.id, "job-is-up\n").await;
+    let secrets_file = t
+        .api
+        .logs_dir
+        .join(".slurm")
+        .join(format!("{}.secrets", job.id));
+    assert!(
+        !secrets_file.exists(),
+        "the batch script removes the secrets file as it starts: {}",
+        t.log(job.id)
+    );
+    let show = Command::new("scontrol")
+        .args(["show", "job", "-dd", &slurm_id.to_string()])
+        .output()
+        .unwrap();
+    let show = String::from_utf8_lossy(&show.stdout).into_owned();
+    assert!(show.contains(&format!("JobId={slurm_id}")), "{show}");
+    assert!(!show.contains(value), "scontrol show job: {show}");
+    let batch = Command::new("scontrol")
+        .args(["write", "batch_script", &slurm_id.to_string(), "-"])
+        .output()
+        .unwrap();
+    let batch = String::from_utf8_lossy(&batch.stdout).into_owned();
+    assert!(
+        batch.contains("__redact"),
+        "the saved batch script: {batch}"
+    );
+    assert!(!batch.contains(value), "the saved batch script: {batch}");
+
+    let done = t.finished(job.id).await;
+    let log = t.log(job.id);
+    assert_eq!(done.status, JobStatus::Failed, "{log}");
+    assert_eq!(
+        done.exit_code,
+        Some(3),
+        "the job's status, not the filter's: {log}"
+    );
+    // (The worker's own `started on` line may fall in between.)
+    assert!(
+        log.contains("before ") && log.contains("[redacted] after\n"),
+        "{log}"
+    );
+    assert!(log.contains("shape [redacted]\n"), "{log}");
+    assert!(log.contains("last:[redacted]"), "{log}");
+    assert!(!log.contains(value) && !log.contains(&shaped), "{log}");
+    assert!(!secrets_file.exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_cancelled_slurm_job_leaves_no_secrets_file_and_its_last_output_redacted() {
+    if !slurm_is_up() {
+        return;
+    }
+    let t = setup(ApiOptions::default()).await;
+    let _w = t.worker("secrets-cancel", &[]);
+    let value = "another-Secret-Value-7";
+    // A job that ignores nothing: the cancel's SIGTERM ends it; the filter
+    // outlives it and flushes what it held.
+    let job = t
+        .submit(json!({
+            "command": sh("printf 'x%s' \"$TOKEN\"; echo; echo job-is-up; sleep 300"),
+            "secrets": {"TOKEN": value},
+        }))
+        .await;
+    t.log_shows(job.id, "job-is-up\n").await;
+    t.api
+        .post(&format!("/jobs/{}/cancel", job.id), &t.user)
+        .send()
+        .await
+        .unwrap();
+    let done = t.finished(job.id).await;
+    let log = t.log(job.id);
+    assert_eq!(done.status, JobStatus::Cancelled, "{log}");
+    assert!(log.contains("x[redacted]\n"), "{log}");
+    assert!(!log.contains(value), "{log}");
+    let slurm_dir = t.api.logs_dir.join(".slurm");
+    let left: Vec<_> = std::fs::read_dir(&slurm_dir)
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".secrets"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
 }

@@ -89,6 +89,9 @@ pub struct Args {
     /// Service log lines: text (journald-friendly) or json (one object a line, for log shippers)
     #[arg(long, env = "JOBCTL_LOG_FORMAT", value_enum, default_value_t = crate::telemetry::LogFormat::Text)]
     pub log_format: crate::telemetry::LogFormat,
+    /// Slurm: the jobctl binary batch scripts pipe job output through to redact it, as the compute nodes see it (a shared path when this one is not on them) [default: this binary]
+    #[arg(long, env = "JOBCTL_SLURM_REDACTOR", value_name = "PATH")]
+    pub redactor: Option<PathBuf>,
 }
 
 impl Args {
@@ -141,9 +144,12 @@ impl Args {
         }
         match self.executor {
             ExecutorKind::Local => {
-                if self.partition.is_some() || !self.sbatch_args.is_empty() {
+                if self.partition.is_some()
+                    || !self.sbatch_args.is_empty()
+                    || self.redactor.is_some()
+                {
                     anyhow::bail!(
-                        "--partition and --sbatch-arg are for --executor slurm; this worker runs jobs locally"
+                        "--partition, --sbatch-arg and --redactor are for --executor slurm; this worker runs jobs locally"
                     );
                 }
                 if let Some(gpus) = &self.gpus {
@@ -166,17 +172,12 @@ impl Args {
                     anyhow::bail!("--slurm-poll-interval must be at least 200ms");
                 }
                 worker.slots = self.max_jobs as usize;
-                if self.redact != RedactMode::Off {
-                    tracing::warn!(
-                        "--executor slurm does not redact jobs' output yet: Slurm writes it to \
-                         the log file itself; secrets reach their jobs, and their values reach \
-                         the log if a job prints them"
-                    );
-                }
                 worker.executor = ExecutorConfig::Slurm(SlurmConfig {
                     partition: self.partition.clone(),
                     sbatch_args: self.sbatch_args.clone(),
                     poll_interval: self.slurm_poll_interval,
+                    redact: self.redact,
+                    redactor: self.redactor.clone(),
                 });
             }
         }

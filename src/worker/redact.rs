@@ -614,6 +614,77 @@ pub fn redact_all(redactor: &Arc<Redactor>, input: &[u8]) -> Vec<u8> {
     out
 }
 
+/// `jobctl __redact`: the output filter of a Slurm job's batch script
+/// (see [`crate::worker::slurm`]). Copies stdin to stdout, redacted like
+/// the local supervisor's copier, until the job's last process closes the
+/// pipe. The values are read from the environment variables named by
+/// `--secret`, which the batch script exported from its secrets file.
+///
+/// SIGTERM, SIGINT, SIGHUP, SIGUSR1 and SIGUSR2 are ignored: a cancel or
+/// the time limit reaches every process of the Slurm job, and the filter
+/// must outlive the job to write its last bytes. The job's exit status is
+/// the batch script's business (`PIPESTATUS`), not this process's.
+pub fn filter(args: &crate::cli::RedactArgs) -> std::process::ExitCode {
+    use std::io::{Read, Write};
+    for sig in [
+        libc::SIGTERM,
+        libc::SIGINT,
+        libc::SIGHUP,
+        libc::SIGUSR1,
+        libc::SIGUSR2,
+    ] {
+        // SAFETY: SIG_IGN is a valid disposition for these signals.
+        unsafe { libc::signal(sig, libc::SIG_IGN) };
+    }
+    let values: Vec<String> = args
+        .secret
+        .iter()
+        .filter_map(|name| std::env::var(name).ok())
+        .collect();
+    let redactor = Redactor::new(values.iter().map(String::as_str), args.shapes);
+    let mut stream = redactor.map(|r| r.stream());
+    let mut input = std::io::stdin().lock();
+    // Straight to fd 1 (the log file), not through std's line buffering.
+    // SAFETY: fd 1 stays open for the process's life; ManuallyDrop keeps
+    // this borrowed handle from closing it.
+    let mut output = std::mem::ManuallyDrop::new(unsafe {
+        <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(1)
+    });
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut out = Vec::with_capacity(buf.len() + 64);
+    // Once the log cannot be written (a full disk), input is still drained
+    // so that the job does not block for ever.
+    let mut writable = true;
+    loop {
+        let n = match input.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => break,
+        };
+        out.clear();
+        match &mut stream {
+            Some(stream) => stream.write(&buf[..n], &mut out),
+            None => out.extend_from_slice(&buf[..n]),
+        }
+        if writable && !out.is_empty() {
+            writable = output.write_all(&out).is_ok();
+        }
+    }
+    out.clear();
+    if let Some(stream) = &mut stream {
+        stream.finish(&mut out);
+    }
+    if writable && !out.is_empty() {
+        writable = output.write_all(&out).is_ok();
+    }
+    if writable {
+        std::process::ExitCode::SUCCESS
+    } else {
+        std::process::ExitCode::FAILURE
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

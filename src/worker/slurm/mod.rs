@@ -46,6 +46,7 @@ use chrono::Utc;
 use super::executor::{ExecEvent, Execution, Executor, Launch, StartError};
 use super::fs;
 use super::logfile::LogFile;
+use super::redact::RedactMode;
 use crate::domain::JobId;
 use crate::logs;
 use crate::protocol::ClaimedJob;
@@ -53,7 +54,7 @@ use commands::SlurmCommands;
 use execution::{NeverSubmitted, SlurmExecution};
 use poller::Poller;
 use sbatch::{Resources, SubmitFailure, SubmitSpec};
-use script::ScriptSpec;
+use script::{RedactSpec, ScriptSpec};
 use state::{JobRecord, StateDir};
 
 /// The settings of `--executor slurm`.
@@ -65,6 +66,12 @@ pub struct SlurmConfig {
     pub sbatch_args: Vec<String>,
     /// How often `squeue` is asked about this worker's jobs.
     pub poll_interval: Duration,
+    /// What is redacted from jobs' output (by `jobctl __redact` in the
+    /// batch script).
+    pub redact: RedactMode,
+    /// `--redactor`: the jobctl binary the batch scripts run as their
+    /// output filter, as the compute nodes see it; `None`: this one.
+    pub redactor: Option<PathBuf>,
 }
 
 impl Default for SlurmConfig {
@@ -73,6 +80,8 @@ impl Default for SlurmConfig {
             partition: None,
             sbatch_args: Vec::new(),
             poll_interval: Duration::from_secs(2),
+            redact: RedactMode::All,
+            redactor: None,
         }
     }
 }
@@ -95,6 +104,8 @@ struct Shared {
     /// Whether the batch scripts push their log to the file server every
     /// few seconds (the logs dir is on a network filesystem).
     sync_logs: bool,
+    /// The output filter's binary, when output is redacted.
+    redactor: Option<PathBuf>,
     /// Whether `sacct` knows jobs that left the queue.
     accounting: bool,
     /// How long a filesystem call may take (see [`crate::worker::fs`]).
@@ -151,6 +162,14 @@ impl SlurmExecutor {
                 logs_dir.display()
             )
         })?;
+        let redactor = match (&config.redactor, config.redact) {
+            (_, RedactMode::Off) => None,
+            (Some(path), _) => Some(path.clone()),
+            (None, _) => Some(std::env::current_exe().context(
+                "cannot tell where the jobctl binary is, for the batch scripts' output \
+                 redaction; pass --redactor PATH",
+            )?),
+        };
         let commands = SlurmCommands;
         let down = match commands.test_submit(&probe_args(&config)).await {
             Ok(()) => None,
@@ -173,6 +192,7 @@ impl SlurmExecutor {
             partition = config.partition.as_deref().unwrap_or("(default)"),
             sbatch_args = ?config.sbatch_args,
             accounting,
+            redactor = ?redactor,
             state = %state.path().display(),
             "Slurm executor ready"
         );
@@ -184,6 +204,7 @@ impl SlurmExecutor {
             state,
             poller: Poller::new(),
             sync_logs,
+            redactor,
             accounting,
             fs_timeout,
         });
@@ -243,22 +264,56 @@ impl Executor for SlurmExecutor {
         })?;
         let exit_file = shared.state.exit_file(id);
         let log_path = logs::log_path(&shared.logs_dir, id);
+        // Secrets never go into the script, which Slurm keeps: into a
+        // private file the script reads and removes (see [`script`]).
+        let secrets: Vec<(&str, &str)> = launch
+            .secrets
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let mut secrets_file = None;
+        if !secrets.is_empty() {
+            let text = match script::secrets_file(&secrets) {
+                Ok(text) => text,
+                Err(e) => {
+                    shared.forget(id).await;
+                    return Err(StartError::Job(e.to_string()));
+                }
+            };
+            let state = shared.state.clone();
+            match fs::blocking(shared.fs_timeout, move || state.write_secrets(id, &text)).await {
+                Ok(path) => secrets_file = Some(path),
+                Err(e) => {
+                    shared.forget(id).await;
+                    return Err(StartError::Worker(format!(
+                        "cannot write the job's secrets file in {}: {e}",
+                        shared.state.path().display()
+                    )));
+                }
+            }
+        }
+        let redact = shared.config.redact;
         let rendered = script::render(&ScriptSpec {
             job_id: id,
             command: &launch.argv,
             cwd: launch.cwd.as_deref(),
-            // Secrets go the same way as the rest of the environment: in
-            // the script, which reaches sbatch on its stdin (never a
-            // command line, never a file of ours) and which Slurm keeps for
-            // the job's owner and its administrators only.
             env: launch
                 .env
                 .iter()
-                .chain(launch.secrets.iter())
                 .map(|(k, v)| (k.as_str(), v.as_str()))
                 .collect(),
             exit_file: &exit_file,
             sync_log: shared.sync_logs.then_some(log_path.as_path()),
+            secrets_file: secrets_file.as_deref(),
+            redact: shared.redactor.as_deref().map(|program| RedactSpec {
+                program,
+                shapes: redact.shapes(),
+                secrets: if redact.secrets() {
+                    secrets.iter().map(|(k, _)| *k).collect()
+                } else {
+                    Vec::new()
+                },
+            }),
         });
         let rendered = match rendered {
             Ok(s) => s,
@@ -375,8 +430,9 @@ impl Executor for SlurmExecutor {
             }
             let claimed = ClaimedJob {
                 job: record.job.clone(),
-                // A re-adopted job runs already, its environment set; the
-                // worker never writes secrets into its own state files.
+                // A re-adopted job runs already, its environment set; its
+                // secrets are only ever in its short-lived `.secrets` file,
+                // never in the records.
                 secrets: Default::default(),
                 lease_token: record.lease_token.clone(),
                 lease_timeout_seconds: record.lease_timeout_seconds,

@@ -18,8 +18,20 @@
 //! The job's environment is set here and nowhere else: `sbatch --export=NONE`
 //! keeps the worker's own environment (its token above all) out of the job,
 //! and Slurm starts the script with the user's login environment, as for any
-//! batch job. Secrets travel the same way, in the script Slurm keeps
-//! privately for the job, never on a command line.
+//! batch job.
+//!
+//! Secrets never go into the script: Slurm keeps a copy of it for as long
+//! as it remembers the job (`scontrol write batch_script`, slurmctld's
+//! state). The worker writes them to a private file next to the exit file
+//! (`.slurm/{id}.secrets`, 0600, in the worker's user's 0700 directory);
+//! the script reads it before anything else and removes it at once, and the
+//! worker removes it too when the job ends, however it ends.
+//!
+//! Unless redaction is off, the job's stdout and stderr go through a pipe
+//! into `jobctl __redact` ([`crate::worker::redact::filter`]), which writes
+//! them, redacted, to the log file that `sbatch --output` opened. The
+//! script takes the job's own status from `PIPESTATUS`, so the exit file
+//! says what the job did, not what the filter did.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -34,8 +46,12 @@ pub struct ScriptSpec<'a> {
     pub command: &'a [String],
     /// Where the job runs; `None` leaves it to `sbatch`'s directory.
     pub cwd: Option<&'a str>,
-    /// The job's variables, then its secrets: exported to the job only.
+    /// The job's variables: exported to the job only.
     pub env: Vec<(&'a str, &'a str)>,
+    /// The file holding the job's secrets ([`secrets_file`]), if it has any.
+    pub secrets_file: Option<&'a Path>,
+    /// How the job's output is redacted; `None`: it is not.
+    pub redact: Option<RedactSpec<'a>>,
     /// Where the script records how the job ended.
     pub exit_file: &'a Path,
     /// The log to push to the file server every few seconds while the job
@@ -43,6 +59,17 @@ pub struct ScriptSpec<'a> {
     /// otherwise hold the output back, and the api on another host would
     /// not see it live.
     pub sync_log: Option<&'a Path>,
+}
+
+/// The output filter a script pipes the job's output through.
+#[derive(Debug, Clone)]
+pub struct RedactSpec<'a> {
+    /// The jobctl binary, as the compute nodes see it (`--redactor`).
+    pub program: &'a Path,
+    /// Whether the well-known token shapes are redacted.
+    pub shapes: bool,
+    /// The secrets whose values are redacted (their names).
+    pub secrets: Vec<&'a str>,
 }
 
 /// Why no script could be written. The api validates all of this at
@@ -85,6 +112,13 @@ pub fn render(spec: &ScriptSpec<'_>) -> Result<String, ScriptError> {
     );
     let _ = writeln!(w, "jobctl_exit_file={}", quote(exit_file)?);
     w.push_str(HELPERS);
+    if let Some(file) = spec.secrets_file {
+        let file = file
+            .to_str()
+            .ok_or_else(|| ScriptError::BadPath(file.display().to_string()))?;
+        let _ = writeln!(w, "jobctl_secrets={}", quote(file)?);
+        w.push_str(SECRETS);
+    }
     if let Some(cwd) = spec.cwd {
         // sbatch --chdir falls back to /tmp when the directory is missing;
         // a job must not run somewhere it did not ask for.
@@ -103,6 +137,25 @@ pub fn render(spec: &ScriptSpec<'_>) -> Result<String, ScriptError> {
     }
     let _ = writeln!(w, "jobctl_program={}", quote(program)?);
     w.push_str(RESOLVE);
+    let mut filter = String::new();
+    if let Some(redact) = &spec.redact {
+        let program = redact
+            .program
+            .to_str()
+            .ok_or_else(|| ScriptError::BadPath(redact.program.display().to_string()))?;
+        let _ = writeln!(w, "jobctl_redactor={}", quote(program)?);
+        w.push_str(REDACTOR);
+        filter.push_str(" 2>&1 | \"$jobctl_redactor\" __redact");
+        if redact.shapes {
+            filter.push_str(" --shapes");
+        }
+        for name in &redact.secrets {
+            if !is_env_name(name) {
+                return Err(ScriptError::BadEnvName(name.to_string()));
+            }
+            let _ = write!(filter, " --secret {name}");
+        }
+    }
     if let Some(log) = spec.sync_log {
         let log = log
             .to_str()
@@ -112,10 +165,11 @@ pub fn render(spec: &ScriptSpec<'_>) -> Result<String, ScriptError> {
     }
     let _ = writeln!(
         w,
-        "( exec -a \"$jobctl_program\" \"$jobctl_path\" {} )",
+        "( exec -a \"$jobctl_program\" \"$jobctl_path\" {} ){filter}",
         words[1..].join(" ")
     );
-    let _ = writeln!(w, "jobctl_status=$?");
+    // The job's status, not the filter's.
+    let _ = writeln!(w, "jobctl_status=${{PIPESTATUS[0]}}");
     if spec.sync_log.is_some() {
         w.push_str(SYNC_STOP);
     }
@@ -136,6 +190,21 @@ trap 'jobctl_signal=TERM' TERM
 trap 'jobctl_signal=INT' INT
 trap 'jobctl_signal=USR1' USR1
 trap 'jobctl_signal=USR2' USR2
+"#;
+
+/// Reads the secrets and removes their file, whatever happens next.
+const SECRETS: &str = r#"if [ -r "$jobctl_secrets" ] && . "$jobctl_secrets"; then
+  rm -f -- "$jobctl_secrets"
+else
+  rm -f -- "$jobctl_secrets"
+  jobctl_could_not_start "cannot read the job's secrets from $jobctl_secrets (a job started twice by Slurm, e.g. requeued, finds it gone)"
+fi
+"#;
+
+/// The filter must run here, or the job's output would have nowhere to go.
+const REDACTOR: &str = r#"if [ ! -x "$jobctl_redactor" ]; then
+  jobctl_could_not_start "the output redactor $jobctl_redactor is not executable on $(hostname) (see jobctl worker --redactor)"
+fi
 "#;
 
 const CHDIR: &str = r#"if ! cd -- "$jobctl_cwd" 2>/dev/null; then
@@ -172,6 +241,19 @@ sync -d -- "$jobctl_log" 2>/dev/null
 const FINISH: &str = r#"jobctl_report "exited $jobctl_status"
 exit "$jobctl_status"
 "#;
+
+/// The text of a job's secrets file: one `export NAME='value'` line each,
+/// read by the batch script with `.`.
+pub fn secrets_file(secrets: &[(&str, &str)]) -> Result<String, ScriptError> {
+    let mut s = String::new();
+    for (name, value) in secrets {
+        if !is_env_name(name) {
+            return Err(ScriptError::BadEnvName(name.to_string()));
+        }
+        let _ = writeln!(s, "export {name}={}", quote(value)?);
+    }
+    Ok(s)
+}
 
 /// One shell word that stands for exactly `s`: inside single quotes nothing
 /// is special (spaces, `$`, `;`, `"`, backslashes, newlines); a single quote
@@ -218,6 +300,8 @@ mod tests {
             env: env.to_vec(),
             exit_file: &exit_file,
             sync_log: None,
+            secrets_file: None,
+            redact: None,
         };
         let script = dir.path().join("job.sh");
         std::fs::write(&script, render(&spec).unwrap()).unwrap();
@@ -356,6 +440,8 @@ mod tests {
             env,
             exit_file: &exit_file,
             sync_log: None,
+            secrets_file: None,
+            redact: None,
         };
         assert_eq!(
             render(&spec(vec![("A B", "x")])),
@@ -374,6 +460,8 @@ mod tests {
             env: vec![],
             exit_file: &exit_file,
             sync_log: None,
+            secrets_file: None,
+            redact: None,
         };
         assert_eq!(render(&spec), Err(ScriptError::EmptyCommand));
     }
@@ -395,6 +483,8 @@ mod tests {
             env: vec![],
             exit_file: &exit_file,
             sync_log: Some(&log),
+            secrets_file: None,
+            redact: None,
         };
         let script = dir.path().join("job.sh");
         std::fs::write(&script, render(&spec).unwrap()).unwrap();
@@ -408,6 +498,85 @@ mod tests {
         assert_eq!(String::from_utf8_lossy(&out.stdout), "out\ndone\n");
         assert_eq!(String::from_utf8_lossy(&out.stderr), "");
         assert_eq!(std::fs::read_to_string(&exit_file).unwrap(), "exited 0\n");
+    }
+
+    #[test]
+    fn secrets_come_from_a_file_removed_at_start_and_output_goes_through_the_filter() {
+        let dir = tempfile::tempdir().unwrap();
+        let exit_file = dir.path().join("job.exit");
+        let secrets = dir.path().join("job.secrets");
+        let value = "it's a $ecr3tV@lue \"q\"";
+        std::fs::write(&secrets, secrets_file(&[("TOKEN", value)]).unwrap()).unwrap();
+        // A stand-in for `jobctl __redact`: upper-cases, and shows its args.
+        let filter = dir.path().join("filter");
+        std::fs::write(&filter, "#!/bin/sh\necho \"args: $*\"\ntr a-z A-Z\n").unwrap();
+        let mode = std::os::unix::fs::PermissionsExt::from_mode(0o755);
+        std::fs::set_permissions(&filter, mode).unwrap();
+        let command: Vec<String> = [
+            "sh",
+            "-c",
+            "test -e \"$1\" && echo file-left; printf '%s\\n' \"$TOKEN\"; echo err >&2; exit 3",
+            "sh",
+            secrets.to_str().unwrap(),
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let render_with = |program: &Path| {
+            render(&ScriptSpec {
+                job_id: JobId::new(),
+                command: &command,
+                cwd: None,
+                env: vec![],
+                exit_file: &exit_file,
+                sync_log: None,
+                secrets_file: Some(&secrets),
+                redact: Some(RedactSpec {
+                    program,
+                    shapes: true,
+                    secrets: vec!["TOKEN"],
+                }),
+            })
+            .unwrap()
+        };
+        let text = render_with(&filter);
+        assert!(
+            !text.contains("cr3tV@lue"),
+            "no value in the script: {text}"
+        );
+        let script = dir.path().join("job.sh");
+        std::fs::write(&script, &text).unwrap();
+        let out = Command::new("bash").arg(&script).output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(
+            stdout,
+            format!(
+                "args: __redact --shapes --secret TOKEN\n{}\nERR\n",
+                value.to_uppercase()
+            )
+        );
+        assert!(!secrets.exists());
+        // The job's status, not the filter's (which exits 0).
+        assert_eq!(std::fs::read_to_string(&exit_file).unwrap(), "exited 3\n");
+        assert_eq!(out.status.code(), Some(3));
+
+        // The file is gone: a second start cannot run the job without it.
+        std::fs::write(&script, render_with(&filter)).unwrap();
+        Command::new("bash").arg(&script).output().unwrap();
+        let status = std::fs::read_to_string(&exit_file).unwrap();
+        assert!(
+            status.starts_with("spawn-error cannot read the job's secrets"),
+            "{status}"
+        );
+        // A filter missing on the node: the job does not start.
+        std::fs::write(&secrets, secrets_file(&[("TOKEN", value)]).unwrap()).unwrap();
+        std::fs::write(&script, render_with(&dir.path().join("missing"))).unwrap();
+        Command::new("bash").arg(&script).output().unwrap();
+        let status = std::fs::read_to_string(&exit_file).unwrap();
+        assert!(
+            status.starts_with("spawn-error the output redactor ") && !secrets.exists(),
+            "{status}"
+        );
     }
 
     #[test]

@@ -10,6 +10,8 @@
 //!   the jobs lost and the worker cancels them in Slurm).
 //! - `{id}.exit`: how the job ended, written by its batch script on the
 //!   compute node (see [`super::script`]).
+//! - `{id}.secrets`: the job's secrets (0600), from its submission until
+//!   its batch script starts and removes it (or the job ends).
 //!
 //! The records sit next to the logs rather than on the worker's own disk
 //! because the logs dir is the one place every login node of a site shares:
@@ -83,6 +85,30 @@ impl StateDir {
         self.dir.join(format!("{id}.exit"))
     }
 
+    /// Where job `id`'s secrets wait for its batch script.
+    pub fn secrets_file(&self, id: JobId) -> PathBuf {
+        self.dir.join(format!("{id}.secrets"))
+    }
+
+    /// Writes job `id`'s secrets file, readable by this user only. Not
+    /// synced: a crash loses it, and the job then cannot start (which it
+    /// reports) rather than leave the values on disk for longer.
+    pub fn write_secrets(&self, id: JobId, text: &str) -> io::Result<PathBuf> {
+        let path = self.secrets_file(id);
+        match fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)?;
+        file.write_all(text.as_bytes())?;
+        Ok(path)
+    }
+
     /// Writes (or replaces) a record durably.
     pub fn save(&self, record: &JobRecord) -> io::Result<()> {
         let path = self.record_path(record.job_id());
@@ -101,9 +127,13 @@ impl StateDir {
         File::open(&self.dir)?.sync_all()
     }
 
-    /// Forgets job `id`: its record and its exit file.
+    /// Forgets job `id`: its secrets, its record and its exit file.
     pub fn remove(&self, id: JobId) -> io::Result<()> {
-        for path in [self.record_path(id), self.exit_file(id)] {
+        for path in [
+            self.secrets_file(id),
+            self.record_path(id),
+            self.exit_file(id),
+        ] {
             match fs::remove_file(&path) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
