@@ -619,7 +619,23 @@ async fn migrate_copies_a_thousand_jobs_tokens_and_log_paths_into_an_empty_postg
         ..Default::default()
     })
     .unwrap();
-    for _ in 0..1000 {
+    // The oldest five ask for GPUs and carry secrets; the claims below take
+    // them first and end some, whose secrets go with their end: the rest
+    // (of jobs still pending or running) must move with their jobs.
+    let big = jobctl::domain::JobSpec::try_from(jobctl::protocol::SubmitJob {
+        command: vec!["train".into()],
+        gpus: Some(2),
+        cpus: Some(3),
+        secrets: [("HF_TOKEN".to_string(), "hf-secret-value-1".to_string())]
+            .into_iter()
+            .collect(),
+        ..Default::default()
+    })
+    .unwrap();
+    for _ in 0..5 {
+        api.store.insert_job("alice", &big).await.unwrap();
+    }
+    for _ in 0..995 {
         api.store.insert_job("alice", &spec).await.unwrap();
     }
     // Some run and end, so the copy carries every kind of row.
@@ -668,6 +684,25 @@ async fn migrate_copies_a_thousand_jobs_tokens_and_log_paths_into_an_empty_postg
     let after = pg.list_jobs(&filter(2000)).await.unwrap().jobs;
     assert_eq!(before.len(), 1000);
     assert_eq!(before, after, "every field of every job");
+    assert_eq!(
+        after.iter().filter(|j| j.gpus == 2 && j.cpus == 3).count(),
+        5,
+        "what jobs ask for moves with them"
+    );
+    let secrets_query =
+        "SELECT COUNT(*) FROM job_secrets WHERE name = 'HF_TOKEN' AND value = 'hf-secret-value-1'";
+    let lite_pool = sqlx::SqlitePool::connect(&api.database_url).await.unwrap();
+    let kept: i64 = sqlx::query_scalar(secrets_query)
+        .fetch_one(&lite_pool)
+        .await
+        .unwrap();
+    let pg_pool = sqlx::PgPool::connect(&target).await.unwrap();
+    let moved: i64 = sqlx::query_scalar(secrets_query)
+        .fetch_one(&pg_pool)
+        .await
+        .unwrap();
+    assert!(kept > 0, "some jobs with secrets have not ended");
+    assert_eq!(moved, kept, "jobs that have not ended keep their secrets");
     let tokens = |url: String| async move {
         let rows: Vec<(String, String, String, Vec<u8>)> = if url.starts_with("sqlite") {
             let pool = sqlx::SqlitePool::connect(&url).await.unwrap();

@@ -146,7 +146,8 @@ pub async fn sqlite_to_postgres(source: &str, target: &str) -> Result<Counts, St
         let rows = sqlx::query(
             "SELECT id, name, owner, command, cwd, env, timeout_seconds, status, exit_code, \
                  failure_reason, worker, created_at, started_at, finished_at, cancel_requested, \
-                 lease_token, lease_expires_at, pending_reason FROM jobs \
+                 lease_token, lease_expires_at, pending_reason, secret_names, gpus, cpus, \
+                 gpu_ids FROM jobs \
              WHERE ?1 IS NULL OR (created_at, id) > (?1, ?2) \
              ORDER BY created_at, id LIMIT ?3",
         )
@@ -160,7 +161,8 @@ pub async fn sqlite_to_postgres(source: &str, target: &str) -> Result<Counts, St
         let mut insert = QueryBuilder::new(
             "INSERT INTO jobs (id, name, owner, command, cwd, env, timeout_seconds, status, \
                  exit_code, failure_reason, worker, created_at, started_at, finished_at, \
-                 cancel_requested, lease_token, lease_expires_at, pending_reason) ",
+                 cancel_requested, lease_token, lease_expires_at, pending_reason, \
+                 secret_names, gpus, cpus, gpu_ids) ",
         );
         let mut bad = None;
         insert.push_values(&rows, |mut b, r| {
@@ -196,12 +198,34 @@ pub async fn sqlite_to_postgres(source: &str, target: &str) -> Result<Counts, St
                 .push_bind(r.try_get::<bool, _>("cancel_requested").unwrap_or(false))
                 .push_bind(get("lease_token"))
                 .push_bind(time("lease_expires_at"))
-                .push_bind(get("pending_reason"));
+                .push_bind(get("pending_reason"))
+                .push_bind(get("secret_names").unwrap_or_else(|| "[]".into()))
+                .push_unseparated("::jsonb")
+                .push_bind(r.try_get::<i32, _>("gpus").unwrap_or(0))
+                .push_bind(r.try_get::<i32, _>("cpus").unwrap_or(1))
+                .push_bind(get("gpu_ids"));
         });
         if let Some(what) = bad {
             return Err(StoreError::Corrupt(format!("the source holds {what}")));
         }
         counts.jobs += insert.build().execute(&mut *tx).await?.rows_affected();
+    }
+    // The secrets of jobs that have not ended (those of ended jobs were
+    // deleted with their end), so a pending job still gets them.
+    let secrets = sqlx::query("SELECT job_id, name, value FROM job_secrets")
+        .fetch_all(&mut *lite_tx)
+        .await?;
+    for row in &secrets {
+        let id: String = row.try_get("job_id")?;
+        let id = uuid::Uuid::parse_str(&id).map_err(|_| {
+            StoreError::Corrupt("the source holds a job id that is not a UUID".into())
+        })?;
+        sqlx::query("INSERT INTO job_secrets (job_id, name, value) VALUES ($1, $2, $3)")
+            .bind(id)
+            .bind(row.try_get::<String, _>("name")?)
+            .bind(row.try_get::<String, _>("value")?)
+            .execute(&mut *tx)
+            .await?;
     }
     lite_tx.rollback().await?;
     tx.commit().await?;
