@@ -125,6 +125,22 @@ const NO_NUL: &str = "^[^\\u0000]*$";
 
 /// A command as the api takes it: 1 to 4096 arguments, the program (the
 /// first) not empty.
+/// A claim's free GPU ids: at most 1024 distinct ids of 1 to 128 letters,
+/// digits, `-`, `_`, `:` or `.` (what `POST /workers/claim` checks), or null.
+fn gpu_ids_schema() -> utoipa::openapi::Array {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, SchemaType, Type};
+    ArrayBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::Array, Type::Null]))
+        .items(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some("^[A-Za-z0-9_:.-]{1,128}$")),
+        )
+        .max_items(Some(1024))
+        .unique_items(true)
+        .build()
+}
+
 fn command_schema() -> utoipa::openapi::Array {
     use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
     ArrayBuilder::new()
@@ -356,21 +372,41 @@ pub struct ClaimRequest {
     /// worker does not count resources (it claims any job; the Slurm
     /// executor leaves that to Slurm).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(max_items = 1024)]
+    #[schema(schema_with = gpu_ids_schema)]
     pub free_gpu_ids: Option<Vec<String>>,
     /// CPUs free on the worker now. Absent: no limit.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "optional_whole_count"
+    )]
+    #[schema(minimum = 0, maximum = 100_000)]
     pub free_cpus: Option<u32>,
     /// Job slots free on the worker now, the one this claim is for
     /// included. Absent: one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "optional_whole_count"
+    )]
+    #[schema(minimum = 0, maximum = 100_000)]
     pub free_slots: Option<u32>,
     /// All the GPUs the worker has, busy or not (for the starvation rule:
     /// the oldest job that fits this total is not overtaken).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "optional_whole_count"
+    )]
+    #[schema(minimum = 0, maximum = 100_000)]
     pub total_gpus: Option<u32>,
     /// All the CPUs the worker has.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "optional_whole_count"
+    )]
+    #[schema(minimum = 0, maximum = 100_000)]
     pub total_cpus: Option<u32>,
 }
 
@@ -463,6 +499,7 @@ pub struct WhoAmI {
 /// What a worker tells the api when it starts, and again (with `draining`)
 /// when it is told to stop: `POST /workers/register`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct WorkerRegistration {
     /// The name the worker claims jobs under.
     #[schema(
