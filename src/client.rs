@@ -11,8 +11,8 @@ use serde::de::DeserializeOwned;
 
 use crate::domain::JobId;
 use crate::protocol::{
-    ClaimRequest, ClaimedJob, ClaimedJobs, ErrorBody, Heartbeat, HeartbeatAck, Job, JobList, ListQuery,
-    LogChunk, LogSearch, LogSearchQuery, StatusReport, SubmitJob, WhoAmI, WorkerList,
+    ClaimRequest, ClaimedJob, ClaimedJobs, ErrorBody, Heartbeat, HeartbeatAck, Job, JobList,
+    ListQuery, LogChunk, LogSearch, LogSearchQuery, StatusReport, SubmitJob, WhoAmI, WorkerList,
     WorkerRegistration,
 };
 

@@ -426,8 +426,10 @@ async fn one_batch_claim_hands_out_what_fits_together(backend: Backend) {
     // What is left free after that one: devices 2 and 3, seven slots.
     let batch: serde_json::Value = api
         .post("/workers/claims", &worker)
-        .json(&json!({ "worker": "w", "free_gpu_ids": ["2", "3"], "free_cpus": 7,
-                       "free_slots": 7, "total_gpus": 4, "total_cpus": 8, "max_jobs": 7 }))
+        .json(
+            &json!({ "worker": "w", "free_gpu_ids": ["2", "3"], "free_cpus": 7,
+                       "free_slots": 7, "total_gpus": 4, "total_cpus": 8, "max_jobs": 7 }),
+        )
         .send()
         .await
         .unwrap()
@@ -455,11 +457,16 @@ async fn one_batch_claim_hands_out_what_fits_together(backend: Backend) {
     for job in batch["jobs"].as_array().unwrap() {
         assert!(job["lease_token"].as_str().is_some_and(|t| !t.is_empty()));
     }
-    assert_eq!(api.job(&user, submitted[4]).await.status, JobStatus::Pending);
+    assert_eq!(
+        api.job(&user, submitted[4]).await.status,
+        JobStatus::Pending
+    );
     let empty: serde_json::Value = api
         .post("/workers/claims", &worker)
-        .json(&json!({ "worker": "w", "free_gpu_ids": [], "free_cpus": 3, "free_slots": 3,
-                       "total_gpus": 4, "total_cpus": 8, "max_jobs": 3 }))
+        .json(
+            &json!({ "worker": "w", "free_gpu_ids": [], "free_cpus": 3, "free_slots": 3,
+                       "total_gpus": 4, "total_cpus": 8, "max_jobs": 3 }),
+        )
         .send()
         .await
         .unwrap()

@@ -317,7 +317,10 @@ async fn batched_claims_hand_each_job_out_once_within_what_is_offered(backend: B
                     let gpu_ids = job.gpu_ids.clone().unwrap_or_default();
                     assert_eq!(gpu_ids.len() as u32, job.gpus);
                     for id in gpu_ids {
-                        assert!(devices.insert(id.clone()), "device {id} given twice in one batch");
+                        assert!(
+                            devices.insert(id.clone()),
+                            "device {id} given twice in one batch"
+                        );
                     }
                     got.push(job.id);
                 }
@@ -376,7 +379,11 @@ async fn grouped_reports_answer_each_report_on_its_own(backend: Backend) {
     for t in tasks {
         let (id, first, again, stale) = t.await.unwrap();
         assert_eq!(first.unwrap().status, JobStatus::Completed, "job {id}");
-        assert_eq!(again.unwrap().status, JobStatus::Completed, "job {id} again");
+        assert_eq!(
+            again.unwrap().status,
+            JobStatus::Completed,
+            "job {id} again"
+        );
         if let Some(stale) = stale {
             match stale.await.unwrap() {
                 Err(StoreError::Conflict(_)) => {}

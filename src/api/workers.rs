@@ -11,8 +11,8 @@ use super::extract::{ApiJson, ApiPath, Worker};
 use crate::domain::{JobId, JobStatus};
 use crate::logs;
 use crate::protocol::{
-    ClaimRequest, ClaimedJob, ClaimedJobs, ErrorBody, Heartbeat, HeartbeatAck, Job, MAX_FAILURE_REASON_BYTES,
-    MAX_FINISHED_MS_AGO, StatusReport,
+    ClaimRequest, ClaimedJob, ClaimedJobs, ErrorBody, Heartbeat, HeartbeatAck, Job,
+    MAX_FAILURE_REASON_BYTES, MAX_FINISHED_MS_AGO, StatusReport,
 };
 use crate::store::{ClaimOffer, JobEnd};
 

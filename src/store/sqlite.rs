@@ -72,7 +72,8 @@ async fn group_commit(pool: SqlitePool, mut queue: tokio::sync::mpsc::UnboundedR
             }
             Err(_) => {
                 for finish in group.drain(..) {
-                    let result = finish_alone(&pool, finish.id, &finish.lease_token, &finish.end).await;
+                    let result =
+                        finish_alone(&pool, finish.id, &finish.lease_token, &finish.end).await;
                     let _ = finish.done.send(result);
                 }
             }
@@ -521,7 +522,8 @@ impl JobStore for SqliteStore {
         while let Some(offer) = left.take()
             && claimed.len() < max as usize
         {
-            let Some((job, lease_token)) = Self::claim_in(&mut tx, worker, lease, now, &offer).await?
+            let Some((job, lease_token)) =
+                Self::claim_in(&mut tx, worker, lease, now, &offer).await?
             else {
                 break;
             };
