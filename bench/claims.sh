@@ -25,6 +25,10 @@ REPO=$(pwd)
 
 JOBS=1000
 RUNS=3
+# GPUs the jobs ask for, in turn (BENCH_GPUS_MIX=0: none, to compare with a
+# jobctl older than batched claims, which waits a poll interval whenever the
+# oldest job does not fit).
+GPUS_MIX="${BENCH_GPUS_MIX:-0,1,2}"
 while [ $# -gt 0 ]; do
   case "$1" in
     --jobs) JOBS="$2"; shift ;;
@@ -105,7 +109,7 @@ measure() {
   out="$dir/bench.out"
   "${CLIENT[@]}" claims \
     --api "http://127.0.0.1:$port" --token "$admin" --jobs "$JOBS" --runs "$RUNS" \
-    --gpus-mix 0,1,2 --label "$db, 8 slots, 0/1/2 GPUs" >"$out"
+    --gpus-mix "$GPUS_MIX" --label "$db, 8 slots, GPUs $GPUS_MIX" >"$out"
   after=$(python3 bench/cpu_ticks.py "$api" "$worker")
   pg_after=$([ "$db" = postgres ] && python3 bench/cpu_ticks.py --postgres || echo '{"postgres": 0}')
   grep -v '^RESULT ' "$out" >&2 || true
@@ -113,9 +117,9 @@ measure() {
   kill -TERM "$worker" "$api"
   wait "$worker" "$api" 2>/dev/null || true
   # The worker's children are all reaped by now: take its total again.
-  ROW=$(python3 - "$out" "$api" "$worker" "$before" "$after" "$pg_before" "$pg_after" "$((JOBS * RUNS))" "$load" "$db" <<'PY'
+  ROW=$(python3 - "$out" "$api" "$worker" "$before" "$after" "$pg_before" "$pg_after" "$((JOBS * RUNS))" "$load" "$db" "$GPUS_MIX" <<'PY'
 import json, sys
-out, api, worker, b, a, pb, pa, n, load, db = sys.argv[1:]
+out, api, worker, b, a, pb, pa, n, load, db, gpus_mix = sys.argv[1:]
 b, a, pb, pa, n = json.loads(b), json.loads(a), json.loads(pb), json.loads(pa), int(n)
 summary = [json.loads(l[7:]) for l in open(out) if l.startswith("RESULT ") and '"kind":"claims"' in l][0]
 ms = lambda k: (a[k] - b[k]) * 1e3 / n
@@ -125,7 +129,7 @@ lo, med, hi = summary["jobs_per_s"]
 print(json.dumps({"kind": "claims_cpu", "label": db, "jobs": n, "jobs_per_s": [lo, med, hi],
     "e2e_jobs_per_s": summary["e2e_jobs_per_s"], "api_ms": round(api_ms, 3),
     "worker_ms": round(worker_self, 3), "supervisors_and_jobs_ms": round(worker_ms - worker_self, 3),
-    "postgres_ms": round(pg_ms, 3), "total_ms": round(api_ms + worker_ms + pg_ms, 3), "load1": float(load)}))
+    "postgres_ms": round(pg_ms, 3), "total_ms": round(api_ms + worker_ms + pg_ms, 3), "load1": float(load), "gpus_mix": gpus_mix}))
 PY
 )
   echo "$ROW" >>"$RESULTS"
@@ -154,6 +158,6 @@ print("|---|---|---|---|---|---|---|---|")
 print(f"| bare spawn, 8 × sh -c echo | {spawn['per_s']} | | | {spawn['cpu_ms_per_spawn_children']} | | {spawn['cpu_ms_per_spawn_with_python']} (with Python's) | |")
 for r in rows:
     lo, med, hi = r["jobs_per_s"]
-    print(f"| {r['label']}, 8 slots, 0/1/2 GPUs | {lo:.0f} / {med:.0f} / {hi:.0f} | {r['api_ms']:.2f} | {r['worker_ms']:.2f} "
+    print(f"| {r['label']}, 8 slots, GPUs {r['gpus_mix']} | {lo:.0f} / {med:.0f} / {hi:.0f} | {r['api_ms']:.2f} | {r['worker_ms']:.2f} "
           f"| {r['supervisors_and_jobs_ms']:.2f} | {r['postgres_ms']:.2f} | {r['total_ms']:.2f} | {r['load1']} |")
 PY
