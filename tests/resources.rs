@@ -403,14 +403,16 @@ async fn one_batch_claim_hands_out_what_fits_together(backend: Backend) {
         json!({ "worker": "w", "free_gpu_ids": ["0", "1", "2", "3"], "free_cpus": 8,
                 "free_slots": 8, "total_gpus": 4, "total_cpus": 8, "max_jobs": max_jobs })
     };
-    for bad in [0, 1025] {
-        let resp = api
-            .post("/workers/claims", &worker)
-            .json(&offer(bad))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 400, "max_jobs {bad}");
+    for route in ["/workers/claims", "/workers/claim"] {
+        for bad in [0, 1025] {
+            let resp = api
+                .post(route, &worker)
+                .json(&offer(bad))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(resp.status(), 400, "{route} with max_jobs {bad}");
+        }
     }
     let one: serde_json::Value = api
         .post("/workers/claim", &worker)

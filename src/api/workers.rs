@@ -64,12 +64,8 @@ pub async fn claim_jobs(
     _: Worker,
     ApiJson(body): ApiJson<ClaimRequest>,
 ) -> Result<Json<ClaimedJobs>, ApiError> {
+    // Checked with the rest of the offer, in `claim_offer`.
     let max = body.max_jobs.unwrap_or(1);
-    if !(1..=MAX_CLAIM_BATCH).contains(&max) {
-        return Err(ApiError::BadRequest(format!(
-            "max_jobs must be 1 to {MAX_CLAIM_BATCH}"
-        )));
-    }
     let jobs = claim(&state, &body, max).await?;
     Ok(Json(ClaimedJobs { jobs }))
 }
@@ -127,6 +123,15 @@ const MAX_GPU_ID_BYTES: usize = 128;
 /// `CUDA_VISIBLE_DEVICES` takes (letters, digits, `-`, `_`, `:`, `.`),
 /// never repeated.
 fn claim_offer(body: &ClaimRequest) -> Result<ClaimOffer, ApiError> {
+    // On either claim route: a value the OpenAPI document refuses is refused.
+    if body
+        .max_jobs
+        .is_some_and(|max| !(1..=MAX_CLAIM_BATCH).contains(&max))
+    {
+        return Err(ApiError::BadRequest(format!(
+            "max_jobs must be 1 to {MAX_CLAIM_BATCH}"
+        )));
+    }
     if let Some(ids) = &body.free_gpu_ids {
         if ids.len() > 1024 {
             return Err(ApiError::BadRequest(
