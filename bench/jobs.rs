@@ -52,6 +52,10 @@ enum Command {
         runs: usize,
         #[arg(long, default_value = "claims")]
         label: String,
+        /// GPUs the jobs ask for, cycled over them (`0,1,2`: a mix of
+        /// 0-, 1- and 2-GPU jobs); none given: every job asks for none.
+        #[arg(long, value_delimiter = ',')]
+        gpus_mix: Vec<u32>,
     },
     /// One job at a time, timed.
     Overhead {
@@ -96,9 +100,10 @@ impl Client {
         }
     }
 
-    async fn submit(&self, command: &[String]) -> Result<Job, String> {
+    async fn submit(&self, command: &[String], gpus: Option<u32>) -> Result<Job, String> {
         let body = SubmitJob {
             command: command.to_vec(),
+            gpus,
             ..SubmitJob::default()
         };
         let answer = self
@@ -177,7 +182,8 @@ async fn main() -> ExitCode {
             jobs,
             runs,
             label,
-        } => claims(&Client::new(&api), jobs, runs, &label).await,
+            gpus_mix,
+        } => claims(&Client::new(&api), jobs, runs, &label, &gpus_mix).await,
         Command::Overhead {
             api,
             runs,
@@ -198,15 +204,22 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn claims(client: &Client, jobs: usize, runs: usize, label: &str) -> Result<(), String> {
+async fn claims(
+    client: &Client,
+    jobs: usize,
+    runs: usize,
+    label: &str,
+    gpus_mix: &[u32],
+) -> Result<(), String> {
     let command = vec!["true".to_string()];
     let mut worker_rates = Vec::new();
     let mut e2e_rates = Vec::new();
     for run in 1..=runs {
         let submitted_at = Utc::now();
         let mut ids = Vec::with_capacity(jobs);
-        for _ in 0..jobs {
-            ids.push(client.submit(&command).await?.id.to_string());
+        for i in 0..jobs {
+            let gpus = (!gpus_mix.is_empty()).then(|| gpus_mix[i % gpus_mix.len()]);
+            ids.push(client.submit(&command, gpus).await?.id.to_string());
         }
         let submit_s = seconds(submitted_at, Utc::now());
         let patience = Duration::from_secs(60 + jobs as u64);
@@ -266,7 +279,7 @@ async fn overhead(
     let mut e2e = Vec::new();
     for run in 1..=runs {
         let sent = Instant::now();
-        let job = client.submit(command).await?;
+        let job = client.submit(command, None).await?;
         let id = job.id.to_string();
         let job = client
             .wait(&id, Duration::from_millis(10), Duration::from_secs(600))

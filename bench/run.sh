@@ -424,6 +424,12 @@ bench_claims() {
       rm -rf "$dir"
     done
   done
+  log "5b. claim throughput beside the bare spawn rate: 8 slots, 4 GPUs, 0/1/2-GPU jobs (bench/claims.sh)"
+  quiet "claims beside spawn rate"
+  local claims_args=(--jobs 1000 --runs 3)
+  [ "$SMOKE" = 1 ] && claims_args=(--smoke)
+  BENCH_RESULTS="$RESULTS" BENCH_PROFILE="$BENCH_PROFILE" bench/claims.sh "${claims_args[@]}" ||
+    { printf '{"kind":"failure","label":"claims.sh"}\n' >>"$RESULTS"; [ "$SMOKE" = 1 ] && die "bench/claims.sh failed"; }
 }
 
 bench_list() {

@@ -11,8 +11,8 @@ use serde::de::DeserializeOwned;
 
 use crate::domain::JobId;
 use crate::protocol::{
-    ClaimRequest, ClaimedJob, ErrorBody, Heartbeat, HeartbeatAck, Job, JobList, ListQuery,
-    LogChunk, LogSearch, LogSearchQuery, StatusReport, SubmitJob, WhoAmI, WorkerList,
+    ClaimRequest, ClaimedJob, ClaimedJobs, ErrorBody, Heartbeat, HeartbeatAck, Job, JobList,
+    ListQuery, LogChunk, LogSearch, LogSearchQuery, StatusReport, SubmitJob, WhoAmI, WorkerList,
     WorkerRegistration,
 };
 
@@ -341,6 +341,15 @@ impl ApiClient {
             return Ok(None);
         }
         self.decode(resp).await.map(Some)
+    }
+
+    /// `POST /workers/claims`: up to `body.max_jobs` jobs at once (none
+    /// when nothing fits). An api older than this route answers 404.
+    pub async fn claim_many(&self, body: &ClaimRequest) -> Result<Vec<ClaimedJob>, ClientError> {
+        let answer: ClaimedJobs = self
+            .call(Method::POST, "workers/claims", Some(body))
+            .await?;
+        Ok(answer.jobs)
     }
 
     /// `POST /jobs/{id}/heartbeat`, with why the job still waits, if it does.

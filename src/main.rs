@@ -7,7 +7,20 @@ use clap::Parser;
 use jobctl::cli::{Cli, Command};
 use jobctl::exit;
 
+/// The job supervisor's own parser: one per job started, so it does not
+/// build the whole command line of every other subcommand first.
+#[derive(Parser)]
+#[command(name = "jobctl __run-job")]
+struct RunJobCli {
+    #[command(flatten)]
+    args: jobctl::cli::RunJobArgs,
+}
+
 fn main() -> ExitCode {
+    let mut argv = std::env::args_os();
+    if argv.nth(1).is_some_and(|a| a == "__run-job") {
+        return jobctl::worker::shim::run(RunJobCli::parse_from(argv_without_subcommand()).args);
+    }
     let cli = Cli::parse();
     // The job supervisor stays minimal: no runtime, no logging.
     if let Command::RunJob(args) = cli.command {
@@ -27,6 +40,14 @@ fn main() -> ExitCode {
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => fail(&e),
     }
+}
+
+/// argv with `__run-job` taken out: `jobctl __run-job --x …` → `jobctl --x …`.
+fn argv_without_subcommand() -> impl Iterator<Item = std::ffi::OsString> {
+    std::env::args_os()
+        .enumerate()
+        .filter(|(i, _)| *i != 1)
+        .map(|(_, a)| a)
 }
 
 fn fail(e: &anyhow::Error) -> ExitCode {

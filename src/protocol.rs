@@ -408,6 +408,23 @@ pub struct ClaimRequest {
     )]
     #[schema(minimum = 0, maximum = 100_000)]
     pub total_cpus: Option<u32>,
+    /// How many jobs `POST /workers/claims` may hand out at once, each
+    /// fitting what the ones before it left free (at most `free_slots`).
+    /// Absent: one. `POST /workers/claim` hands out one job whatever it says.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "optional_whole_count"
+    )]
+    #[schema(minimum = 1, maximum = 1024)]
+    pub max_jobs: Option<u32>,
+}
+
+/// What `POST /workers/claims` hands out: the claimed jobs, oldest first
+/// (none when nothing fits).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ClaimedJobs {
+    pub jobs: Vec<ClaimedJob>,
 }
 
 /// A job handed to a worker, with the lease that fences its reports.

@@ -93,6 +93,7 @@ async fn every_route_in_the_openapi_document(backend: Backend) {
         ("get", "/jobs/{id}/logs"),
         ("get", "/jobs/{id}/logs/download"),
         ("post", "/workers/claim"),
+        ("post", "/workers/claims"),
         ("post", "/workers/register"),
         ("get", "/workers"),
         ("get", "/metrics"),
@@ -280,6 +281,7 @@ async fn roles_are_kept_to_their_routes(backend: Backend) {
     for token in [&user, &admin] {
         for (path, body) in [
             ("/workers/claim".to_string(), json!({"worker": "w"})),
+            ("/workers/claims".to_string(), json!({"worker": "w"})),
             (format!("/jobs/{id}/heartbeat"), json!({"lease_token": "x"})),
             (
                 format!("/jobs/{id}/status"),

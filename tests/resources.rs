@@ -23,6 +23,7 @@ backend_tests!(
     two_workers_with_different_gpus_take_only_what_fits,
     bad_resource_requests_are_refused,
     a_job_no_live_worker_fits_says_so_and_starts_when_one_joins,
+    one_batch_claim_hands_out_what_fits_together,
 );
 
 const WITHIN: Duration = Duration::from_secs(60);
@@ -386,4 +387,93 @@ async fn a_job_no_live_worker_fits_says_so_and_starts_when_one_joins(backend: Ba
     assert_eq!(done.worker.as_deref(), Some("big"));
     assert_eq!(done.pending_reason, None);
     assert!(log(&api, &user, big.id).await.starts_with("[0,1]\n"));
+}
+
+/// `POST /workers/claims`: one request hands out, oldest first, every job
+/// that fits what the ones before it left free, each with its own devices;
+/// the reservation for a big job that does not fit still holds inside the
+/// batch. `POST /workers/claim` hands out one job whatever `max_jobs` says.
+async fn one_batch_claim_hands_out_what_fits_together(backend: Backend) {
+    let (api, user, worker) = setup(&backend).await;
+    let mut submitted = Vec::new();
+    for gpus in [2, 1, 1, 0, 2, 0] {
+        submitted.push(submit(&api, &user, gpus, 1, "true").await.id);
+    }
+    let offer = |max_jobs: u32| {
+        json!({ "worker": "w", "free_gpu_ids": ["0", "1", "2", "3"], "free_cpus": 8,
+                "free_slots": 8, "total_gpus": 4, "total_cpus": 8, "max_jobs": max_jobs })
+    };
+    for route in ["/workers/claims", "/workers/claim"] {
+        for bad in [0, 1025] {
+            let resp = api
+                .post(route, &worker)
+                .json(&offer(bad))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(resp.status(), 400, "{route} with max_jobs {bad}");
+        }
+    }
+    let one: serde_json::Value = api
+        .post("/workers/claim", &worker)
+        .json(&offer(8))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(one["id"], submitted[0].to_string());
+    assert_eq!(one["gpu_ids"], json!(["0", "1"]));
+    // What is left free after that one: devices 2 and 3, seven slots.
+    let batch: serde_json::Value = api
+        .post("/workers/claims", &worker)
+        .json(
+            &json!({ "worker": "w", "free_gpu_ids": ["2", "3"], "free_cpus": 7,
+                       "free_slots": 7, "total_gpus": 4, "total_cpus": 8, "max_jobs": 7 }),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let got: Vec<(String, serde_json::Value)> = batch["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| (j["id"].as_str().unwrap().to_string(), j["gpu_ids"].clone()))
+        .collect();
+    // The two 1-GPU jobs and the 0-GPU job; then the 2-GPU job does not
+    // fit, and it is held for: only the 0-GPU job after it may pass it.
+    assert_eq!(
+        got,
+        vec![
+            (submitted[1].to_string(), json!(["2"])),
+            (submitted[2].to_string(), json!(["3"])),
+            (submitted[3].to_string(), json!([])),
+            (submitted[5].to_string(), json!([])),
+        ],
+        "{batch}"
+    );
+    for job in batch["jobs"].as_array().unwrap() {
+        assert!(job["lease_token"].as_str().is_some_and(|t| !t.is_empty()));
+    }
+    assert_eq!(
+        api.job(&user, submitted[4]).await.status,
+        JobStatus::Pending
+    );
+    let empty: serde_json::Value = api
+        .post("/workers/claims", &worker)
+        .json(
+            &json!({ "worker": "w", "free_gpu_ids": [], "free_cpus": 3, "free_slots": 3,
+                       "total_gpus": 4, "total_cpus": 8, "max_jobs": 3 }),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(empty, json!({ "jobs": [] }));
 }

@@ -20,6 +20,8 @@ backend_tests!(
     cancels_racing_claims_leave_consistent_jobs,
     tokens_are_unique_by_name_and_revocable,
     listing_filters_and_orders,
+    batched_claims_hand_each_job_out_once_within_what_is_offered,
+    grouped_reports_answer_each_report_on_its_own,
 );
 
 async fn open(
@@ -271,4 +273,124 @@ async fn listing_filters_and_orders(backend: Backend) {
         .await
         .unwrap();
     assert!(by_prefix.jobs.iter().any(|j| j.id == ids[1]));
+}
+
+/// `claim_jobs` from several workers at once: every job handed out exactly
+/// once, and no batch more than its offer holds (slots, CPUs, devices, each
+/// device to one job).
+async fn batched_claims_hand_each_job_out_once_within_what_is_offered(backend: Backend) {
+    let (store, _dir, _guard) = open(&backend).await;
+    let mut ids = HashSet::new();
+    for i in 0..120 {
+        let spec = JobSpec::try_from(SubmitJob {
+            command: vec!["echo".into(), i.to_string()],
+            gpus: Some((i % 3) as u32),
+            ..SubmitJob::default()
+        })
+        .unwrap();
+        ids.insert(store.insert_job("alice", &spec).await.unwrap().id);
+    }
+    let offer = ClaimOffer {
+        free_gpu_ids: Some(["0", "1", "2", "3"].map(String::from).to_vec()),
+        free_cpus: Some(6),
+        free_slots: 8,
+        total_gpus: Some(4),
+        total_cpus: Some(6),
+    };
+    let mut tasks = Vec::new();
+    for w in 0..4 {
+        let (store, offer) = (store.clone(), offer.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut got = Vec::new();
+            loop {
+                let batch = store
+                    .claim_jobs(&format!("w{w}"), Duration::from_secs(60), &offer, 8)
+                    .await
+                    .unwrap();
+                if batch.is_empty() {
+                    return got;
+                }
+                assert!(batch.len() <= 6, "at most the free CPUs: {}", batch.len());
+                let mut devices = HashSet::new();
+                for (job, _) in &batch {
+                    assert_eq!(job.status, JobStatus::Running);
+                    let gpu_ids = job.gpu_ids.clone().unwrap_or_default();
+                    assert_eq!(gpu_ids.len() as u32, job.gpus);
+                    for id in gpu_ids {
+                        assert!(
+                            devices.insert(id.clone()),
+                            "device {id} given twice in one batch"
+                        );
+                    }
+                    got.push(job.id);
+                }
+            }
+        }));
+    }
+    let mut claimed = Vec::new();
+    for t in tasks {
+        claimed.extend(t.await.unwrap());
+    }
+    assert_eq!(claimed.len(), 120, "each job handed out once");
+    assert_eq!(claimed.into_iter().collect::<HashSet<_>>(), ids);
+}
+
+/// Final reports sent together (SQLite commits them in groups): each gets
+/// its own answer — a stale lease refused, the others recorded — and a
+/// retried report finds its end already recorded.
+async fn grouped_reports_answer_each_report_on_its_own(backend: Backend) {
+    let (store, _dir, _guard) = open(&backend).await;
+    let mut leases = Vec::new();
+    for i in 0..80 {
+        store.insert_job("alice", &spec(i)).await.unwrap();
+        let (job, lease) = store
+            .claim_job("w", Duration::from_secs(60), &ClaimOffer::default())
+            .await
+            .unwrap()
+            .unwrap();
+        leases.push((job.id, lease));
+    }
+    let end = JobEnd {
+        status: JobStatus::Completed,
+        exit_code: Some(0),
+        failure_reason: None,
+        ago: Duration::ZERO,
+    };
+    let mut tasks = Vec::new();
+    for (i, (id, lease)) in leases.iter().cloned().enumerate() {
+        let (store, end) = (store.clone(), end.clone());
+        tasks.push(tokio::spawn(async move {
+            // Every fourth job also gets a report under a wrong lease,
+            // racing its real one.
+            let stale = if i % 4 == 0 {
+                let store = store.clone();
+                let end = end.clone();
+                Some(tokio::spawn(async move {
+                    store.finish_job(id, "not-the-lease", &end).await
+                }))
+            } else {
+                None
+            };
+            let first = store.finish_job(id, &lease, &end).await;
+            let again = store.finish_job(id, &lease, &end).await;
+            (id, first, again, stale)
+        }));
+    }
+    for t in tasks {
+        let (id, first, again, stale) = t.await.unwrap();
+        assert_eq!(first.unwrap().status, JobStatus::Completed, "job {id}");
+        assert_eq!(
+            again.unwrap().status,
+            JobStatus::Completed,
+            "job {id} again"
+        );
+        if let Some(stale) = stale {
+            match stale.await.unwrap() {
+                Err(StoreError::Conflict(_)) => {}
+                other => panic!("a report under a stale lease: {other:?}"),
+            }
+        }
+        let job = store.get_job(id).await.unwrap().unwrap();
+        assert_eq!(job.status, JobStatus::Completed);
+    }
 }

@@ -272,6 +272,7 @@ fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(logs::download_logs))
         .routes(routes!(logs::search_logs))
         .routes(routes!(workers::claim_job))
+        .routes(routes!(workers::claim_jobs))
         .routes(routes!(workers::heartbeat))
         .routes(routes!(workers::report_status))
         .routes(routes!(fleet::register_worker))

@@ -11,8 +11,8 @@ use super::extract::{ApiJson, ApiPath, Worker};
 use crate::domain::{JobId, JobStatus};
 use crate::logs;
 use crate::protocol::{
-    ClaimRequest, ClaimedJob, ErrorBody, Heartbeat, HeartbeatAck, Job, MAX_FAILURE_REASON_BYTES,
-    MAX_FINISHED_MS_AGO, StatusReport,
+    ClaimRequest, ClaimedJob, ClaimedJobs, ErrorBody, Heartbeat, HeartbeatAck, Job,
+    MAX_FAILURE_REASON_BYTES, MAX_FINISHED_MS_AGO, StatusReport,
 };
 use crate::store::{ClaimOffer, JobEnd};
 
@@ -39,6 +39,46 @@ pub async fn claim_job(
     _: Worker,
     ApiJson(body): ApiJson<ClaimRequest>,
 ) -> Result<Response, ApiError> {
+    match claim(&state, &body, 1).await?.pop() {
+        Some(claimed) => Ok(Json(claimed).into_response()),
+        None => Ok(StatusCode::NO_CONTENT.into_response()),
+    }
+}
+
+/// Claim several jobs at once: each the oldest pending job that fits what
+/// the ones claimed before it left free, up to `max_jobs` (and the free
+/// slots), in one transaction.
+#[utoipa::path(
+    post, path = "/workers/claims", tag = "workers",
+    request_body = ClaimRequest,
+    responses(
+        (status = 200, description = "The jobs, now running, each with its lease; none when no pending job fits", body = ClaimedJobs),
+        (status = 400, description = "Malformed body", body = ErrorBody),
+        (status = 401, description = "Missing, unknown or revoked token", body = ErrorBody),
+        (status = 403, description = "Not a worker token", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn claim_jobs(
+    State(state): State<AppState>,
+    _: Worker,
+    ApiJson(body): ApiJson<ClaimRequest>,
+) -> Result<Json<ClaimedJobs>, ApiError> {
+    // Checked with the rest of the offer, in `claim_offer`.
+    let max = body.max_jobs.unwrap_or(1);
+    let jobs = claim(&state, &body, max).await?;
+    Ok(Json(ClaimedJobs { jobs }))
+}
+
+/// Most jobs one `POST /workers/claims` hands out.
+const MAX_CLAIM_BATCH: u32 = 1024;
+
+/// Up to `max` claims for the worker of `body`, in one store transaction.
+async fn claim(
+    state: &AppState,
+    body: &ClaimRequest,
+    max: u32,
+) -> Result<Vec<ClaimedJob>, ApiError> {
     let worker = body.worker.trim();
     if worker.is_empty()
         || worker.chars().count() > MAX_WORKER_NAME
@@ -50,32 +90,30 @@ pub async fn claim_job(
         ));
     }
     see_worker(state.store.touch_worker(worker).await, worker);
-    let offer = claim_offer(&body)?;
+    let offer = claim_offer(body)?;
     let started = std::time::Instant::now();
     let claimed = state
         .store
-        .claim_job(worker, state.lease_timeout, &offer)
+        .claim_jobs(worker, state.lease_timeout, &offer, max)
         .await?;
     crate::metrics::claim_answered(started.elapsed());
-    match claimed {
-        Some((job, lease_token)) => {
-            tracing::info!(job = %job.id, worker, "job claimed");
-            crate::metrics::job_claimed(&job);
-            let secrets = if job.secret_names.is_empty() {
-                Default::default()
-            } else {
-                state.store.claimed_secrets(job.id, &lease_token).await?
-            };
-            Ok(Json(ClaimedJob {
-                job,
-                secrets,
-                lease_token,
-                lease_timeout_seconds: state.lease_timeout.as_secs().max(1),
-            })
-            .into_response())
-        }
-        None => Ok(StatusCode::NO_CONTENT.into_response()),
+    let mut answer = Vec::with_capacity(claimed.len());
+    for (job, lease_token) in claimed {
+        tracing::info!(job = %job.id, worker, "job claimed");
+        crate::metrics::job_claimed(&job);
+        let secrets = if job.secret_names.is_empty() {
+            Default::default()
+        } else {
+            state.store.claimed_secrets(job.id, &lease_token).await?
+        };
+        answer.push(ClaimedJob {
+            job,
+            secrets,
+            lease_token,
+            lease_timeout_seconds: state.lease_timeout.as_secs().max(1),
+        });
     }
+    Ok(answer)
 }
 
 /// Longest GPU device id accepted (MIG UUIDs are about 40 characters).
@@ -85,6 +123,15 @@ const MAX_GPU_ID_BYTES: usize = 128;
 /// `CUDA_VISIBLE_DEVICES` takes (letters, digits, `-`, `_`, `:`, `.`),
 /// never repeated.
 fn claim_offer(body: &ClaimRequest) -> Result<ClaimOffer, ApiError> {
+    // On either claim route: a value the OpenAPI document refuses is refused.
+    if body
+        .max_jobs
+        .is_some_and(|max| !(1..=MAX_CLAIM_BATCH).contains(&max))
+    {
+        return Err(ApiError::BadRequest(format!(
+            "max_jobs must be 1 to {MAX_CLAIM_BATCH}"
+        )));
+    }
     if let Some(ids) = &body.free_gpu_ids {
         if ids.len() > 1024 {
             return Err(ApiError::BadRequest(

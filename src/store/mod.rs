@@ -205,6 +205,25 @@ impl ClaimOffer {
         (backfill.cpus > 0).then_some(backfill)
     }
 
+    /// What is left of this offer once `job` (just claimed from it) holds
+    /// its GPUs, CPUs and slot; `None` when no slot is left.
+    pub fn after(&self, job: &Job) -> Option<ClaimOffer> {
+        let free_slots = self.free_slots.checked_sub(1).filter(|&s| s > 0)?;
+        let taken = job.gpu_ids.as_deref().unwrap_or_default();
+        Some(ClaimOffer {
+            free_gpu_ids: self.free_gpu_ids.as_ref().map(|ids| {
+                ids.iter()
+                    .filter(|id| !taken.contains(id))
+                    .cloned()
+                    .collect()
+            }),
+            free_cpus: self.free_cpus.map(|c| c.saturating_sub(job.cpus)),
+            free_slots,
+            total_gpus: self.total_gpus,
+            total_cpus: self.total_cpus,
+        })
+    }
+
     /// The device ids a job asking for `gpus` gets: the first ones offered.
     pub fn gpu_ids_for(&self, gpus: u32) -> Option<String> {
         self.free_gpu_ids.as_ref().map(|ids| {
@@ -260,7 +279,21 @@ pub trait JobStore: Send + Sync + 'static {
         worker: &str,
         lease: Duration,
         offer: &ClaimOffer,
-    ) -> Result<Option<(Job, String)>, StoreError>;
+    ) -> Result<Option<(Job, String)>, StoreError> {
+        Ok(self.claim_jobs(worker, lease, offer, 1).await?.pop())
+    }
+
+    /// Up to `max` claims as [`JobStore::claim_job`] makes them, one after
+    /// the other, each against what the previous ones left of `offer`
+    /// ([`ClaimOffer::after`]) — in one transaction, so one commit hands
+    /// out a whole batch. Stops at the first claim that finds nothing.
+    async fn claim_jobs(
+        &self,
+        worker: &str,
+        lease: Duration,
+        offer: &ClaimOffer,
+        max: u32,
+    ) -> Result<Vec<(Job, String)>, StoreError>;
 
     /// The secrets of a job that is running under this lease: what the
     /// claim answer hands its worker. Empty once the job has ended (they are

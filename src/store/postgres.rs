@@ -81,6 +81,68 @@ impl PostgresStore {
         Ok(steps.join("\n"))
     }
 
+    /// One claim inside the claimer's transaction: the oldest pending job
+    /// that fits `offer`, now running under a fresh lease.
+    async fn claim_in(
+        tx: &mut Transaction<'static, Postgres>,
+        worker: &str,
+        lease: Duration,
+        offer: &ClaimOffer,
+    ) -> Result<Option<(Job, String)>, StoreError> {
+        let lease_token = new_lease_token();
+        // What the oldest job this worker could ever run asks for: read
+        // without a lock, since a reservation a moment stale is harmless
+        // (the claim below re-checks every job it takes).
+        let oldest = if offer.counts_resources() {
+            let capacity = offer.capacity();
+            sqlx::query_as::<_, (i32, i32)>(
+                "SELECT gpus, cpus FROM jobs WHERE status = 'pending' AND gpus <= $1 \
+                     AND cpus <= $2 ORDER BY created_at, id LIMIT 1",
+            )
+            .bind(capacity.gpus)
+            .bind(capacity.cpus)
+            .fetch_optional(&mut **tx)
+            .await?
+            .map(|(g, c)| (g.max(0) as u32, c.max(0) as u32))
+        } else {
+            None
+        };
+        let Some(limits) = offer.limits(oldest) else {
+            return Ok(None);
+        };
+        // The fit conditions are in the locking SELECT itself: a job that
+        // does not fit is never taken, so never given back.
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "WITH next AS MATERIALIZED ( \
+                 SELECT id, gpus FROM jobs WHERE status = 'pending' AND gpus <= $4 \
+                     AND cpus <= $5 \
+                 ORDER BY created_at, id LIMIT 1 FOR UPDATE SKIP LOCKED) \
+             UPDATE jobs SET status = 'running', worker = $1, started_at = now(), \
+                 lease_token = $2, lease_expires_at = now() + make_interval(secs => $3), \
+                 pending_reason = NULL, \
+                 gpu_ids = array_to_string(($6::text[])[1:next.gpus], ',') \
+             FROM next WHERE jobs.id = next.id \
+             RETURNING {}",
+            JOB_COLUMNS
+                .split(", ")
+                .map(|c| format!("jobs.{c}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )))
+        .bind(worker)
+        .bind(&lease_token)
+        .bind(lease.as_secs_f64())
+        .bind(limits.gpus)
+        .bind(limits.cpus)
+        .bind(offer.free_gpu_ids.as_deref())
+        .fetch_optional(&mut **tx)
+        .await?;
+        match row {
+            Some(row) => Ok(Some((job_from_row(&row)?, lease_token))),
+            None => Ok(None),
+        }
+    }
+
     async fn job_in(tx: &mut Transaction<'static, Postgres>, id: JobId) -> Result<Job, StoreError> {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {JOB_COLUMNS} FROM jobs WHERE id = $1"
@@ -252,67 +314,28 @@ impl JobStore for PostgresStore {
         Ok(job)
     }
 
-    async fn claim_job(
+    async fn claim_jobs(
         &self,
         worker: &str,
         lease: Duration,
         offer: &ClaimOffer,
-    ) -> Result<Option<(Job, String)>, StoreError> {
-        let lease_token = new_lease_token();
+        max: u32,
+    ) -> Result<Vec<(Job, String)>, StoreError> {
         let mut tx = self.pool.begin().await?;
-        // What the oldest job this worker could ever run asks for: read
-        // without a lock, since a reservation a moment stale is harmless
-        // (the claim below re-checks every job it takes).
-        let oldest = if offer.counts_resources() {
-            let capacity = offer.capacity();
-            sqlx::query_as::<_, (i32, i32)>(
-                "SELECT gpus, cpus FROM jobs WHERE status = 'pending' AND gpus <= $1 \
-                     AND cpus <= $2 ORDER BY created_at, id LIMIT 1",
-            )
-            .bind(capacity.gpus)
-            .bind(capacity.cpus)
-            .fetch_optional(&mut *tx)
-            .await?
-            .map(|(g, c)| (g.max(0) as u32, c.max(0) as u32))
-        } else {
-            None
-        };
-        let Some(limits) = offer.limits(oldest) else {
-            tx.commit().await?;
-            return Ok(None);
-        };
-        // The fit conditions are in the locking SELECT itself: a job that
-        // does not fit is never taken, so never given back.
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "WITH next AS MATERIALIZED ( \
-                 SELECT id, gpus FROM jobs WHERE status = 'pending' AND gpus <= $4 \
-                     AND cpus <= $5 \
-                 ORDER BY created_at, id LIMIT 1 FOR UPDATE SKIP LOCKED) \
-             UPDATE jobs SET status = 'running', worker = $1, started_at = now(), \
-                 lease_token = $2, lease_expires_at = now() + make_interval(secs => $3), \
-                 pending_reason = NULL, \
-                 gpu_ids = array_to_string(($6::text[])[1:next.gpus], ',') \
-             FROM next WHERE jobs.id = next.id \
-             RETURNING {}",
-            JOB_COLUMNS
-                .split(", ")
-                .map(|c| format!("jobs.{c}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        )))
-        .bind(worker)
-        .bind(&lease_token)
-        .bind(lease.as_secs_f64())
-        .bind(limits.gpus)
-        .bind(limits.cpus)
-        .bind(offer.free_gpu_ids.as_deref())
-        .fetch_optional(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        match row {
-            Some(row) => Ok(Some((job_from_row(&row)?, lease_token))),
-            None => Ok(None),
+        let mut claimed = Vec::new();
+        let mut left = Some(offer.clone());
+        while let Some(offer) = left.take()
+            && claimed.len() < max as usize
+        {
+            let Some((job, lease_token)) = Self::claim_in(&mut tx, worker, lease, &offer).await?
+            else {
+                break;
+            };
+            left = offer.after(&job);
+            claimed.push((job, lease_token));
         }
+        tx.commit().await?;
+        Ok(claimed)
     }
 
     async fn claimed_secrets(&self, id: JobId, lease_token: &str) -> Result<Secrets, StoreError> {

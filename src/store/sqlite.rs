@@ -37,6 +37,80 @@ const JOB_COLUMNS: &str = "id, name, owner, command, cwd, env, timeout_seconds, 
 #[derive(Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// Final reports, committed in groups ([`group_commit`]).
+    finishes: tokio::sync::mpsc::UnboundedSender<Finish>,
+}
+
+/// One final report waiting for its group's commit.
+struct Finish {
+    id: JobId,
+    lease_token: String,
+    end: JobEnd,
+    done: tokio::sync::oneshot::Sender<Result<Job, StoreError>>,
+}
+
+/// Most final reports committed together.
+const MAX_FINISH_GROUP: usize = 64;
+
+/// Commits final reports in groups: whatever arrived while the previous
+/// commit was reaching the disk goes into the next transaction, each
+/// report with the same checks as alone, and each is answered only after
+/// the commit (a synchronous one: an acknowledged report survives a crash
+/// or power cut, as before). One disk flush then records many jobs' ends
+/// instead of one. A report that fails its checks (a stale lease) is
+/// refused without writing and does not touch the others; should the group
+/// fail as a whole (a full disk), each report is tried again alone, so
+/// that each gets its own answer.
+async fn group_commit(pool: SqlitePool, mut queue: tokio::sync::mpsc::UnboundedReceiver<Finish>) {
+    let mut group = Vec::new();
+    while queue.recv_many(&mut group, MAX_FINISH_GROUP).await > 0 {
+        match finish_group(&pool, &group).await {
+            Ok(results) => {
+                for (finish, result) in group.drain(..).zip(results) {
+                    let _ = finish.done.send(result);
+                }
+            }
+            Err(_) => {
+                for finish in group.drain(..) {
+                    let result =
+                        finish_alone(&pool, finish.id, &finish.lease_token, &finish.end).await;
+                    let _ = finish.done.send(result);
+                }
+            }
+        }
+    }
+}
+
+/// The group's reports in one transaction; `Err` when it cannot commit.
+async fn finish_group(
+    pool: &SqlitePool,
+    group: &[Finish],
+) -> Result<Vec<Result<Job, StoreError>>, StoreError> {
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let mut results = Vec::with_capacity(group.len());
+    for finish in group {
+        match SqliteStore::finish_in(&mut tx, finish.id, &finish.lease_token, &finish.end).await {
+            // Refused by the checks, before any write: only this report fails.
+            Err(e @ (StoreError::Conflict(_) | StoreError::JobNotFound(_))) => results.push(Err(e)),
+            Err(e) => return Err(e),
+            Ok(job) => results.push(Ok(job)),
+        }
+    }
+    tx.commit().await?;
+    Ok(results)
+}
+
+/// One report in a transaction of its own.
+async fn finish_alone(
+    pool: &SqlitePool,
+    id: JobId,
+    lease_token: &str,
+    end: &JobEnd,
+) -> Result<Job, StoreError> {
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let job = SqliteStore::finish_in(&mut tx, id, lease_token, end).await?;
+    tx.commit().await?;
+    Ok(job)
 }
 
 impl SqliteStore {
@@ -91,7 +165,9 @@ impl SqliteStore {
             )));
         }
         sqlx::migrate!("migrations/sqlite").run(&pool).await?;
-        Ok(SqliteStore { pool })
+        let (finishes, queue) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(group_commit(pool.clone(), queue));
+        Ok(SqliteStore { pool, finishes })
     }
 
     /// SQLite's plan for the `GET /jobs` query of `filter`, one step a
@@ -137,6 +213,90 @@ impl SqliteStore {
 
     async fn write_tx(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
         Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    }
+
+    /// One claim inside the claimers' write transaction: the oldest
+    /// pending job that fits `offer`, now running under a fresh lease.
+    async fn claim_in(
+        tx: &mut Transaction<'static, Sqlite>,
+        worker: &str,
+        lease: Duration,
+        now: DateTime<Utc>,
+        offer: &ClaimOffer,
+    ) -> Result<Option<(Job, String)>, StoreError> {
+        let lease_token = new_lease_token();
+        let oldest = if offer.counts_resources() {
+            let capacity = offer.capacity();
+            sqlx::query_as::<_, (u32, u32)>(
+                "SELECT gpus, cpus FROM jobs WHERE status = 'pending' AND gpus <= ?1 \
+                     AND cpus <= ?2 ORDER BY created_at, id LIMIT 1",
+            )
+            .bind(capacity.gpus)
+            .bind(capacity.cpus)
+            .fetch_optional(&mut **tx)
+            .await?
+        } else {
+            None
+        };
+        let Some(limits) = offer.limits(oldest) else {
+            return Ok(None);
+        };
+        let next = sqlx::query_as::<_, (String, u32)>(
+            "SELECT id, gpus FROM jobs WHERE status = 'pending' AND gpus <= ?1 AND cpus <= ?2 \
+             ORDER BY created_at, id LIMIT 1",
+        )
+        .bind(limits.gpus)
+        .bind(limits.cpus)
+        .fetch_optional(&mut **tx)
+        .await?;
+        let Some((id, gpus)) = next else {
+            return Ok(None);
+        };
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE jobs SET status = 'running', worker = ?1, started_at = ?2, \
+                 lease_token = ?3, lease_expires_at = ?4, pending_reason = NULL, gpu_ids = ?5 \
+             WHERE id = ?6 RETURNING {JOB_COLUMNS}"
+        )))
+        .bind(worker)
+        .bind(micros(now))
+        .bind(&lease_token)
+        .bind(micros(lease_expiry(now, lease)))
+        .bind(offer.gpu_ids_for(gpus))
+        .bind(id)
+        .fetch_one(&mut **tx)
+        .await?;
+        let job = job_from_row(&row)?;
+        Ok(Some((job, lease_token)))
+    }
+
+    /// A job's end, checked and written inside a write transaction.
+    async fn finish_in(
+        tx: &mut Transaction<'static, Sqlite>,
+        id: JobId,
+        lease_token: &str,
+        end: &JobEnd,
+    ) -> Result<Job, StoreError> {
+        let (job, current) = Self::job_in(tx, id).await?;
+        if let FinishDecision::AlreadyRecorded =
+            check_finish(&job, current.as_deref(), lease_token, end)?
+        {
+            return Ok(job);
+        }
+        let ended = Utc::now() - chrono::Duration::from_std(end.ago).unwrap_or_default();
+        let ended = job.started_at.map_or(ended, |started| ended.max(started));
+        sqlx::query(
+            "UPDATE jobs SET status = ?2, exit_code = ?3, failure_reason = ?4, finished_at = ?5, \
+                 lease_expires_at = NULL, pending_reason = NULL WHERE id = ?1",
+        )
+        .bind(id.to_string())
+        .bind(end.status.as_str())
+        .bind(end.exit_code)
+        .bind(end.failure_reason.as_deref())
+        .bind(micros(ended))
+        .execute(&mut **tx)
+        .await?;
+        let (job, _) = Self::job_in(tx, id).await?;
+        Ok(job)
     }
 
     async fn job_in(
@@ -346,62 +506,32 @@ impl JobStore for SqliteStore {
         Ok(self.ended(job).await)
     }
 
-    async fn claim_job(
+    async fn claim_jobs(
         &self,
         worker: &str,
         lease: Duration,
         offer: &ClaimOffer,
-    ) -> Result<Option<(Job, String)>, StoreError> {
+        max: u32,
+    ) -> Result<Vec<(Job, String)>, StoreError> {
         let now = Utc::now();
-        let lease_token = new_lease_token();
-        // Under the write lock from the first read: the job chosen here is
-        // the one updated, and no other claimer can run in between.
+        // Under the write lock from the first read: the jobs chosen here are
+        // the ones updated, and no other claimer can run in between.
         let mut tx = self.write_tx().await?;
-        let oldest = if offer.counts_resources() {
-            let capacity = offer.capacity();
-            sqlx::query_as::<_, (u32, u32)>(
-                "SELECT gpus, cpus FROM jobs WHERE status = 'pending' AND gpus <= ?1 \
-                     AND cpus <= ?2 ORDER BY created_at, id LIMIT 1",
-            )
-            .bind(capacity.gpus)
-            .bind(capacity.cpus)
-            .fetch_optional(&mut *tx)
-            .await?
-        } else {
-            None
-        };
-        let Some(limits) = offer.limits(oldest) else {
-            tx.commit().await?;
-            return Ok(None);
-        };
-        let next = sqlx::query_as::<_, (String, u32)>(
-            "SELECT id, gpus FROM jobs WHERE status = 'pending' AND gpus <= ?1 AND cpus <= ?2 \
-             ORDER BY created_at, id LIMIT 1",
-        )
-        .bind(limits.gpus)
-        .bind(limits.cpus)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some((id, gpus)) = next else {
-            tx.commit().await?;
-            return Ok(None);
-        };
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "UPDATE jobs SET status = 'running', worker = ?1, started_at = ?2, \
-                 lease_token = ?3, lease_expires_at = ?4, pending_reason = NULL, gpu_ids = ?5 \
-             WHERE id = ?6 RETURNING {JOB_COLUMNS}"
-        )))
-        .bind(worker)
-        .bind(micros(now))
-        .bind(&lease_token)
-        .bind(micros(lease_expiry(now, lease)))
-        .bind(offer.gpu_ids_for(gpus))
-        .bind(id)
-        .fetch_one(&mut *tx)
-        .await?;
-        let job = job_from_row(&row)?;
+        let mut claimed = Vec::new();
+        let mut left = Some(offer.clone());
+        while let Some(offer) = left.take()
+            && claimed.len() < max as usize
+        {
+            let Some((job, lease_token)) =
+                Self::claim_in(&mut tx, worker, lease, now, &offer).await?
+            else {
+                break;
+            };
+            left = offer.after(&job);
+            claimed.push((job, lease_token));
+        }
         tx.commit().await?;
-        Ok(Some((job, lease_token)))
+        Ok(claimed)
     }
 
     async fn claimed_secrets(&self, id: JobId, lease_token: &str) -> Result<Secrets, StoreError> {
@@ -455,29 +585,21 @@ impl JobStore for SqliteStore {
         lease_token: &str,
         end: &JobEnd,
     ) -> Result<Job, StoreError> {
-        let mut tx = self.write_tx().await?;
-        let (job, current) = Self::job_in(&mut tx, id).await?;
-        if let FinishDecision::AlreadyRecorded =
-            check_finish(&job, current.as_deref(), lease_token, end)?
-        {
-            tx.commit().await?;
-            return Ok(job);
-        }
-        let ended = Utc::now() - chrono::Duration::from_std(end.ago).unwrap_or_default();
-        let ended = job.started_at.map_or(ended, |started| ended.max(started));
-        sqlx::query(
-            "UPDATE jobs SET status = ?2, exit_code = ?3, failure_reason = ?4, finished_at = ?5, \
-                 lease_expires_at = NULL, pending_reason = NULL WHERE id = ?1",
-        )
-        .bind(id.to_string())
-        .bind(end.status.as_str())
-        .bind(end.exit_code)
-        .bind(end.failure_reason.as_deref())
-        .bind(micros(ended))
-        .execute(&mut *tx)
-        .await?;
-        let (job, _) = Self::job_in(&mut tx, id).await?;
-        tx.commit().await?;
+        let (done, answer) = tokio::sync::oneshot::channel();
+        let finish = Finish {
+            id,
+            lease_token: lease_token.to_string(),
+            end: end.clone(),
+            done,
+        };
+        let job = match self.finishes.send(finish) {
+            Ok(()) => match answer.await {
+                Ok(result) => result?,
+                // The group committer is gone (its runtime is shutting down).
+                Err(_) => finish_alone(&self.pool, id, lease_token, end).await?,
+            },
+            Err(_) => finish_alone(&self.pool, id, lease_token, end).await?,
+        };
         Ok(self.ended(job).await)
     }
 

@@ -8,7 +8,6 @@
 //! the job's process group and passes on each lease renewal; it hears when
 //! the job started, when the supervisor fenced it, and how it ended.
 
-use std::os::fd::AsRawFd;
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
@@ -107,14 +106,15 @@ impl Supervised {
         let worker_fault = |what: &str, e: std::io::Error| {
             StartError::Worker(format!("{what}: {}", os_error_text(&e)))
         };
-        // Both ends are close-on-exec: only the supervisor's end is made
-        // inheritable, in the child alone, just before exec.
+        // Both ends are close-on-exec: the supervisor's end reaches it as
+        // its stdin (fd 0), which the spawn sets up in the child alone. No
+        // code runs between fork and exec, so std spawns with posix_spawn
+        // (vfork semantics) instead of copying this big process with fork.
         let (ours, theirs) = std::os::unix::net::UnixStream::pair()
             .map_err(|e| worker_fault("cannot create the control socket", e))?;
         let (out, err) = log
             .job_stdio()
             .map_err(|e| worker_fault("cannot share the log file", e))?;
-        let theirs_fd = theirs.as_raw_fd();
         let id = launch.job_id.to_string();
         let mut command = tokio::process::Command::new(&executor.shim_program);
         command
@@ -122,7 +122,7 @@ impl Supervised {
             .arg0(format!("jobctl job {}", &id[..8]))
             .arg("__run-job")
             .arg("--control-fd")
-            .arg(theirs_fd.to_string())
+            .arg("0")
             .arg("--job-id")
             .arg(&id)
             .arg("--lease-ms")
@@ -148,7 +148,7 @@ impl Supervised {
         command
             .arg("--")
             .args(&launch.argv)
-            .stdin(Stdio::null())
+            .stdin(Stdio::from(std::os::fd::OwnedFd::from(theirs)))
             .stdout(out)
             .stderr(err)
             // Its own group: a Ctrl-C meant for the worker must not reach
@@ -164,16 +164,6 @@ impl Supervised {
         }
         command.envs(&launch.env);
         command.envs(launch.secrets.iter());
-        // SAFETY: fcntl is async-signal-safe; it clears close-on-exec on the
-        // supervisor's copy of its end of the socket, so it survives exec.
-        unsafe {
-            command.pre_exec(move || {
-                if libc::fcntl(theirs_fd, libc::F_SETFD, 0) == -1 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
         let child = command.spawn().map_err(|e| {
             let text = format!(
                 "cannot run the job supervisor {}: {}",
@@ -187,7 +177,8 @@ impl Supervised {
                 StartError::Worker(text)
             }
         })?;
-        drop(theirs);
+        // The spawn consumed the supervisor's end: ours is the only one left.
+        drop(command);
         ours.set_nonblocking(true)
             .map_err(|e| worker_fault("control socket", e))?;
         let stream = UnixStream::from_std(ours).map_err(|e| worker_fault("control socket", e))?;

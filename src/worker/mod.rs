@@ -380,6 +380,12 @@ async fn readopt(
 pub const REPORT_WINDOW: Duration = Duration::from_secs(15);
 
 /// Claims and starts jobs until shutdown; returns a fatal error, if any.
+///
+/// Each claim asks for as many jobs as there are free slots, in one
+/// request (`POST /workers/claims`; one job at a time from an api without
+/// that route). When nothing fits, the next claim comes after
+/// `poll_interval` or as soon as a running job ends and frees its slot
+/// and devices, whichever is first.
 async fn claim_loop(
     ctx: &Arc<WorkerContext>,
     config: &WorkerConfig,
@@ -389,6 +395,10 @@ async fn claim_loop(
     shutdown: &Shutdown,
 ) -> Option<anyhow::Error> {
     let mut backoff = crate::retry::API.backoff();
+    // Set once the api turns out not to know `POST /workers/claims`.
+    let mut one_at_a_time = false;
+    // A job ended: its slot and devices are free again.
+    let job_ended = Arc::new(tokio::sync::Notify::new());
     loop {
         let permit = tokio::select! {
             _ = shutdown.graceful.cancelled() => return None,
@@ -420,41 +430,93 @@ async fn claim_loop(
             }
             continue;
         }
+        // Every free slot, held while the claim is out: each job claimed
+        // takes one.
+        let mut permits = vec![permit];
+        if !one_at_a_time {
+            while let Ok(more) = slots.clone().try_acquire_owned() {
+                permits.push(more);
+            }
+        }
         // The claim is not raced against shutdown: a job the api has handed
         // over must run (or be reported), never be dropped on the floor.
-        let request = match &ctx.resources {
-            // This claim's slot is held as a permit: count it as free.
-            Some(res) => res.claim_request(&config.name, slots.available_permits() + 1),
+        let mut request = match &ctx.resources {
+            Some(res) => res.claim_request(&config.name, permits.len()),
             None => crate::protocol::ClaimRequest {
                 worker: config.name.clone(),
                 free_gpu_ids: None,
                 free_cpus: None,
-                free_slots: None,
+                free_slots: Some(u32::try_from(permits.len()).unwrap_or(u32::MAX)),
                 total_gpus: None,
                 total_cpus: None,
+                max_jobs: None,
             },
         };
-        let wait = match ctx.client.claim(&request).await {
-            Ok(Some(claimed)) => {
+        let claimed = if one_at_a_time {
+            ctx.client
+                .claim(&request)
+                .await
+                .map(|job| job.into_iter().collect())
+        } else {
+            request.max_jobs = Some(u32::try_from(permits.len()).unwrap_or(u32::MAX));
+            match ctx.client.claim_many(&request).await {
+                Err(e) if e.status() == Some(reqwest::StatusCode::NOT_FOUND) => {
+                    tracing::info!(
+                        "the API does not hand out several jobs per claim (an older jobctl?); \
+                         claiming one at a time"
+                    );
+                    one_at_a_time = true;
+                    // Only the first permit counts for a single claim.
+                    permits.truncate(1);
+                    request.max_jobs = None;
+                    if let Some(res) = &ctx.resources {
+                        request = res.claim_request(&config.name, 1 + slots.available_permits());
+                    }
+                    ctx.client
+                        .claim(&request)
+                        .await
+                        .map(|job| job.into_iter().collect())
+                }
+                other => other,
+            }
+        };
+        let wait = match claimed {
+            Ok(claimed) if !claimed.is_empty() => {
                 backoff.reset();
-                tracing::info!(job = %claimed.job.id, gpu_ids = ?claimed.job.gpu_ids, "claimed job");
-                // The job's devices and CPUs are this task's until it ends,
-                // however it ends.
-                let grant = ctx.resources.as_ref().map(|res| res.take(&claimed.job));
-                let ctx = ctx.clone();
-                let stop = stop_jobs.clone();
-                let running = crate::metrics::worker_job_running();
-                jobs.spawn(async move {
-                    let _running = running;
-                    job::run(ctx, claimed, stop).await;
-                    drop(grant);
-                    drop(permit);
-                });
+                for claimed in claimed {
+                    tracing::info!(job = %claimed.job.id, gpu_ids = ?claimed.job.gpu_ids, "claimed job");
+                    // The api never hands out more jobs than slots offered;
+                    // should it, the extra job still runs rather than being
+                    // dropped.
+                    let permit = permits.pop();
+                    // The job's devices and CPUs are this task's until it
+                    // ends, however it ends.
+                    let grant = ctx.resources.as_ref().map(|res| res.take(&claimed.job));
+                    let ctx = ctx.clone();
+                    let stop = stop_jobs.clone();
+                    let ended = job_ended.clone();
+                    let running = crate::metrics::worker_job_running();
+                    jobs.spawn(async move {
+                        let _running = running;
+                        job::run(ctx, claimed, stop).await;
+                        drop(grant);
+                        drop(permit);
+                        ended.notify_one();
+                    });
+                }
                 continue;
             }
-            Ok(None) => {
+            Ok(_) => {
                 backoff.reset();
-                config.poll_interval
+                drop(permits);
+                // Nothing fits now: ask again when a job ends (what is free
+                // grows) or after the poll interval (new jobs).
+                tokio::select! {
+                    _ = shutdown.graceful.cancelled() => return None,
+                    _ = tokio::time::sleep(config.poll_interval) => {}
+                    _ = job_ended.notified() => {}
+                }
+                continue;
             }
             Err(e @ ClientError::Api { status, .. })
                 if status == reqwest::StatusCode::UNAUTHORIZED
@@ -471,7 +533,7 @@ async fn claim_loop(
                 wait
             }
         };
-        drop(permit);
+        drop(permits);
         tokio::select! {
             _ = shutdown.graceful.cancelled() => return None,
             _ = tokio::time::sleep(wait) => {}

@@ -173,6 +173,7 @@ impl Resources {
             free_slots: Some(u32::try_from(free_slots).unwrap_or(u32::MAX)),
             total_gpus: Some(u32::try_from(self.all_gpus.len()).unwrap_or(u32::MAX)),
             total_cpus: Some(self.total_cpus),
+            max_jobs: None,
         }
     }
 

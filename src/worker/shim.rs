@@ -164,7 +164,11 @@ pub fn run(args: RunJobArgs) -> ExitCode {
 
     let shim_pid = std::process::id() as i32;
     let mut command = std::process::Command::new(program);
-    command.args(args).process_group(0);
+    // Not our stdin: the worker may hand the control socket over as fd 0.
+    command
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .process_group(0);
     if let Some(name) = &run_as {
         // Before PDEATHSIG is set: a change of credentials clears it.
         if let Err(message) = run_as_account(&mut command, name) {
