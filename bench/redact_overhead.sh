@@ -3,6 +3,7 @@
 # (BENCHMARKS.md 4b): the release jobctl (cargo build --release first), an
 # api and a worker on SQLite in a temporary directory, removed at the end. BYTES (default 1 GiB) and RUNS (3) set the size. bench/run.sh
 # --only overhead measures the same with hyperfine; this needs no bench client.
+# JOBCTL_BIN picks another jobctl binary (to compare builds).
 # CASES (default "zeros tokens train", spaces or commas) picks the outputs:
 # zeros (head -c of /dev/zero), tokens (lines dense with token-shape
 # prefixes), train (an ordinary training log from bench/make_log.py:
@@ -13,7 +14,7 @@
 # to the shell redirect of the same output.
 set -euo pipefail
 WP=
-J="$(cd "$(dirname "$0")/.." && pwd)/target/release/jobctl"
+J=${JOBCTL_BIN:-"$(cd "$(dirname "$0")/.." && pwd)/target/release/jobctl"}
 TMP=$(mktemp -d)
 D=$TMP/data; mkdir -p "$D"
 export JOBCTL_CONFIG=/dev/null HOME=$TMP
