@@ -9,7 +9,7 @@
 # prefixes), train (an ordinary training log from bench/make_log.py:
 # timestamps, steps, losses). Beside each shell redirect it times the floor
 # of any redaction, the pipe hop alone: `cmd | cat > FILE`, and `cmd |
-# jobctl __redact > FILE` (no patterns: the copier's 1 MiB pipe and read
+# jobctl __redact > FILE` (no patterns: the copier's read
 # loop, nothing matched). At the end: the median of each row and its ratio
 # to the shell redirect of the same output.
 set -euo pipefail
@@ -64,7 +64,7 @@ TRAIN=$TMP/train
 has tokens && head -c $BYTES < <(yes 'ghp_ hf_ AKIA xoxb- glpat- jobctl_ epoch 12 loss 0.4312 acc 0.87') > $TEXT
 has train && python3 "$(dirname "$0")/make_log.py" $TRAIN $BYTES
 : > $TMP/results
-# The floor: the pipe hop alone, with cat's 64 KiB pipe and with jobctl's.
+# The floor: the pipe hop alone, read by cat and by jobctl's copy loop.
 floor() { # label cmd
   shell "shell: $1 | cat > FILE" "$2 | cat"
   shell "shell: $1 | jobctl __redact > FILE" "$2 | $J __redact"

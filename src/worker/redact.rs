@@ -721,7 +721,6 @@ pub fn filter(args: &crate::cli::RedactArgs) -> std::process::ExitCode {
     let mut output = std::mem::ManuallyDrop::new(unsafe {
         <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(1)
     });
-    enlarge_pipe(&*input);
     if pump(&mut *input, &mut *output, stream.as_mut()) {
         std::process::ExitCode::SUCCESS
     } else {
@@ -732,20 +731,10 @@ pub fn filter(args: &crate::cli::RedactArgs) -> std::process::ExitCode {
 /// How much of a job's output is read at once: what `cat` uses. Bigger
 /// reads pass more bytes per system call but fall out of the L2 cache
 /// between the read and the write (1 MiB `dd` blocks took twice the
-/// system time of 128 KiB ones, BENCHMARKS.md 4b).
+/// system time of 128 KiB ones, BENCHMARKS.md 4b). The pipe keeps its
+/// default size: a 1 MiB pipe (`F_SETPIPE_SZ`) gained nothing measurable
+/// and would count against the user's pipe-buffer limit for every job.
 pub const COPY_CHUNK: usize = 128 * 1024;
-
-/// The pipe a redacted job writes into (the default is 64 KiB): a fast
-/// job and its reader take turns less often.
-pub const PIPE_SIZE: usize = 1 << 20;
-
-/// Asks for a pipe of [`PIPE_SIZE`] bytes. Best effort: not a pipe, or
-/// above `/proc/sys/fs/pipe-max-size` for an unprivileged user, leaves it
-/// as it is.
-pub fn enlarge_pipe(fd: &impl std::os::fd::AsRawFd) {
-    // SAFETY: F_SETPIPE_SZ takes an int and touches no memory of ours.
-    unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETPIPE_SZ, PIPE_SIZE as libc::c_int) };
-}
 
 /// Copies `input` to `output` until its end, redacted by `stream` when
 /// there is one: what can be released goes out straight from the read

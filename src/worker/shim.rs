@@ -319,7 +319,6 @@ fn output_pipe(command: &mut std::process::Command) -> std::io::Result<std::io::
     // Both ends are close-on-exec: the job gets the write end as fds 1
     // and 2 only.
     let (reader, writer) = std::io::pipe()?;
-    super::redact::enlarge_pipe(&reader);
     command.stdout(writer.try_clone()?).stderr(writer);
     Ok(reader)
 }
