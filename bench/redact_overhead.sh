@@ -3,12 +3,18 @@
 # (BENCHMARKS.md 4b): the release jobctl (cargo build --release first), an
 # api and a worker on SQLite in a temporary directory, removed at the end. BYTES (default 1 GiB) and RUNS (3) set the size. bench/run.sh
 # --only overhead measures the same with hyperfine; this needs no bench client.
-# CASES (default "zeros tokens train") picks the outputs: zeros (head -c of
-# /dev/zero), tokens (lines dense with token-shape prefixes), train (an
-# ordinary training log from bench/make_log.py: timestamps, steps, losses).
+# JOBCTL_BIN picks another jobctl binary (to compare builds).
+# CASES (default "zeros tokens train", spaces or commas) picks the outputs:
+# zeros (head -c of /dev/zero), tokens (lines dense with token-shape
+# prefixes), train (an ordinary training log from bench/make_log.py:
+# timestamps, steps, losses). Beside each shell redirect it times the floor
+# of any redaction, the pipe hop alone: `cmd | cat > FILE`, and `cmd |
+# jobctl __redact > FILE` (no patterns: the copier's read
+# loop, nothing matched). At the end: the median of each row and its ratio
+# to the shell redirect of the same output.
 set -euo pipefail
 WP=
-J="$(cd "$(dirname "$0")/.." && pwd)/target/release/jobctl"
+J=${JOBCTL_BIN:-"$(cd "$(dirname "$0")/.." && pwd)/target/release/jobctl"}
 TMP=$(mktemp -d)
 D=$TMP/data; mkdir -p "$D"
 export JOBCTL_CONFIG=/dev/null HOME=$TMP
@@ -24,6 +30,7 @@ RUNS=${RUNS:-3}
 run_jobs() { # label cmd...
   local label="$1"; shift
   for r in $(seq $RUNS); do
+    local id s st
     id=$(JOBCTL_TOKEN=$ADMIN $J submit --api-url $URL --cwd /tmp -- "$@")
     while :; do
       s=$(JOBCTL_TOKEN=$ADMIN $J show --api-url $URL --json $id)
@@ -36,7 +43,7 @@ run_jobs() { # label cmd...
 from datetime import datetime
 j=json.load(sys.stdin)
 f=lambda t: datetime.fromisoformat(t.replace("Z","+00:00"))
-print("'"$label"'", "run", '$r', "runtime_s %.3f" % (f(j["finished_at"])-f(j["started_at"])).total_seconds(), "load", open("/proc/loadavg").read().split()[0])'
+print("'"$label"'", "run", '$r', "runtime_s %.3f" % (f(j["finished_at"])-f(j["started_at"])).total_seconds(), "load", open("/proc/loadavg").read().split()[0])' | tee -a $TMP/results
     rm -f "$D/logs/$id.log"
   done
 }
@@ -44,17 +51,27 @@ shell() { # label cmd
   for r in $(seq $RUNS); do
     rm -f $TMP/out
     s=$(date +%s.%N); bash -c "$2 > $TMP/out"; e=$(date +%s.%N)
-    echo "$1 run $r runtime_s $(python3 -c "print('%.3f' % ($e-$s))") load $(cut -d' ' -f1 /proc/loadavg)"
+    echo "$1 run $r runtime_s $(python3 -c "print('%.3f' % ($e-$s))") load $(cut -d' ' -f1 /proc/loadavg)" | tee -a $TMP/results
   done
   rm -f $TMP/out
 }
 echo $W > $TMP/w.token; chmod 600 $TMP/w.token
 CASES=${CASES:-zeros tokens train}
+CASES=${CASES//,/ }
 has() { [[ " $CASES " == *" $1 "* ]]; }
 TEXT=$TMP/text
 TRAIN=$TMP/train
 has tokens && head -c $BYTES < <(yes 'ghp_ hf_ AKIA xoxb- glpat- jobctl_ epoch 12 loss 0.4312 acc 0.87') > $TEXT
 has train && python3 "$(dirname "$0")/make_log.py" $TRAIN $BYTES
+: > $TMP/results
+# The floor: the pipe hop alone, read by cat and by jobctl's copy loop.
+floor() { # label cmd
+  shell "shell: $1 | cat > FILE" "$2 | cat"
+  shell "shell: $1 | jobctl __redact > FILE" "$2 | $J __redact"
+}
+has zeros && floor "head -c $BYTES /dev/zero" "head -c $BYTES /dev/zero"
+has tokens && floor "cat TEXT" "cat $TEXT"
+has train && floor "cat TRAIN" "cat $TRAIN"
 for mode in all off; do
   JOBCTL_LOG=warn $J worker --api-url $URL --token-file $TMP/w.token --logs-dir "$D/logs" --redact $mode >$TMP/worker-$mode.log 2>&1 & WP=$!
   sleep 1
@@ -73,3 +90,20 @@ for mode in all off; do
   kill $WP; wait $WP 2>/dev/null || true
 done
 rm -f $TEXT $TRAIN
+python3 - $TMP/results <<'PY'
+import re, statistics, sys
+rows = {}
+for line in open(sys.argv[1]):
+    m = re.match(r"(.*) run \d+ runtime_s ([0-9.]+) load", line)
+    if m:
+        rows.setdefault(m.group(1), []).append(float(m.group(2)))
+print("\nmedian s  vs shell  row")
+for output in ("head -c", "cat TEXT", "cat TRAIN"):
+    mine = {k: v for k, v in rows.items() if output in k}
+    base = [v for k, v in mine.items() if k.startswith("shell:") and k.endswith("> FILE") and "|" not in k]
+    if not base:
+        continue
+    shell = statistics.median(base[0])
+    for k, v in mine.items():
+        print("%8.3f  %6.1f%%  %s" % (statistics.median(v), 100 * (statistics.median(v) / shell - 1), k))
+PY

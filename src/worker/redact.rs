@@ -10,7 +10,11 @@
 //!
 //! One Aho-Corasick automaton (the `aho-corasick` crate, a DFA when the
 //! patterns are small) holds every literal and every shape's prefix; the
-//! stream steps it over each byte and keeps its state across writes. Bytes
+//! stream keeps its state across writes. While nothing is under way the
+//! crate's searcher over the same patterns (its SIMD prefilters: Teddy for
+//! a few dozen patterns) skips to where the next occurrence begins, and the
+//! automaton is stepped byte by byte only from there, its state re-derived
+//! from the last bytes skipped; ordinary output goes by at many GB/s. Bytes
 //! are held back only while they may still be part of a match: while the
 //! automaton is away from its start state (at most the longest pattern), a
 //! shape's prefix is followed by fewer characters than the shape needs, or
@@ -206,11 +210,12 @@ enum Kind {
 /// The patterns of one job, compiled; shared by its stdout/stderr stream.
 pub struct Redactor {
     automaton: Box<dyn Automaton + Send + Sync>,
+    /// The same patterns, leftmost-first, with the crate's prefilters
+    /// (SIMD: Teddy, memchr): finds where the next occurrence begins.
+    finder: aho_corasick::AhoCorasick,
     kinds: Vec<Kind>,
     start: StateID,
     max_len: usize,
-    /// The bytes that begin some pattern.
-    first: [bool; 256],
 }
 
 impl std::fmt::Debug for Redactor {
@@ -318,16 +323,16 @@ impl Redactor {
             .start_state(Anchored::No)
             .expect("an unanchored automaton has an unanchored start");
         let max_len = automaton.max_pattern_len();
-        let mut first = [false; 256];
-        for p in &patterns {
-            first[p[0] as usize] = true;
-        }
+        let finder = aho_corasick::AhoCorasick::builder()
+            .match_kind(MatchKind::LeftmostFirst)
+            .build(&patterns)
+            .expect("literal patterns within the size limits always build");
         Some(Arc::new(Redactor {
             automaton,
+            finder,
             kinds,
             start,
             max_len,
-            first,
         }))
     }
 
@@ -393,54 +398,103 @@ impl RedactStream {
     /// Takes the next bytes of the output; appends to `out` what can be
     /// released now.
     pub fn write(&mut self, input: &[u8], out: &mut Vec<u8>) {
-        let redactor = self.redactor.clone();
-        let first = &redactor.first;
-        let mut i = 0;
-        while i < input.len() {
-            if self.state == self.redactor.start && self.candidates.is_empty() && self.pem.is_none()
-            {
-                // Nothing under way: skip to the next byte that can begin
-                // a pattern (from the start state every other byte leads
-                // back to it).
-                match input[i..].iter().position(|&b| first[b as usize]) {
-                    Some(k) => {
-                        self.pos += k as u64;
-                        i += k;
-                    }
-                    None => {
-                        self.pos += (input.len() - i) as u64;
-                        break;
-                    }
-                }
-            }
-            self.step(input[i]);
-            i += 1;
-        }
+        self.write_with(input, |piece| out.extend_from_slice(piece));
+    }
+
+    /// Takes the next bytes of the output; hands what can be released now
+    /// to `emit`, in order, as slices of `input`, of the bytes held back
+    /// before, or the marker — nothing is copied on the way.
+    pub fn write_with(&mut self, input: &[u8], mut emit: impl FnMut(&[u8])) {
+        self.scan(input);
         let release = self.release_point();
-        if self.held.is_empty() {
-            // The usual case: released straight from the input, only what
-            // must wait is copied.
-            let input_start = self.pos - input.len() as u64;
-            self.emit(input, input_start, release, out);
-            self.held
-                .extend_from_slice(&input[(release - input_start) as usize..]);
+        let input_start = self.pos - input.len() as u64;
+        let mut held = std::mem::take(&mut self.held);
+        self.emit(&held, input, release, &mut emit);
+        // Keep `[release, pos)`: a possible partial match, short.
+        if release >= input_start {
+            held.clear();
+            held.extend_from_slice(&input[(release - input_start) as usize..]);
         } else {
-            self.held.extend_from_slice(input);
-            let held = std::mem::take(&mut self.held);
-            self.emit(&held, self.held_start, release, out);
-            self.held = held;
-            self.held.drain(..(release - self.held_start) as usize);
+            held.drain(..(release - self.held_start) as usize);
+            held.extend_from_slice(input);
         }
+        self.held = held;
         self.held_start = release;
     }
 
     /// The output has ended: releases everything still held.
     pub fn finish(&mut self, out: &mut Vec<u8>) {
+        self.finish_with(|piece| out.extend_from_slice(piece));
+    }
+
+    /// [`RedactStream::finish`], handing the pieces to `emit`.
+    pub fn finish_with(&mut self, mut emit: impl FnMut(&[u8])) {
         self.candidates.clear();
         self.pem = None;
         let held = std::mem::take(&mut self.held);
-        self.emit(&held, self.held_start, self.pos, out);
+        self.emit(&held, &[], self.pos, &mut emit);
         self.held_start = self.pos;
+    }
+
+    /// Nothing under way: the automaton at its start, no shape's run or
+    /// PEM block being read.
+    fn idle(&self) -> bool {
+        self.state == self.redactor.start && self.candidates.is_empty() && self.pem.is_none()
+    }
+
+    /// Runs the matching over `input`. While nothing is under way the
+    /// finder (SIMD prefilters) skips to where the next occurrence of a
+    /// pattern begins; only from there is the automaton stepped byte by
+    /// byte, until nothing is under way again. Where the finder skipped,
+    /// the automaton's state is re-derived from the last `max_len - 1`
+    /// bytes skipped, which no occurrence ends in.
+    fn scan(&mut self, input: &[u8]) {
+        let redactor = self.redactor.clone();
+        let n = input.len();
+        let mut i = 0;
+        while i < n {
+            if !self.idle() {
+                self.step(input[i]);
+                i += 1;
+                continue;
+            }
+            // From the start state at `i`, every occurrence from here on
+            // begins at `i` or later, so the finder sees them all; the
+            // leftmost one begins where it says, and none ends before.
+            let found = redactor
+                .finder
+                .find(aho_corasick::Input::new(input).span(i..n));
+            let to = found.map_or(n, |m| m.start());
+            // A partial match in progress at `to` began at most
+            // `max_len - 1` bytes before it (a longer one would be a whole
+            // occurrence beginning before `to`), and not before `i`.
+            let from = to.saturating_sub(redactor.max_len - 1).max(i);
+            self.pos += (from - i) as u64;
+            self.bound = 0;
+            for &b in &input[from..to] {
+                self.advance(b);
+            }
+            i = to;
+            if i < n {
+                // The occurrence's first byte: no longer idle after it.
+                self.step(input[i]);
+                i += 1;
+            }
+        }
+    }
+
+    /// Steps the automaton over a byte in which no occurrence ends and
+    /// nothing is under way (re-deriving its state).
+    fn advance(&mut self, b: u8) {
+        let ac = &self.redactor.automaton;
+        self.state = ac.next_state(Anchored::No, self.state, b);
+        debug_assert!(!(ac.is_special(self.state) && ac.is_match(self.state)));
+        self.bound = if self.state == self.redactor.start {
+            0
+        } else {
+            (self.bound + 1).min(self.redactor.max_len)
+        };
+        self.pos += 1;
     }
 
     /// Bytes held back right now (for tests and the bound).
@@ -563,11 +617,27 @@ impl RedactStream {
         point.max(self.held_start)
     }
 
-    /// Appends `data` (which starts at offset `data_start`) from
-    /// `held_start` up to `upto`, each redacted stretch as one marker.
-    fn emit(&mut self, data: &[u8], data_start: u64, upto: u64, out: &mut Vec<u8>) {
-        let mut q = self.held_start;
-        let idx = |o: u64| (o - data_start) as usize;
+    /// Hands `held ++ input` (`held` starts at `held_start`) from
+    /// `held_start` up to `upto` to `emit`, each redacted stretch as one
+    /// marker.
+    fn emit(&mut self, held: &[u8], input: &[u8], upto: u64, emit: &mut impl FnMut(&[u8])) {
+        let held_start = self.held_start;
+        let input_start = held_start + held.len() as u64;
+        // The bytes `[from, to)`, from `held`, `input` or both.
+        let plain = |from: u64, to: u64, emit: &mut dyn FnMut(&[u8])| {
+            if from >= to {
+                return;
+            }
+            if from < input_start {
+                let end = to.min(input_start);
+                emit(&held[(from - held_start) as usize..(end - held_start) as usize]);
+            }
+            if to > input_start {
+                let begin = from.max(input_start);
+                emit(&input[(begin - input_start) as usize..(to - input_start) as usize]);
+            }
+        };
+        let mut q = held_start;
         while q < upto {
             while self.intervals.front().is_some_and(|&(_, e)| e <= q) {
                 self.intervals.pop_front();
@@ -575,14 +645,14 @@ impl RedactStream {
             match self.intervals.front() {
                 Some(&(s, e)) if s <= q => {
                     if !self.in_marker {
-                        out.extend_from_slice(MARKER);
+                        emit(MARKER);
                         self.in_marker = true;
                     }
                     q = e.min(upto);
                 }
                 next => {
                     let stop = next.map_or(upto, |&(s, _)| s.min(upto));
-                    out.extend_from_slice(&data[idx(q)..idx(stop)]);
+                    plain(q, stop, emit);
                     self.in_marker = false;
                     q = stop;
                 }
@@ -625,7 +695,6 @@ pub fn redact_all(redactor: &Arc<Redactor>, input: &[u8]) -> Vec<u8> {
 /// must outlive the job to write its last bytes. The job's exit status is
 /// the batch script's business (`PIPESTATUS`), not this process's.
 pub fn filter(args: &crate::cli::RedactArgs) -> std::process::ExitCode {
-    use std::io::{Read, Write};
     for sig in [
         libc::SIGTERM,
         libc::SIGINT,
@@ -643,46 +712,67 @@ pub fn filter(args: &crate::cli::RedactArgs) -> std::process::ExitCode {
         .collect();
     let redactor = Redactor::new(values.iter().map(String::as_str), args.shapes);
     let mut stream = redactor.map(|r| r.stream());
-    let mut input = std::io::stdin().lock();
-    // Straight to fd 1 (the log file), not through std's line buffering.
-    // SAFETY: fd 1 stays open for the process's life; ManuallyDrop keeps
-    // this borrowed handle from closing it.
+    // SAFETY: fds 0 and 1 stay open for the process's life; ManuallyDrop
+    // keeps these borrowed handles from closing them. Fd 1 is the log
+    // file: written straight, not through std's line buffering.
+    let mut input = std::mem::ManuallyDrop::new(unsafe {
+        <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(0)
+    });
     let mut output = std::mem::ManuallyDrop::new(unsafe {
         <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(1)
     });
-    let mut buf = vec![0u8; 64 * 1024];
-    let mut out = Vec::with_capacity(buf.len() + 64);
-    // Once the log cannot be written (a full disk), input is still drained
-    // so that the job does not block for ever.
+    if pump(&mut *input, &mut *output, stream.as_mut()) {
+        std::process::ExitCode::SUCCESS
+    } else {
+        std::process::ExitCode::FAILURE
+    }
+}
+
+/// How much of a job's output is read at once: what `cat` uses. Bigger
+/// reads pass more bytes per system call but fall out of the L2 cache
+/// between the read and the write (1 MiB `dd` blocks took twice the
+/// system time of 128 KiB ones, BENCHMARKS.md 4b). The pipe keeps its
+/// default size: a 1 MiB pipe (`F_SETPIPE_SZ`) gained nothing measurable
+/// and would count against the user's pipe-buffer limit for every job.
+pub const COPY_CHUNK: usize = 128 * 1024;
+
+/// Copies `input` to `output` until its end, redacted by `stream` when
+/// there is one: what can be released goes out straight from the read
+/// buffer. Once `output` cannot be written (a full disk), `input` is
+/// still drained so that the job does not block for ever; false then.
+pub fn pump(
+    input: &mut impl std::io::Read,
+    output: &mut impl std::io::Write,
+    mut stream: Option<&mut RedactStream>,
+) -> bool {
+    // Page-aligned, like `cat`'s: the kernel's copy out of the pipe into a
+    // buffer 16 bytes off a page (what the allocator hands out) took 43 %
+    // of the copier's time (`perf`, BENCHMARKS.md 4b).
+    let mut storage = vec![0u8; COPY_CHUNK + 4096];
+    let offset = storage.as_ptr().align_offset(4096);
+    let buf = &mut storage[offset..offset + COPY_CHUNK];
     let mut writable = true;
+    let mut put = |piece: &[u8]| {
+        if writable && !piece.is_empty() {
+            writable = output.write_all(piece).is_ok();
+        }
+    };
     loop {
-        let n = match input.read(&mut buf) {
+        let n = match input.read(buf) {
             Ok(0) => break,
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(_) => break,
         };
-        out.clear();
-        match &mut stream {
-            Some(stream) => stream.write(&buf[..n], &mut out),
-            None => out.extend_from_slice(&buf[..n]),
-        }
-        if writable && !out.is_empty() {
-            writable = output.write_all(&out).is_ok();
+        match stream.as_deref_mut() {
+            Some(stream) => stream.write_with(&buf[..n], &mut put),
+            None => put(&buf[..n]),
         }
     }
-    out.clear();
-    if let Some(stream) = &mut stream {
-        stream.finish(&mut out);
+    if let Some(stream) = stream {
+        stream.finish_with(&mut put);
     }
-    if writable && !out.is_empty() {
-        writable = output.write_all(&out).is_ok();
-    }
-    if writable {
-        std::process::ExitCode::SUCCESS
-    } else {
-        std::process::ExitCode::FAILURE
-    }
+    writable
 }
 
 #[cfg(test)]
@@ -831,6 +921,11 @@ mod tests {
     /// naively in the whole text, each maximal stretch one marker.
     fn reference(patterns: &[String], input: &[u8]) -> Vec<u8> {
         let mut redacted = vec![false; input.len()];
+        mark_literals(patterns, input, &mut redacted);
+        marked(input, &redacted)
+    }
+
+    fn mark_literals(patterns: &[String], input: &[u8], redacted: &mut [bool]) {
         for p in patterns {
             let p = p.as_bytes();
             for i in 0..input.len().saturating_sub(p.len() - 1) {
@@ -839,6 +934,32 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// [`reference`] with the token shapes too (no PEM blocks): every
+    /// prefix followed by a long enough run, with its whole run.
+    fn reference_with_shapes(patterns: &[String], input: &[u8]) -> Vec<u8> {
+        let mut redacted = vec![false; input.len()];
+        mark_literals(patterns, input, &mut redacted);
+        for shape in SHAPES {
+            let p = shape.prefix.as_bytes();
+            for i in 0..input.len() {
+                if input[i..].starts_with(p) {
+                    let after = i + p.len();
+                    let run = input[after..]
+                        .iter()
+                        .take_while(|&&b| (shape.charset)(b))
+                        .count();
+                    if run >= shape.min_run {
+                        redacted[i..after + run].iter_mut().for_each(|r| *r = true);
+                    }
+                }
+            }
+        }
+        marked(input, &redacted)
+    }
+
+    fn marked(input: &[u8], redacted: &[bool]) -> Vec<u8> {
         let mut out = Vec::new();
         for (i, &b) in input.iter().enumerate() {
             if !redacted[i] {
@@ -943,6 +1064,137 @@ mod tests {
                 prop_assert!(!out.windows(p.len()).any(|w| w == p.as_bytes()));
             }
             prop_assert!(!out.windows(4).any(|w| w == b"ghp_"));
+        }
+
+        /// Values that contain token prefixes or each other, tokens of
+        /// every shape just long enough or one short, bare prefixes, all
+        /// split anywhere: exactly what a naive search of the whole text
+        /// redacts.
+        #[test]
+        fn nested_values_and_shapes_match_a_naive_reference(
+            (values, pieces, cuts) in nested_case()
+        ) {
+            let (input, patterns) = assemble(&values, &pieces);
+            let redactor = Redactor::new(values.iter().map(String::as_str), true).unwrap();
+            let expected = reference_with_shapes(&patterns, &input);
+            prop_assert_eq!(&split_run(&redactor, &input, &cuts), &expected);
+            prop_assert_eq!(&redact_all(&redactor, &input), &expected);
+        }
+    }
+
+    /// A value with a token prefix (or another value) inside it.
+    fn nested_value() -> impl Strategy<Value = String> {
+        (text(0..8), 0..SHAPES.len(), text(0..8), any::<bool>()).prop_map(|(a, i, b, pre)| {
+            let v = format!("{a}{}{b}", if pre { SHAPES[i].prefix } else { "" });
+            if v.len() < 6 { format!("{v}secret") } else { v }
+        })
+    }
+
+    fn nested_case() -> impl Strategy<Value = (Vec<String>, Vec<Piece>, Vec<usize>)> {
+        (
+            proptest::collection::vec(prop_oneof![text(6..16), nested_value()], 1..4).prop_map(
+                |mut values| {
+                    // One value inside another, now and then.
+                    if values.len() > 1 && values[0].len() % 2 == 0 {
+                        values[1] = format!("{}{}", values[1], values[0]);
+                    }
+                    values
+                },
+            ),
+            proptest::collection::vec(
+                prop_oneof![
+                    text(0..24).prop_map(Piece::Filler),
+                    (any::<usize>(), any::<usize>()).prop_map(|(v, e)| Piece::Value(v, e)),
+                    (0..SHAPES.len(), 0usize..4).prop_map(|(i, short)| {
+                        // A token of the shape, up to three characters too short.
+                        let s = &SHAPES[i];
+                        let len = (s.prefix.len() + s.min_run + 1).saturating_sub(short);
+                        Piece::Filler(s.example[..len.min(s.example.len())].to_string())
+                    }),
+                    (0..SHAPES.len()).prop_map(|i| Piece::Filler(SHAPES[i].prefix.to_string())),
+                ],
+                0..16,
+            ),
+            proptest::collection::vec(any::<usize>(), 0..20),
+        )
+    }
+
+    /// Splits at every position, for inputs where patterns nest and
+    /// overlap: a value holding a token prefix and another value, a token
+    /// inside a value, a PEM block, a value as the very last bytes.
+    #[test]
+    fn a_split_at_every_position_changes_nothing() {
+        let values = ["xhf_secret1", "abcdefgh", "zzabcdefghzz"];
+        let r = Redactor::new(values, true).unwrap();
+        let pem = "-----BEGIN RSA PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END RSA PRIVATE KEY-----\n";
+        let inputs = [
+            "a xhf_secret1 b zzabcdefghzz c abcdefg abcdefgh".to_string(),
+            format!(
+                "[{}] hf_ xhf_secret1hf_aBcDeFgHiJkLmNoPqRsTuVwXyZ01234567",
+                "ab"
+            ),
+            format!("2026-01-01 -----BEGIN x\n{pem}after ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789"),
+            "AKIAIOSFODNN7EXAMPLEAKIA zzabcdefgh".to_string(),
+            "tail abcdefgh".to_string(),
+            "tail hf_aBcDeFgHiJkLmNoPqRsTuVwXyZ01234567".to_string(),
+        ];
+        for input in &inputs {
+            let input = input.as_bytes();
+            let whole = redact_all(&r, input);
+            assert_eq!(whole, bytewise(&r, input));
+            for v in values {
+                assert!(!whole.windows(v.len()).any(|w| w == v.as_bytes()));
+            }
+            for a in 0..=input.len() {
+                assert_eq!(split_run(&r, input, &[a]), whole, "cut at {a}");
+                for b in a..=input.len() {
+                    assert_eq!(split_run(&r, input, &[a, b]), whole, "cuts at {a}, {b}");
+                }
+            }
+        }
+    }
+
+    /// Long output in big chunks (where the finder's SIMD prefilters run)
+    /// with secrets and tokens here and there, straddling chunk borders:
+    /// the naive reference, and bounded hold-back.
+    #[test]
+    fn long_output_in_chunks_matches_the_reference() {
+        let values = ["p@ss-word-1234", "another_Secret9"];
+        let r = Redactor::new(values, true).unwrap();
+        let patterns: Vec<String> = values.iter().flat_map(|v| encodings(v)).collect();
+        let mut input = Vec::new();
+        let mut n = 0u64;
+        while input.len() < 300_000 {
+            input.extend_from_slice(
+                format!(
+                    "2026-01-01T00:00:00.{n:06}Z step {n:09} loss=0.{:04} lr=3e-4 eta=01:23:45 ",
+                    n % 9973
+                )
+                .as_bytes(),
+            );
+            match n % 97 {
+                3 => {
+                    input.extend_from_slice(patterns[(n as usize / 97) % patterns.len()].as_bytes())
+                }
+                50 => input
+                    .extend_from_slice(SHAPES[(n as usize / 97) % SHAPES.len()].example.as_bytes()),
+                70 => input
+                    .extend_from_slice(SHAPES[(n as usize / 97) % SHAPES.len()].prefix.as_bytes()),
+                _ => {}
+            }
+            input.push(b'\n');
+            n += 1;
+        }
+        let expected = reference_with_shapes(&patterns, &input);
+        for chunk in [1 << 16, 4093, 1 << 20, 77] {
+            let mut stream = r.stream();
+            let mut out = Vec::new();
+            for piece in input.chunks(chunk) {
+                stream.write(piece, &mut out);
+                assert!(stream.held() <= 128, "held {}", stream.held());
+            }
+            stream.finish(&mut out);
+            assert!(out == expected, "chunks of {chunk}");
         }
     }
 }

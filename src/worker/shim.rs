@@ -327,45 +327,19 @@ fn output_pipe(command: &mut std::process::Command) -> std::io::Result<std::io::
     Ok(reader)
 }
 
-/// How much of the job's output is read at once.
-const COPY_CHUNK: usize = 64 * 1024;
-
 /// Reads the job's output from the pipe, redacts it and appends it to the
 /// log file (our stdout) as it comes; the receiver hears when it is done.
 fn spawn_copier(
     mut reader: std::io::PipeReader,
     redactor: Arc<super::redact::Redactor>,
 ) -> std::sync::mpsc::Receiver<()> {
-    use std::io::Read;
     let (done_tx, done) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         // SAFETY: fd 1 stays open for the supervisor's whole life;
         // ManuallyDrop keeps this borrowed handle from closing it.
         let mut log = std::mem::ManuallyDrop::new(unsafe { std::fs::File::from_raw_fd(1) });
         let mut stream = redactor.stream();
-        let mut buf = vec![0u8; COPY_CHUNK];
-        let mut out = Vec::with_capacity(COPY_CHUNK + 64);
-        // Once the log cannot be written (a full disk), the pipe is still
-        // drained so that the job does not block for ever.
-        let mut writable = true;
-        loop {
-            let n = match reader.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(_) => break,
-            };
-            out.clear();
-            stream.write(&buf[..n], &mut out);
-            if writable && !out.is_empty() {
-                writable = log.write_all(&out).is_ok();
-            }
-        }
-        out.clear();
-        stream.finish(&mut out);
-        if writable && !out.is_empty() {
-            let _ = log.write_all(&out);
-        }
+        super::redact::pump(&mut reader, &mut *log, Some(&mut stream));
         let _ = done_tx.send(());
     });
     done
