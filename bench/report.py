@@ -143,13 +143,13 @@ def main():
     if spawn or cpu:
         print("### 5b. Claim throughput beside the bare spawn rate (8 slots, `--gpus 0,1,2,3`, 0/1/2-GPU jobs; "
               "CPU ms per job)\n")
-        rows = [[r["label"], f"{r['per_s']:.0f}", "", "", f"{r['cpu_ms_per_spawn_children']:.2f}", "",
+        lines = [[r["label"], f"{r['per_s']:.0f}", "", "", f"{r['cpu_ms_per_spawn_children']:.2f}", "",
                  f"{r['cpu_ms_per_spawn_with_python']:.2f} (with Python's)", r["load1"]] for r in spawn]
-        rows += [[r["label"], triple(r["jobs_per_s"], lambda x: f"{x:.0f}"), f"{r['api_ms']:.2f}",
+        lines += [[r["label"], triple(r["jobs_per_s"], lambda x: f"{x:.0f}"), f"{r['api_ms']:.2f}",
                   f"{r['worker_ms']:.2f}", f"{r['supervisors_and_jobs_ms']:.2f}", f"{r['postgres_ms']:.2f}",
                   f"{r['total_ms']:.2f}", r["load1"]] for r in cpu]
         print(table(["figure", "per s", "api", "worker", "supervisors + jobs", "PostgreSQL", "total CPU", "load"],
-                    rows))
+                    lines))
         print()
 
     lat = by("slurm_latency")
