@@ -109,7 +109,12 @@ install_tools() {
 
 build() {
   log "building jobctl ($BENCH_PROFILE) and the bench clients"
-  cargo build --locked --profile "$BENCH_PROFILE"
+  # The bench clients' build makes the jobctl binary too (a package's
+  # binaries are built for its benchmarks). A smoke run on the debug build
+  # that `cargo test` just made needs nothing more: a separate `cargo build`
+  # would rebuild ~50 crates without the dev-dependencies' features, then
+  # the binary again for the benchmarks.
+  [ "$SMOKE" = 1 ] && [ "$BENCH_PROFILE" = dev ] || cargo build --locked --profile "$BENCH_PROFILE"
   "${CARGO_BENCH[@]}" --no-run --bench tail_latency --bench followers --bench live_latency --bench jobs --bench slurm --bench paging
 }
 
