@@ -24,6 +24,7 @@ backend_tests!(
     bad_resource_requests_are_refused,
     a_job_no_live_worker_fits_says_so_and_starts_when_one_joins,
     one_batch_claim_hands_out_what_fits_together,
+    a_worker_claims_one_at_a_time_from_an_api_without_batch_claims,
 );
 
 const WITHIN: Duration = Duration::from_secs(60);
@@ -476,4 +477,107 @@ async fn one_batch_claim_hands_out_what_fits_together(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(empty, json!({ "jobs": [] }));
+}
+
+/// Requests an "older api" proxy saw, by route.
+#[derive(Default)]
+struct Seen {
+    batch_claims: std::sync::atomic::AtomicUsize,
+    single_claims: std::sync::atomic::AtomicUsize,
+}
+
+/// An api from before `POST /workers/claims`: a proxy in front of the real
+/// one that answers that route 404 (as an older api's router does) and
+/// passes everything else on. Returns its base URL.
+async fn older_api(api: &TestApi, seen: std::sync::Arc<Seen>) -> String {
+    use axum::body::Bytes;
+    use axum::http::{HeaderMap, Method, StatusCode, Uri};
+    use std::sync::atomic::Ordering;
+
+    let upstream = api.url.clone();
+    let http = reqwest::Client::new();
+    let handler = move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
+        let (upstream, http, seen) = (upstream.clone(), http.clone(), seen.clone());
+        async move {
+            let path = uri.path_and_query().map_or("/", |p| p.as_str()).to_string();
+            if method == Method::POST && uri.path() == "/workers/claims" {
+                seen.batch_claims.fetch_add(1, Ordering::SeqCst);
+                return (
+                    StatusCode::NOT_FOUND,
+                    [("content-type", "application/json")],
+                    Bytes::from_static(br#"{"error":"not found"}"#),
+                );
+            }
+            if method == Method::POST && uri.path() == "/workers/claim" {
+                seen.single_claims.fetch_add(1, Ordering::SeqCst);
+            }
+            let mut request = http.request(method, format!("{upstream}{path}")).body(body);
+            for name in ["authorization", "content-type", "accept"] {
+                if let Some(value) = headers.get(name) {
+                    request = request.header(name, value);
+                }
+            }
+            let answer = request.send().await.unwrap();
+            let status = StatusCode::from_u16(answer.status().as_u16()).unwrap();
+            let kind = answer
+                .headers()
+                .get("content-type")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("application/json")
+                .to_string();
+            let bytes = answer.bytes().await.unwrap();
+            let kind: &'static str = if kind.starts_with("application/json") {
+                "application/json"
+            } else {
+                "text/plain; charset=utf-8"
+            };
+            (status, [("content-type", kind)], bytes)
+        }
+    };
+    let app = axum::Router::new().fallback(handler);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    url
+}
+
+/// A new worker against an api without batch claims (a rolling upgrade
+/// that updates workers first): the 404 makes it claim one job at a time
+/// through `POST /workers/claim`, and every job still runs once, on its
+/// own devices.
+async fn a_worker_claims_one_at_a_time_from_an_api_without_batch_claims(backend: Backend) {
+    use std::sync::atomic::Ordering;
+
+    let (api, user, worker) = setup(&backend).await;
+    let seen = std::sync::Arc::new(Seen::default());
+    let url = older_api(&api, seen.clone()).await;
+    let mut jobs = Vec::new();
+    for gpus in [1, 0, 2, 1, 0, 1] {
+        jobs.push(submit(&api, &user, gpus, 1, "echo \"[$CUDA_VISIBLE_DEVICES]\"").await);
+    }
+    let _w = common::ChildGuard::spawn_quiet(api.worker_command_via(
+        &url,
+        &worker,
+        &api.logs_dir,
+        &["--slots", "4", "--gpus", "0,1,2,3", "--cpus", "4"],
+    ));
+    for job in &jobs {
+        let done = wait_status(&api, &user, job.id, JobStatus::Completed).await;
+        let ids = done.gpu_ids.clone().unwrap_or_default();
+        assert_eq!(ids.len(), job.gpus as usize, "{done:?}");
+        let text = log(&api, &user, job.id).await;
+        assert!(
+            text.contains(&format!("[{}]", ids.join(","))),
+            "job {} with {ids:?} printed {text:?}",
+            job.id
+        );
+    }
+    // The batch route was tried once, then never again.
+    assert_eq!(seen.batch_claims.load(Ordering::SeqCst), 1);
+    assert!(
+        seen.single_claims.load(Ordering::SeqCst) >= jobs.len(),
+        "{} single claims for {} jobs",
+        seen.single_claims.load(Ordering::SeqCst),
+        jobs.len()
+    );
 }

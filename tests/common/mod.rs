@@ -327,10 +327,22 @@ impl TestApi {
     /// The command line of a worker against this api writing its logs
     /// into `logs_dir`.
     pub fn worker_command(&self, token: &str, logs_dir: &Path, extra: &[&str]) -> Command {
+        self.worker_command_via(&self.url, token, logs_dir, extra)
+    }
+
+    /// Like [`TestApi::worker_command`], with the worker talking to `url`
+    /// (a proxy in front of this api) instead.
+    pub fn worker_command_via(
+        &self,
+        url: &str,
+        token: &str,
+        logs_dir: &Path,
+        extra: &[&str],
+    ) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_jobctl"));
         cmd.arg("worker")
             .arg("--api-url")
-            .arg(&self.url)
+            .arg(url)
             .arg("--token")
             .arg(token)
             .arg("--logs-dir")
