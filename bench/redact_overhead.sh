@@ -27,13 +27,16 @@ sleep 2
 URL=http://127.0.0.1:$PORT
 BYTES=${BYTES:-1073741824}
 RUNS=${RUNS:-3}
-run_jobs() { # label cmd...
-  local label="$1"; shift
-  for r in $(seq $RUNS); do
-    local id s st
-    id=$(JOBCTL_TOKEN=$ADMIN $J submit --api-url $URL --cwd /tmp -- "$@")
+# Waits for job $1 and prints its runtime line (label $2, run $3). One
+# resident python process polls GET /jobs/{id} every 50 ms: ≈ 1 ms of CPU a
+# poll. POLL=cli polls as this script first did, a `jobctl show` and a
+# `python3` per poll: ≈ 50 ms of CPU each, half a core taken from the job
+# and its supervisor on a 2-core machine (BENCHMARKS.md 4b, "the gap").
+wait_job() { # id label run
+  if [ "${POLL:-http}" = cli ]; then
+    local s st
     while :; do
-      s=$(JOBCTL_TOKEN=$ADMIN $J show --api-url $URL --json $id)
+      s=$(JOBCTL_TOKEN=$ADMIN $J show --api-url $URL --json $1)
       st=$(echo "$s" | python3 -c 'import json,sys; print(json.load(sys.stdin)["status"])')
       [ "$st" = completed ] && break
       [ "$st" = failed ] && { echo "failed: $s"; exit 1; }
@@ -43,7 +46,32 @@ run_jobs() { # label cmd...
 from datetime import datetime
 j=json.load(sys.stdin)
 f=lambda t: datetime.fromisoformat(t.replace("Z","+00:00"))
-print("'"$label"'", "run", '$r', "runtime_s %.3f" % (f(j["finished_at"])-f(j["started_at"])).total_seconds(), "load", open("/proc/loadavg").read().split()[0])' | tee -a $TMP/results
+print(sys.argv[1], "run", sys.argv[2], "runtime_s %.3f" % (f(j["finished_at"])-f(j["started_at"])).total_seconds(), "load", open("/proc/loadavg").read().split()[0])' "$2" "$3"
+    return
+  fi
+  python3 - "$URL" "$ADMIN" "$1" "$2" "$3" <<'PY'
+import json, sys, time, urllib.request
+from datetime import datetime
+url, token, id, label, run = sys.argv[1:]
+req = urllib.request.Request(f"{url}/jobs/{id}", headers={"Authorization": f"Bearer {token}"})
+while True:
+    j = json.load(urllib.request.urlopen(req))
+    if j["status"] == "completed":
+        break
+    if j["status"] == "failed":
+        sys.exit(f"failed: {j}")
+    time.sleep(0.05)
+f = lambda t: datetime.fromisoformat(t.replace("Z", "+00:00"))
+print(label, "run", run, "runtime_s %.3f" % (f(j["finished_at"]) - f(j["started_at"])).total_seconds(),
+      "load", open("/proc/loadavg").read().split()[0])
+PY
+}
+run_jobs() { # label cmd...
+  local label="$1"; shift
+  for r in $(seq $RUNS); do
+    local id
+    id=$(JOBCTL_TOKEN=$ADMIN $J submit --api-url $URL --cwd /tmp -- "$@")
+    wait_job $id "$label" $r | tee -a $TMP/results
     rm -f "$D/logs/$id.log"
   done
 }
