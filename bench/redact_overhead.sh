@@ -10,7 +10,8 @@
 # timestamps, steps, losses). Beside each shell redirect it times the floor
 # of any redaction, the pipe hop alone: `cmd | cat > FILE`, and `cmd |
 # jobctl __redact > FILE` (no patterns: the copier's read
-# loop, nothing matched). At the end: the median of each row and its ratio
+# loop, nothing matched), and `cmd | jobctl __redact --shapes > FILE` (the
+# redaction of `worker --redact all` for a job without secrets). At the end: the median of each row and its ratio
 # to the shell redirect of the same output.
 set -euo pipefail
 WP=
@@ -96,6 +97,7 @@ has train && python3 "$(dirname "$0")/make_log.py" $TRAIN $BYTES
 floor() { # label cmd
   shell "shell: $1 | cat > FILE" "$2 | cat"
   shell "shell: $1 | jobctl __redact > FILE" "$2 | $J __redact"
+  shell "shell: $1 | jobctl __redact --shapes > FILE" "$2 | $J __redact --shapes"
 }
 has zeros && floor "head -c $BYTES /dev/zero" "head -c $BYTES /dev/zero"
 has tokens && floor "cat TEXT" "cat $TEXT"
@@ -103,6 +105,8 @@ has train && floor "cat TRAIN" "cat $TRAIN"
 for mode in all off; do
   JOBCTL_LOG=warn $J worker --api-url $URL --token-file $TMP/w.token --logs-dir "$D/logs" --redact $mode >$TMP/worker-$mode.log 2>&1 & WP=$!
   sleep 1
+  # The fixed cost of a job (claim, log file, supervisor, report): `true`.
+  run_jobs "jobctl --redact $mode: true" true
   if has zeros; then
     shell "shell: head -c $BYTES /dev/zero > FILE" "head -c $BYTES /dev/zero"
     run_jobs "jobctl --redact $mode: head -c $BYTES /dev/zero" head -c $BYTES /dev/zero
@@ -126,6 +130,9 @@ for line in open(sys.argv[1]):
     if m:
         rows.setdefault(m.group(1), []).append(float(m.group(2)))
 print("\nmedian s  vs shell  row")
+for k, v in rows.items():
+    if k.endswith(": true"):
+        print("%8.3f           %s (the fixed cost of a job)" % (statistics.median(v), k))
 for output in ("head -c", "cat TEXT", "cat TRAIN"):
     mine = {k: v for k, v in rows.items() if output in k}
     base = [v for k, v in mine.items() if k.startswith("shell:") and k.endswith("> FILE") and "|" not in k]
