@@ -10,7 +10,8 @@
 # timestamps, steps, losses). Beside each shell redirect it times the floor
 # of any redaction, the pipe hop alone: `cmd | cat > FILE`, and `cmd |
 # jobctl __redact > FILE` (no patterns: the copier's read
-# loop, nothing matched). At the end: the median of each row and its ratio
+# loop, nothing matched), and `cmd | jobctl __redact --shapes > FILE` (the
+# redaction of `worker --redact all` for a job without secrets). At the end: the median of each row and its ratio
 # to the shell redirect of the same output.
 set -euo pipefail
 WP=
@@ -27,13 +28,16 @@ sleep 2
 URL=http://127.0.0.1:$PORT
 BYTES=${BYTES:-1073741824}
 RUNS=${RUNS:-3}
-run_jobs() { # label cmd...
-  local label="$1"; shift
-  for r in $(seq $RUNS); do
-    local id s st
-    id=$(JOBCTL_TOKEN=$ADMIN $J submit --api-url $URL --cwd /tmp -- "$@")
+# Waits for job $1 and prints its runtime line (label $2, run $3). One
+# resident python process polls GET /jobs/{id} every 50 ms: ≈ 1 ms of CPU a
+# poll. POLL=cli polls as this script first did, a `jobctl show` and a
+# `python3` per poll: ≈ 50 ms of CPU each, half a core taken from the job
+# and its supervisor on a 2-core machine (BENCHMARKS.md 4b, "the gap").
+wait_job() { # id label run
+  if [ "${POLL:-http}" = cli ]; then
+    local s st
     while :; do
-      s=$(JOBCTL_TOKEN=$ADMIN $J show --api-url $URL --json $id)
+      s=$(JOBCTL_TOKEN=$ADMIN $J show --api-url $URL --json $1)
       st=$(echo "$s" | python3 -c 'import json,sys; print(json.load(sys.stdin)["status"])')
       [ "$st" = completed ] && break
       [ "$st" = failed ] && { echo "failed: $s"; exit 1; }
@@ -43,7 +47,32 @@ run_jobs() { # label cmd...
 from datetime import datetime
 j=json.load(sys.stdin)
 f=lambda t: datetime.fromisoformat(t.replace("Z","+00:00"))
-print("'"$label"'", "run", '$r', "runtime_s %.3f" % (f(j["finished_at"])-f(j["started_at"])).total_seconds(), "load", open("/proc/loadavg").read().split()[0])' | tee -a $TMP/results
+print(sys.argv[1], "run", sys.argv[2], "runtime_s %.3f" % (f(j["finished_at"])-f(j["started_at"])).total_seconds(), "load", open("/proc/loadavg").read().split()[0])' "$2" "$3"
+    return
+  fi
+  python3 - "$URL" "$ADMIN" "$1" "$2" "$3" <<'PY'
+import json, sys, time, urllib.request
+from datetime import datetime
+url, token, id, label, run = sys.argv[1:]
+req = urllib.request.Request(f"{url}/jobs/{id}", headers={"Authorization": f"Bearer {token}"})
+while True:
+    j = json.load(urllib.request.urlopen(req))
+    if j["status"] == "completed":
+        break
+    if j["status"] == "failed":
+        sys.exit(f"failed: {j}")
+    time.sleep(0.05)
+f = lambda t: datetime.fromisoformat(t.replace("Z", "+00:00"))
+print(label, "run", run, "runtime_s %.3f" % (f(j["finished_at"]) - f(j["started_at"])).total_seconds(),
+      "load", open("/proc/loadavg").read().split()[0])
+PY
+}
+run_jobs() { # label cmd...
+  local label="$1"; shift
+  for r in $(seq $RUNS); do
+    local id
+    id=$(JOBCTL_TOKEN=$ADMIN $J submit --api-url $URL --cwd /tmp -- "$@")
+    wait_job $id "$label" $r | tee -a $TMP/results
     rm -f "$D/logs/$id.log"
   done
 }
@@ -68,6 +97,7 @@ has train && python3 "$(dirname "$0")/make_log.py" $TRAIN $BYTES
 floor() { # label cmd
   shell "shell: $1 | cat > FILE" "$2 | cat"
   shell "shell: $1 | jobctl __redact > FILE" "$2 | $J __redact"
+  shell "shell: $1 | jobctl __redact --shapes > FILE" "$2 | $J __redact --shapes"
 }
 has zeros && floor "head -c $BYTES /dev/zero" "head -c $BYTES /dev/zero"
 has tokens && floor "cat TEXT" "cat $TEXT"
@@ -75,6 +105,8 @@ has train && floor "cat TRAIN" "cat $TRAIN"
 for mode in all off; do
   JOBCTL_LOG=warn $J worker --api-url $URL --token-file $TMP/w.token --logs-dir "$D/logs" --redact $mode >$TMP/worker-$mode.log 2>&1 & WP=$!
   sleep 1
+  # The fixed cost of a job (claim, log file, supervisor, report): `true`.
+  run_jobs "jobctl --redact $mode: true" true
   if has zeros; then
     shell "shell: head -c $BYTES /dev/zero > FILE" "head -c $BYTES /dev/zero"
     run_jobs "jobctl --redact $mode: head -c $BYTES /dev/zero" head -c $BYTES /dev/zero
@@ -98,6 +130,9 @@ for line in open(sys.argv[1]):
     if m:
         rows.setdefault(m.group(1), []).append(float(m.group(2)))
 print("\nmedian s  vs shell  row")
+for k, v in rows.items():
+    if k.endswith(": true"):
+        print("%8.3f           %s (the fixed cost of a job)" % (statistics.median(v), k))
 for output in ("head -c", "cat TEXT", "cat TRAIN"):
     mine = {k: v for k, v in rows.items() if output in k}
     base = [v for k, v in mine.items() if k.startswith("shell:") and k.endswith("> FILE") and "|" not in k]

@@ -116,7 +116,7 @@ fn describe() {
     );
     describe_counter!(
         "jobctl_worker_redactions_total",
-        "Secret values replaced in job output"
+        "Stretches of job output replaced by [redacted] (secret values, their encodings, token shapes)"
     );
 }
 
@@ -196,8 +196,9 @@ pub fn worker_report_retried() {
     counter!("jobctl_worker_report_retries_total").increment(1);
 }
 
-/// Worker side: the hook for output redaction — call with the number of
-/// secret values replaced in a chunk of job output.
+/// Worker side: a job's supervisor replaced `count` stretches of its
+/// output (secret values, their encodings, token shapes), each by one
+/// `[redacted]` marker; reported once, as the job ends.
 pub fn worker_redacted(count: u64) {
     counter!("jobctl_worker_redactions_total").increment(count);
 }

@@ -19,6 +19,7 @@ backend_tests!(
     submit_secret_reads_the_environment_and_the_job_gets_it,
     a_secret_printed_any_way_never_reaches_the_log,
     redaction_loses_no_output_and_can_be_turned_off,
+    the_worker_counts_what_it_redacted,
     a_job_cannot_read_its_worker_s_token,
     run_as_owner_runs_each_job_as_its_owner,
 );
@@ -438,6 +439,67 @@ async fn redaction_loses_no_output_and_can_be_turned_off(backend: Backend) {
     assert_eq!(done.status, JobStatus::Completed);
     let log = std::fs::read_to_string(api.log_path(job.id)).unwrap();
     assert!(log.starts_with(&format!("{token}\n[jobctl] ")), "{log}");
+}
+
+/// The value of the sample `series` in a Prometheus text, 0 when absent.
+fn sample(text: &str, series: &str) -> f64 {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .find_map(|l| {
+            let (name, value) = l.rsplit_once(' ')?;
+            (name == series).then(|| value.parse().unwrap())
+        })
+        .unwrap_or(0.0)
+}
+
+async fn the_worker_counts_what_it_redacted(backend: Backend) {
+    let api = TestApi::start(&backend).await;
+    let user = api.token("alice", Role::User).await;
+    let worker = api.token("w1", Role::Worker).await;
+    let mut cmd = api.worker_command(&worker, &api.logs_dir, &["--metrics-listen", "127.0.0.1:0"]);
+    cmd.env("NO_COLOR", "1").env_remove("JOBCTL_LOG");
+    let w = ChildGuard::spawn_quiet(cmd);
+    let metrics = wait_for(WITHIN, || {
+        let output = w.output();
+        async move {
+            let line = output.lines().find(|l| l.contains("serving metrics"))?;
+            let addr = line.split("addr=").nth(1)?.split_whitespace().next()?;
+            Some(format!("http://{}/metrics", addr.trim_matches('"')))
+        }
+    })
+    .await
+    .unwrap_or_else(|| panic!("the worker logs its metrics address: {}", w.output()));
+    let scrape = || async { reqwest::get(&metrics).await.unwrap().text().await.unwrap() };
+    const SERIES: &str = "jobctl_worker_redactions_total";
+    assert_eq!(sample(&scrape().await, SERIES), 0.0);
+
+    // The secret twice, apart: two markers, counted 2.
+    let job = api
+        .submit_json(
+            &user,
+            json!({
+                "command": ["sh", "-c", "echo \"$API_KEY\"; echo \"once more: $API_KEY.\""],
+                "secrets": {"API_KEY": API_KEY},
+            }),
+        )
+        .await;
+    let done = api.wait_finished(&user, job.id, WITHIN).await;
+    assert_eq!(done.status, JobStatus::Completed, "{done:?}");
+    let log = std::fs::read_to_string(api.log_path(job.id)).unwrap();
+    assert!(
+        log.starts_with("[redacted]\nonce more: [redacted].\n"),
+        "{log}"
+    );
+    // Counted as the job ends, before its end is reported.
+    let text = scrape().await;
+    assert_eq!(sample(&text, SERIES), 2.0, "{text}");
+
+    // Nothing to redact: the count stays.
+    let job = api.submit(&user, &["echo", "nothing secret"]).await;
+    let done = api.wait_finished(&user, job.id, WITHIN).await;
+    assert_eq!(done.status, JobStatus::Completed, "{done:?}");
+    let text = scrape().await;
+    assert_eq!(sample(&text, SERIES), 2.0, "{text}");
 }
 
 /// A worker whose token is in a private file and, as under systemd's

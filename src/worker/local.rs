@@ -268,6 +268,7 @@ impl Execution for Supervised {
             match self.next_line().await {
                 Some(ShimEvent::Exited(exit)) => return ExecEvent::Ended(exit),
                 Some(ShimEvent::Fenced) => return ExecEvent::Fenced,
+                Some(ShimEvent::Redacted(n)) => crate::metrics::worker_redacted(n),
                 Some(_) => continue,
                 None => {
                     // The supervisor died (OOM killer, a stray kill):

@@ -349,6 +349,7 @@ impl Redactor {
             candidates: Vec::new(),
             pem: None,
             in_marker: false,
+            redactions: 0,
         }
     }
 }
@@ -392,6 +393,8 @@ pub struct RedactStream {
     /// The last byte released was redacted: a stretch that goes on gets no
     /// second marker.
     in_marker: bool,
+    /// Markers written so far: each redacted stretch counts once.
+    redactions: u64,
 }
 
 impl RedactStream {
@@ -495,6 +498,13 @@ impl RedactStream {
             (self.bound + 1).min(self.redactor.max_len)
         };
         self.pos += 1;
+    }
+
+    /// How many redacted stretches have been released so far, each as one
+    /// marker: a value printed twice counts 2, a token shape or PEM block
+    /// 1, overlapping or touching occurrences 1 together.
+    pub fn redactions(&self) -> u64 {
+        self.redactions
     }
 
     /// Bytes held back right now (for tests and the bound).
@@ -647,6 +657,7 @@ impl RedactStream {
                     if !self.in_marker {
                         emit(MARKER);
                         self.in_marker = true;
+                        self.redactions += 1;
                     }
                     q = e.min(upto);
                 }
@@ -913,6 +924,25 @@ mod tests {
     }
 
     #[test]
+    fn each_redacted_stretch_is_counted_once() {
+        let r = Redactor::new(["supersecret"], true).unwrap();
+        let mut stream = r.stream();
+        let mut out = Vec::new();
+        // Twice apart, once split over two writes, twice touching (one
+        // stretch, one marker), and a token shape.
+        stream.write(b"a supersecret b supersecret c super", &mut out);
+        assert_eq!(stream.redactions(), 2);
+        stream.write(b"secret d supersecretsupersecret ", &mut out);
+        stream.write(b"ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789", &mut out);
+        stream.finish(&mut out);
+        assert_eq!(
+            out,
+            b"a [redacted] b [redacted] c [redacted] d [redacted] [redacted]"
+        );
+        assert_eq!(stream.redactions(), 5);
+    }
+
+    #[test]
     fn nothing_to_redact_is_no_redactor() {
         assert!(Redactor::new([], false).is_none());
     }
@@ -982,6 +1012,10 @@ mod tests {
             from = cut;
         }
         stream.finish(&mut out);
+        // No input holds the marker itself: each one in the output is one
+        // redaction counted.
+        let markers = out.windows(MARKER.len()).filter(|w| *w == MARKER).count();
+        assert_eq!(stream.redactions(), markers as u64, "redactions counted");
         out
     }
 

@@ -31,8 +31,11 @@
 //! - worker → supervisor: `term` (SIGTERM the group), `kill` (SIGKILL it),
 //!   `lease MS` (the lease holds for MS more milliseconds);
 //! - supervisor → worker: `started PID`, `spawn-error MESSAGE`, `fenced`
-//!   (the lease ran out: the job is being stopped), then `exited CODE` or
-//!   `signaled SIGNAL` once the job leader has been reaped.
+//!   (the lease ran out: the job is being stopped), `redacted N` (the
+//!   copier replaced N stretches of the job's output, sent once at the
+//!   end, before the exit line, when N > 0), then `exited CODE` or
+//!   `signaled SIGNAL` once the job leader has been reaped. A worker
+//!   ignores a line it does not know, so new lines can be added.
 //!
 //! In `ps` it shows as `jobctl job 1234abcd …` (its `argv[0]`, set by the
 //! worker) and in `top` as `jobctl-1234abcd` (its `comm`).
@@ -71,6 +74,8 @@ pub enum ShimEvent {
     SpawnError(String),
     /// The lease ran out without a renewal; the job is being stopped.
     Fenced,
+    /// The copier replaced this many stretches of the job's output.
+    Redacted(u64),
     Exited(JobExit),
 }
 
@@ -82,6 +87,7 @@ impl ShimEvent {
             "started" => rest.parse().ok().map(ShimEvent::Started),
             "spawn-error" => Some(ShimEvent::SpawnError(rest.to_string())),
             "fenced" => Some(ShimEvent::Fenced),
+            "redacted" => rest.parse().ok().map(ShimEvent::Redacted),
             "exited" => rest
                 .parse()
                 .ok()
@@ -100,6 +106,7 @@ impl ShimEvent {
             // One line: a message with a newline would split the protocol.
             ShimEvent::SpawnError(msg) => format!("spawn-error {}\n", msg.replace('\n', " ")),
             ShimEvent::Fenced => "fenced\n".to_string(),
+            ShimEvent::Redacted(n) => format!("redacted {n}\n"),
             ShimEvent::Exited(JobExit::Code(c)) => format!("exited {c}\n"),
             ShimEvent::Exited(JobExit::Signal(s)) => format!("signaled {s}\n"),
         }
@@ -274,8 +281,12 @@ pub fn run(args: RunJobArgs) -> ExitCode {
         // it held back and returns. A process stuck in the kernel may
         // still hold the pipe open; then the end is reported without
         // waiting for it (what the copier holds back is at most a partial
-        // match, which stays unwritten).
-        let _ = copier.recv_timeout(STRAGGLER_WAIT);
+        // match, which stays unwritten, and its count unreported).
+        if let Ok(redactions) = copier.recv_timeout(STRAGGLER_WAIT)
+            && redactions > 0
+        {
+            writer.send(ShimEvent::Redacted(redactions));
+        }
     }
     writer.send(ShimEvent::Exited(exit));
     ExitCode::SUCCESS
@@ -328,11 +339,12 @@ fn output_pipe(command: &mut std::process::Command) -> std::io::Result<std::io::
 }
 
 /// Reads the job's output from the pipe, redacts it and appends it to the
-/// log file (our stdout) as it comes; the receiver hears when it is done.
+/// log file (our stdout) as it comes; the receiver hears when it is done,
+/// and how many stretches it redacted.
 fn spawn_copier(
     mut reader: std::io::PipeReader,
     redactor: Arc<super::redact::Redactor>,
-) -> std::sync::mpsc::Receiver<()> {
+) -> std::sync::mpsc::Receiver<u64> {
     let (done_tx, done) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         // SAFETY: fd 1 stays open for the supervisor's whole life;
@@ -340,7 +352,7 @@ fn spawn_copier(
         let mut log = std::mem::ManuallyDrop::new(unsafe { std::fs::File::from_raw_fd(1) });
         let mut stream = redactor.stream();
         super::redact::pump(&mut reader, &mut *log, Some(&mut stream));
-        let _ = done_tx.send(());
+        let _ = done_tx.send(stream.redactions());
     });
     done
 }
@@ -634,6 +646,7 @@ mod tests {
             ShimEvent::Started(4242),
             ShimEvent::SpawnError("No such file or directory".into()),
             ShimEvent::Fenced,
+            ShimEvent::Redacted(2),
             ShimEvent::Exited(JobExit::Code(0)),
             ShimEvent::Exited(JobExit::Code(-1)),
             ShimEvent::Exited(JobExit::Signal(9)),

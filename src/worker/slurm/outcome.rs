@@ -28,7 +28,7 @@ impl ExitRecord {
                     .unwrap_or_default();
                 Some(ExitRecord::CouldNotStart(message.replace('\n', " ")))
             }
-            ShimEvent::Started(_) | ShimEvent::Fenced => None,
+            ShimEvent::Started(_) | ShimEvent::Fenced | ShimEvent::Redacted(_) => None,
         }
     }
 }
