@@ -200,24 +200,16 @@ impl Supervised {
         env.extend(launch.secrets.iter().map(|(k, v)| (k.into(), v.into())));
         let env: Vec<(OsString, OsString)> = env.into_iter().collect();
         let theirs = std::os::fd::OwnedFd::from(theirs);
-        let forked = {
-            let mut argv = vec![OsString::from(&arg0)];
-            argv.extend(args.iter().cloned());
-            tokio::time::timeout(
-                executor.fs_timeout + Duration::from_secs(5),
-                executor.zygote.fork(&argv, &env, [&theirs, &out, &err]),
-            )
-            .await
-        };
+        let mut argv = vec![OsString::from(&arg0)];
+        argv.extend(args.iter().cloned());
+        let start_timeout = executor.fs_timeout + Duration::from_secs(5);
+        let forked = (executor.zygote)
+            .fork(&argv, &env, [&theirs, &out, &err], start_timeout)
+            .await;
         let process = match forked {
-            Ok(Fork::Forked(forked)) => Process::Forked(forked, executor.zygote.clone()),
-            Ok(Fork::Failed(e)) => return Err(StartError::Worker(e)),
-            Err(_) => {
-                return Err(StartError::Worker(
-                    "the zygote did not start the job supervisor in time".into(),
-                ));
-            }
-            Ok(Fork::Unavailable) => {
+            Fork::Forked(forked) => Process::Forked(forked, executor.zygote.clone()),
+            Fork::Failed(e) => return Err(StartError::Worker(e)),
+            Fork::Unavailable => {
                 let mut command = tokio::process::Command::new(&executor.shim_program);
                 command
                     .arg0(&arg0)

@@ -457,6 +457,9 @@ pub struct Zygote {
 struct Running {
     process: tokio::process::Child,
     socket: tokio::net::UnixStream,
+    /// No frame was left half sent (by a send that failed, timed out or
+    /// was cancelled): the zygote reads the stream as the worker wrote it.
+    in_sync: bool,
 }
 
 /// What became of a request for a supervisor.
@@ -503,16 +506,21 @@ impl Zygote {
         let process = command.spawn()?;
         ours.set_nonblocking(true)?;
         let socket = tokio::net::UnixStream::from_std(ours)?;
-        Ok(Running { process, socket })
+        Ok(Running {
+            process,
+            socket,
+            in_sync: true,
+        })
     }
 
     /// Asks the zygote for a supervisor with this `argv` (`argv[0]` first),
-    /// environment and stdin/stdout/stderr.
+    /// environment and stdin/stdout/stderr; gives up `within` this long.
     pub async fn fork(
         &self,
         argv: &[OsString],
         env: &[(OsString, OsString)],
         stdio: [&OwnedFd; 3],
+        within: std::time::Duration,
     ) -> Fork {
         let carries = |s: &OsStr| !s.as_bytes().contains(&0);
         if !self.enabled
@@ -540,8 +548,9 @@ impl Zygote {
             // A dead zygote is replaced once; then the caller falls back.
             for _ in 0..2 {
                 if let Some(r) = running.as_mut()
-                    && !matches!(r.process.try_wait(), Ok(None))
+                    && (!r.in_sync || !matches!(r.process.try_wait(), Ok(None)))
                 {
+                    let _ = r.process.start_kill();
                     *running = None;
                 }
                 if running.is_none() {
@@ -554,13 +563,23 @@ impl Zygote {
                     }
                 }
                 let r = running.as_mut().expect("started above");
-                if send_frame(&mut r.socket, &frame, &fds).await.is_ok() {
-                    sent = true;
-                    break;
+                r.in_sync = false;
+                match tokio::time::timeout(within, send_frame(&mut r.socket, &frame, &fds)).await {
+                    Ok(Ok(())) => {
+                        r.in_sync = true;
+                        sent = true;
+                        break;
+                    }
+                    // It died: the next start of one takes over.
+                    Ok(Err(_)) => {
+                        let _ = r.process.start_kill();
+                        *running = None;
+                    }
+                    // Hung (stopped?): it is replaced at the next request.
+                    Err(_) => {
+                        return Fork::Failed("the zygote did not take the request in time".into());
+                    }
                 }
-                // It died: the next start of one takes over.
-                let _ = r.process.start_kill();
-                *running = None;
             }
             if !sent {
                 return Fork::Unavailable;
@@ -573,7 +592,10 @@ impl Zygote {
                 Err(e) => return Fork::Failed(format!("status pipe: {e}")),
             };
         let mut status = BufReader::new(status).lines();
-        match status.next_line().await {
+        let Ok(first) = tokio::time::timeout(within, status.next_line()).await else {
+            return Fork::Failed("the zygote did not start the job supervisor in time".into());
+        };
+        match first {
             Ok(Some(line)) => {
                 if let Some(pid) = line.strip_prefix("pid ").and_then(|p| p.parse().ok()) {
                     return Fork::Forked(Forked {
@@ -598,8 +620,12 @@ impl Zygote {
 
     /// SIGKILLs a supervisor it forked, unless it has been reaped already.
     pub async fn kill(&self, pid: i32) {
-        if let Some(r) = self.running.lock().await.as_mut() {
-            let _ = r.socket.write_all(&kill_frame(pid)).await;
+        if let Some(r) = self.running.lock().await.as_mut()
+            && r.in_sync
+        {
+            r.in_sync = false;
+            let sent = r.socket.write_all(&kill_frame(pid)).await;
+            r.in_sync = sent.is_ok();
         }
     }
 }
