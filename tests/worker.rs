@@ -948,3 +948,47 @@ async fn without_the_zygote_the_worker_spawns_supervisors_itself() {
     let done = api.wait_finished(&user, job.id, WITHIN).await;
     assert_eq!(done.status, JobStatus::Cancelled, "{done:?}");
 }
+
+/// The live children of `pid` named `comm`.
+fn children_named(pid: i32, comm: &str) -> Vec<i32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse().ok())
+        .filter(|&child| parent_of(child) == Some(pid) && comm_of(child) == comm)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_hung_zygote_costs_one_hand_back_then_is_replaced() {
+    let (api, user, worker) = setup(&Backend::Sqlite, ApiOptions::default()).await;
+    let w = api.worker(&worker, &[]);
+    let first = api.submit(&user, &["true"]).await;
+    let first = api.wait_finished(&user, first.id, WITHIN).await;
+    assert_eq!(first.status, JobStatus::Completed);
+    let zygotes = children_named(w.pid(), "jobctl-zygote");
+    assert_eq!(zygotes.len(), 1, "{zygotes:?}");
+    let zygote = nix::unistd::Pid::from_raw(zygotes[0]);
+    nix::sys::signal::kill(zygote, Signal::SIGSTOP).unwrap();
+    // The start times out (the 30 s filesystem timeout + 5 s), the job goes
+    // back to the queue, and the next start gets a new zygote.
+    let job = api.submit(&user, &["echo", "ran"]).await;
+    let done = api
+        .wait_finished(&user, job.id, Duration::from_secs(120))
+        .await;
+    let log = std::fs::read_to_string(api.log_path(job.id)).unwrap();
+    assert_eq!(done.status, JobStatus::Completed, "{done:?} {log}");
+    assert!(
+        log.contains("did not start the job supervisor in time"),
+        "{log}"
+    );
+    assert!(log.contains("ran\n"), "{log}");
+    let gone = wait_for(WITHIN, || async {
+        (!process_alive(zygote.as_raw())).then_some(())
+    })
+    .await;
+    assert!(gone.is_some(), "the hung zygote was not retired");
+    let now = children_named(w.pid(), "jobctl-zygote");
+    assert_eq!(now.len(), 1, "{now:?}");
+    assert_ne!(now[0], zygote.as_raw());
+}

@@ -542,9 +542,10 @@ impl Zygote {
             stdio[2].as_raw_fd(),
             status_write.as_raw_fd(),
         ];
+        // Which zygote took the request (its pid), once one has.
+        let mut taken_by = None;
         {
             let mut running = self.running.lock().await;
-            let mut sent = false;
             // A dead zygote is replaced once; then the caller falls back.
             for _ in 0..2 {
                 if let Some(r) = running.as_mut()
@@ -567,7 +568,7 @@ impl Zygote {
                 match tokio::time::timeout(within, send_frame(&mut r.socket, &frame, &fds)).await {
                     Ok(Ok(())) => {
                         r.in_sync = true;
-                        sent = true;
+                        taken_by = Some(r.process.id());
                         break;
                     }
                     // It died: the next start of one takes over.
@@ -575,16 +576,19 @@ impl Zygote {
                         let _ = r.process.start_kill();
                         *running = None;
                     }
-                    // Hung (stopped?): it is replaced at the next request.
+                    // Hung (stopped?): retired now, so that the descriptors
+                    // queued on its socket (this job's log) are closed.
                     Err(_) => {
+                        let _ = r.process.start_kill();
+                        *running = None;
                         return Fork::Failed("the zygote did not take the request in time".into());
                     }
                 }
             }
-            if !sent {
-                return Fork::Unavailable;
-            }
         }
+        let Some(zygote_pid) = taken_by else {
+            return Fork::Unavailable;
+        };
         drop(status_write);
         let status =
             match tokio::net::unix::pipe::Receiver::from_owned_fd(OwnedFd::from(status_read)) {
@@ -593,6 +597,15 @@ impl Zygote {
             };
         let mut status = BufReader::new(status).lines();
         let Ok(first) = tokio::time::timeout(within, status.next_line()).await else {
+            // Hung (stopped?): retired now (a zygote that holds this job's
+            // log would keep it in use); the next request starts another.
+            let mut running = self.running.lock().await;
+            if let Some(r) = running.as_mut()
+                && r.process.id() == zygote_pid
+            {
+                let _ = r.process.start_kill();
+                *running = None;
+            }
             return Fork::Failed("the zygote did not start the job supervisor in time".into());
         };
         match first {
