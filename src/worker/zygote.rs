@@ -34,7 +34,17 @@
 //! has died, the worker starts another; when it cannot, or the request is
 //! one the zygote cannot carry (a NUL byte in an argument or a variable),
 //! it execs `jobctl __run-job` directly as before (`JOBCTL_ZYGOTE=off` in
-//! the worker's environment forces that).
+//! the worker's environment forces that). A zygote that does not take a
+//! request or answer it within the start timeout is killed at once: the
+//! descriptors queued on its socket include the job's log, which would
+//! otherwise stay open and the job, handed back, could not start again.
+//!
+//! Differences from an exec'd supervisor that nothing relies on:
+//! `/proc/PID/environ` of a forked supervisor shows the zygote's
+//! environment (the job's is set in the process, and the job gets it);
+//! `/proc/PID/cmdline` is cut to the zygote's padded `argv` (4 KiB); a
+//! `kill` for a supervisor whose zygote has since been replaced reaches
+//! nothing (its control socket still stops the job).
 
 use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
