@@ -1,12 +1,15 @@
 """CPU seconds used so far by processes, from /proc (user + system).
 
     python3 bench/cpu_ticks.py PID...    # each PID: itself + its reaped children
+                                         # + its live descendants (the same)
     python3 bench/cpu_ticks.py --postgres  # the postmaster + its reaped children
                                            # + every live postgres backend
 
 Prints one JSON object {key: seconds}. Taken before and after a run, the
 difference is what the run cost (children count once they are reaped:
-the worker reaps its job supervisors, which reap their jobs).
+the worker reaps its zygote or its job supervisors, the zygote its
+supervisors, which reap their jobs; a live child, such as the worker's
+zygote, counts with what it has reaped so far).
 """
 import json
 import os
@@ -30,6 +33,28 @@ def comm(pid):
         return f.read().strip()
 
 
+def children():
+    """{ppid: [pid, ...]} of every live process."""
+    kids = {}
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            kids.setdefault(str(stat(pid)[4]), []).append(pid)
+        except OSError:
+            continue
+    return kids
+
+
+def tree(pid, kids):
+    """Seconds of pid, its reaped children and its live descendants."""
+    try:
+        u, s, cu, cs, _ = stat(pid)
+    except OSError:
+        return 0
+    return u + s + cu + cs + sum(tree(k, kids) for k in kids.get(pid, []))
+
+
 out = {}
 if sys.argv[1:] == ["--postgres"]:
     total = 0
@@ -49,8 +74,9 @@ if sys.argv[1:] == ["--postgres"]:
         total += u + s + (0 if parent_is_pg else cu + cs)
     out["postgres"] = total / HZ
 else:
+    kids = children()
     for pid in sys.argv[1:]:
         u, s, cu, cs, _ = stat(pid)
-        out[pid] = (u + s + cu + cs) / HZ
+        out[pid] = tree(pid, kids) / HZ
         out[pid + "_self"] = (u + s) / HZ
 print(json.dumps(out))

@@ -17,9 +17,13 @@ struct RunJobCli {
 }
 
 fn main() -> ExitCode {
-    let mut argv = std::env::args_os();
-    if argv.nth(1).is_some_and(|a| a == "__run-job") {
+    let first = std::env::args_os().nth(1);
+    if first.as_ref().is_some_and(|a| a == "__run-job") {
         return jobctl::worker::shim::run(RunJobCli::parse_from(argv_without_subcommand()).args);
+    }
+    // The worker's fork server: it starts supervisors without an exec each.
+    if first.is_some_and(|a| a == "__zygote") {
+        return jobctl::worker::zygote::serve();
     }
     let cli = Cli::parse();
     // The job supervisor stays minimal: no runtime, no logging.

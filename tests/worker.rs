@@ -848,3 +848,147 @@ async fn a_worker_that_cannot_write_logs_hands_jobs_back_and_stops_claiming(back
     assert_eq!(answer.status(), reqwest::StatusCode::OK, "healthy again");
     drop(broken);
 }
+
+/// The parent pid of `pid`, from `/proc/PID/stat`.
+fn parent_of(pid: i32) -> Option<i32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit(')')
+        .next()?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+fn comm_of(pid: i32) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        .unwrap_or_default()
+        .trim_end()
+        .to_string()
+}
+
+/// Submits `echo $PPID > FILE; sleep 1000` and returns the job and its
+/// supervisor's pid once it runs.
+async fn sleeper(api: &TestApi, user: &str, dir: &Path, name: &str) -> (Job, i32) {
+    let file = dir.join(name);
+    let script = format!("echo $PPID > {}; sleep 1000", file.display());
+    let job = api.submit(user, &["sh", "-c", &script]).await;
+    let supervisor = wait_for(WITHIN, || async { read_pid(&file) })
+        .await
+        .expect("the job started");
+    (job, supervisor)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn supervisors_are_forked_by_a_zygote_that_is_replaced_when_it_dies() {
+    let (api, user, worker) = setup(&Backend::Sqlite, ApiOptions::default()).await;
+    let w = api.worker(&worker, &["--slots", "4"]);
+    let dir = tempfile::tempdir().unwrap();
+    let (first, supervisor) = sleeper(&api, &user, dir.path(), "first").await;
+    let zygote = parent_of(supervisor).unwrap();
+    assert_eq!(comm_of(zygote), "jobctl-zygote");
+    assert_eq!(parent_of(zygote), Some(w.pid()), "the worker's child");
+    let cmdline = std::fs::read(format!("/proc/{zygote}/cmdline")).unwrap();
+    assert!(cmdline.starts_with(b"jobctl zygote\0__zygote\0"));
+
+    // Its supervisor killed, a job ends at once and says why: the zygote
+    // reaped it and told the worker how it died.
+    let (lost, lost_supervisor) = sleeper(&api, &user, dir.path(), "lost").await;
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(lost_supervisor), Signal::SIGKILL).unwrap();
+    let lost = api.wait_finished(&user, lost.id, WITHIN).await;
+    assert_eq!(lost.status, JobStatus::Failed, "{lost:?}");
+    assert_eq!(
+        lost.failure_reason.as_deref(),
+        Some("job supervisor killed by signal 9")
+    );
+
+    // The zygote dies: running supervisors carry on, the next job gets a
+    // new zygote.
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(zygote), Signal::SIGKILL).unwrap();
+    let next = api.submit(&user, &["sh", "-c", "exit 3"]).await;
+    let next = api.wait_finished(&user, next.id, WITHIN).await;
+    assert_eq!(next.status, JobStatus::Failed, "{next:?}");
+    assert_eq!(next.exit_code, Some(3));
+    let (third, supervisor) = sleeper(&api, &user, dir.path(), "third").await;
+    let second_zygote = parent_of(supervisor).unwrap();
+    assert_ne!(second_zygote, zygote);
+    assert_eq!(comm_of(second_zygote), "jobctl-zygote");
+    for job in [&first, &third] {
+        api.post(&format!("/jobs/{}/cancel", job.id), &user)
+            .send()
+            .await
+            .unwrap();
+        let done = api.wait_finished(&user, job.id, WITHIN).await;
+        assert_eq!(done.status, JobStatus::Cancelled, "{done:?}");
+    }
+    // When the worker goes, so does its zygote.
+    drop(w);
+    let gone = wait_for(WITHIN, || async {
+        (!process_alive(second_zygote)).then_some(())
+    })
+    .await;
+    assert!(gone.is_some(), "the zygote outlived its worker");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn without_the_zygote_the_worker_spawns_supervisors_itself() {
+    let (api, user, worker) = setup(&Backend::Sqlite, ApiOptions::default()).await;
+    let mut command = api.worker_command(&worker, &api.logs_dir, &[]);
+    command.env("JOBCTL_ZYGOTE", "off");
+    let w = common::ChildGuard::spawn_quiet(command);
+    let dir = tempfile::tempdir().unwrap();
+    let (job, supervisor) = sleeper(&api, &user, dir.path(), "job").await;
+    assert_eq!(parent_of(supervisor), Some(w.pid()));
+    let short = &job.id.to_string()[..8];
+    assert_eq!(comm_of(supervisor), format!("jobctl-{short}"));
+    api.post(&format!("/jobs/{}/cancel", job.id), &user)
+        .send()
+        .await
+        .unwrap();
+    let done = api.wait_finished(&user, job.id, WITHIN).await;
+    assert_eq!(done.status, JobStatus::Cancelled, "{done:?}");
+}
+
+/// The live children of `pid` named `comm`.
+fn children_named(pid: i32, comm: &str) -> Vec<i32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse().ok())
+        .filter(|&child| parent_of(child) == Some(pid) && comm_of(child) == comm)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_hung_zygote_costs_one_hand_back_then_is_replaced() {
+    let (api, user, worker) = setup(&Backend::Sqlite, ApiOptions::default()).await;
+    let w = api.worker(&worker, &[]);
+    let first = api.submit(&user, &["true"]).await;
+    let first = api.wait_finished(&user, first.id, WITHIN).await;
+    assert_eq!(first.status, JobStatus::Completed);
+    let zygotes = children_named(w.pid(), "jobctl-zygote");
+    assert_eq!(zygotes.len(), 1, "{zygotes:?}");
+    let zygote = nix::unistd::Pid::from_raw(zygotes[0]);
+    nix::sys::signal::kill(zygote, Signal::SIGSTOP).unwrap();
+    // The start times out (the 30 s filesystem timeout + 5 s), the job goes
+    // back to the queue, and the next start gets a new zygote.
+    let job = api.submit(&user, &["echo", "ran"]).await;
+    let done = api
+        .wait_finished(&user, job.id, Duration::from_secs(120))
+        .await;
+    let log = std::fs::read_to_string(api.log_path(job.id)).unwrap();
+    assert_eq!(done.status, JobStatus::Completed, "{done:?} {log}");
+    assert!(
+        log.contains("did not start the job supervisor in time"),
+        "{log}"
+    );
+    assert!(log.contains("ran\n"), "{log}");
+    let gone = wait_for(WITHIN, || async {
+        (!process_alive(zygote.as_raw())).then_some(())
+    })
+    .await;
+    assert!(gone.is_some(), "the hung zygote was not retired");
+    let now = children_named(w.pid(), "jobctl-zygote");
+    assert_eq!(now.len(), 1, "{now:?}");
+    assert_ne!(now[0], zygote.as_raw());
+}

@@ -7,9 +7,21 @@
 //! the supervisor's module docs): the worker asks for SIGTERM or SIGKILL of
 //! the job's process group and passes on each lease renewal; it hears when
 //! the job started, when the supervisor fenced it, and how it ended.
+//!
+//! The supervisor is forked by the worker's zygote ([`super::zygote`]),
+//! which costs far less CPU than an exec of `jobctl` per job; when no
+//! zygote can take the request, the worker spawns `jobctl __run-job`
+//! itself. Both give the supervisor the same arguments, environment and
+//! descriptors, and either way the worker learns how it ended (from the
+//! zygote's status pipe, or from its own `wait`). With `--run-as-owner` the
+//! supervisor runs as root either way (the zygote is the worker's child) and
+//! drops to the owner's account only for the job.
 
+use std::collections::BTreeMap;
+use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::Stdio;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -21,6 +33,7 @@ use super::fs::{self, FsError};
 use super::logfile::LogFile;
 use super::redact::RedactMode;
 use super::shim::{ShimEvent, os_error_text};
+use super::zygote::{Fork, Forked, Zygote};
 
 /// Runs jobs as supervised process groups on this machine.
 pub struct LocalExecutor {
@@ -33,6 +46,8 @@ pub struct LocalExecutor {
     /// Run each job as the local account named like its owner (the worker
     /// runs as root).
     pub run_as_owner: bool,
+    /// Forks the supervisors (falls back to spawning them directly).
+    pub zygote: Arc<Zygote>,
 }
 
 #[async_trait]
@@ -86,9 +101,34 @@ async fn check_cwd(cwd: &str, timeout: Duration) -> Result<(), StartError> {
     }
 }
 
+/// The supervisor process itself: spawned by the worker, or forked by
+/// its zygote ([`super::zygote`]).
+enum Process {
+    Spawned(tokio::process::Child),
+    Forked(Forked, Arc<Zygote>),
+}
+
+impl Process {
+    async fn wait(&mut self) -> std::io::Result<std::process::ExitStatus> {
+        match self {
+            Process::Spawned(child) => child.wait().await,
+            Process::Forked(forked, _) => forked.wait().await,
+        }
+    }
+
+    async fn kill(&mut self) {
+        match self {
+            Process::Spawned(child) => {
+                let _ = child.start_kill();
+            }
+            Process::Forked(forked, zygote) => zygote.kill(forked.pid).await,
+        }
+    }
+}
+
 /// The supervisor process of one job and its control socket.
 struct Supervised {
-    child: tokio::process::Child,
+    process: Process,
     lines: tokio::io::Lines<BufReader<tokio::net::unix::OwnedReadHalf>>,
     commands: tokio::net::unix::OwnedWriteHalf,
     /// The job leader's pid, which is also its process group id.
@@ -116,75 +156,96 @@ impl Supervised {
             .job_stdio()
             .map_err(|e| worker_fault("cannot share the log file", e))?;
         let id = launch.job_id.to_string();
-        let mut command = tokio::process::Command::new(&executor.shim_program);
-        command
-            // What `ps` shows: the job it supervises, not `/proc/self/exe`.
-            .arg0(format!("jobctl job {}", &id[..8]))
-            .arg("__run-job")
-            .arg("--control-fd")
-            .arg("0")
-            .arg("--job-id")
-            .arg(&id)
-            .arg("--lease-ms")
-            .arg(launch.lease.as_millis().to_string())
-            .arg("--kill-grace-ms")
-            .arg(launch.kill_grace.as_millis().to_string());
+        // What `ps` shows: the job it supervises, not `/proc/self/exe`.
+        let arg0 = format!("jobctl job {}", &id[..8]);
+        let mut args: Vec<OsString> = Vec::new();
+        let mut arg = |a: &dyn AsRef<std::ffi::OsStr>| args.push(a.as_ref().to_owned());
+        arg(&"--control-fd");
+        arg(&"0");
+        arg(&"--job-id");
+        arg(&id);
+        arg(&"--lease-ms");
+        arg(&launch.lease.as_millis().to_string());
+        arg(&"--kill-grace-ms");
+        arg(&launch.kill_grace.as_millis().to_string());
         if executor.run_as_owner {
-            command.arg("--run-as").arg(&launch.job.owner);
+            arg(&"--run-as");
+            arg(&launch.job.owner);
         }
         if executor.redact.shapes() {
-            command.arg("--redact-shapes");
+            arg(&"--redact-shapes");
         }
         if executor.redact.secrets() {
             for (name, _) in launch.secrets.iter() {
-                command.arg("--redact-secret").arg(name);
+                arg(&"--redact-secret");
+                arg(&name);
             }
         }
         // The supervisor enters the directory, not the worker: on a hung
         // mount that blocks the supervisor alone.
         if let Some(cwd) = &launch.cwd {
-            command.arg("--cwd").arg(cwd);
+            arg(&"--cwd");
+            arg(cwd);
         }
-        command
-            .arg("--")
-            .args(&launch.argv)
-            .stdin(Stdio::from(std::os::fd::OwnedFd::from(theirs)))
-            .stdout(out)
-            .stderr(err)
-            // Its own group: a Ctrl-C meant for the worker must not reach
-            // the supervisor, which outlives the worker's drain.
-            .process_group(0)
-            .kill_on_drop(false);
+        arg(&"--");
+        for a in &launch.argv {
+            arg(a);
+        }
         // The worker's own settings (its token above all) are not the job's
         // business; a `jobctl` run inside a job should use the job's env.
-        for (key, _) in std::env::vars_os() {
-            if key.to_string_lossy().starts_with("JOBCTL_") {
-                command.env_remove(key);
+        let mut env: BTreeMap<OsString, OsString> = std::env::vars_os()
+            .filter(|(key, _)| !key.to_string_lossy().starts_with("JOBCTL_"))
+            .collect();
+        env.extend(launch.env.iter().map(|(k, v)| (k.into(), v.into())));
+        env.extend(launch.secrets.iter().map(|(k, v)| (k.into(), v.into())));
+        let env: Vec<(OsString, OsString)> = env.into_iter().collect();
+        let theirs = std::os::fd::OwnedFd::from(theirs);
+        let mut argv = vec![OsString::from(&arg0)];
+        argv.extend(args.iter().cloned());
+        let start_timeout = executor.fs_timeout + Duration::from_secs(5);
+        let forked = (executor.zygote)
+            .fork(&argv, &env, [&theirs, &out, &err], start_timeout)
+            .await;
+        let process = match forked {
+            Fork::Forked(forked) => Process::Forked(forked, executor.zygote.clone()),
+            Fork::Failed(e) => return Err(StartError::Worker(e)),
+            Fork::Unavailable => {
+                let mut command = tokio::process::Command::new(&executor.shim_program);
+                command
+                    .arg0(&arg0)
+                    .arg("__run-job")
+                    .args(&args)
+                    .stdin(Stdio::from(theirs))
+                    .stdout(Stdio::from(out))
+                    .stderr(Stdio::from(err))
+                    // Its own group: a Ctrl-C meant for the worker must not
+                    // reach the supervisor, which outlives the worker's drain.
+                    .process_group(0)
+                    .kill_on_drop(false)
+                    .env_clear()
+                    .envs(env);
+                let child = command.spawn().map_err(|e| {
+                    let text = format!(
+                        "cannot run the job supervisor {}: {}",
+                        executor.shim_program.display(),
+                        os_error_text(&e)
+                    );
+                    // Too long a command or environment is the job's doing.
+                    if e.raw_os_error() == Some(libc::E2BIG) {
+                        StartError::Job(text)
+                    } else {
+                        StartError::Worker(text)
+                    }
+                })?;
+                Process::Spawned(child)
             }
-        }
-        command.envs(&launch.env);
-        command.envs(launch.secrets.iter());
-        let child = command.spawn().map_err(|e| {
-            let text = format!(
-                "cannot run the job supervisor {}: {}",
-                executor.shim_program.display(),
-                os_error_text(&e)
-            );
-            // Too long a command or environment is the job's doing.
-            if e.raw_os_error() == Some(libc::E2BIG) {
-                StartError::Job(text)
-            } else {
-                StartError::Worker(text)
-            }
-        })?;
-        // The spawn consumed the supervisor's end: ours is the only one left.
-        drop(command);
+        };
         ours.set_nonblocking(true)
             .map_err(|e| worker_fault("control socket", e))?;
         let stream = UnixStream::from_std(ours).map_err(|e| worker_fault("control socket", e))?;
         let (read, write) = stream.into_split();
         let mut supervised = Supervised {
-            child,
+            process,
             lines: BufReader::new(read).lines(),
             commands: write,
             pid: 0,
@@ -206,7 +267,7 @@ impl Supervised {
             }
             Ok(_) => Err(StartError::Worker(supervised.lost_reason().await)),
             Err(_) => {
-                let _ = supervised.child.start_kill();
+                supervised.process.kill().await;
                 supervised.reap().await;
                 Err(StartError::Worker(format!(
                     "the job supervisor did not start the job within {}s",
@@ -239,7 +300,7 @@ impl Supervised {
 
     /// Why the supervisor vanished without reporting an exit.
     async fn lost_reason(&mut self) -> String {
-        match self.child.wait().await {
+        match self.process.wait().await {
             Ok(status) => match (
                 status.code(),
                 std::os::unix::process::ExitStatusExt::signal(&status),
@@ -253,7 +314,7 @@ impl Supervised {
     }
 
     async fn reap(&mut self) {
-        let _ = self.child.wait().await;
+        let _ = self.process.wait().await;
     }
 }
 

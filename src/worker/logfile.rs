@@ -11,10 +11,9 @@
 //! hung NFS mount costs a blocking thread, never the worker's heartbeats.
 
 use std::fs::File;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -72,11 +71,8 @@ impl LogFile {
     }
 
     /// The job's stdout and stderr: two handles on this very file.
-    pub fn job_stdio(&self) -> std::io::Result<(Stdio, Stdio)> {
-        Ok((
-            Stdio::from(self.file.try_clone()?),
-            Stdio::from(self.file.try_clone()?),
-        ))
+    pub fn job_stdio(&self) -> std::io::Result<(OwnedFd, OwnedFd)> {
+        Ok((self.file.try_clone()?.into(), self.file.try_clone()?.into()))
     }
 
     /// Gives the log to the account a job runs as: its owner may read it,

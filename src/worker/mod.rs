@@ -33,6 +33,7 @@ pub mod redact;
 pub mod resources;
 pub mod shim;
 pub mod slurm;
+pub mod zygote;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -201,6 +202,7 @@ pub async fn run(config: WorkerConfig, shutdown: Shutdown) -> anyhow::Result<()>
                 fs_timeout: fs::FS_TIMEOUT,
                 redact: config.redact,
                 run_as_owner: config.run_as_owner,
+                zygote: Arc::new(zygote::Zygote::new(config.shim_program.clone())),
             }),
             None,
         ),

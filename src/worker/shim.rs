@@ -538,13 +538,20 @@ fn reap_until_leader_exits(leader: Pid) -> JobExit {
 /// daemon's double fork). As a subreaper we inherit every orphan, so killing
 /// our children round after round reaches them all. Gives up at `deadline`
 /// on anything unkillable (a process stuck in the kernel).
+///
+/// Children are listed (a walk of `/proc`, costly where the kernel lacks
+/// `/proc/PID/task/TID/children`: it reads every process's `stat` and leaves
+/// dentries the kernel must invalidate at each exit) only while `waitpid`
+/// says some are still alive. Most jobs leave nothing behind: then the first
+/// `waitpid` answers `ECHILD` — every orphan would have been reparented to us
+/// — and no listing is made at all.
 fn kill_remaining_descendants(deadline: Instant) {
     loop {
-        for pid in own_children() {
-            let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);
-        }
         match waitpid(None::<Pid>, Some(WaitPidFlag::WNOHANG)) {
             Ok(WaitStatus::StillAlive) => {
+                for pid in own_children() {
+                    let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);
+                }
                 if Instant::now() >= deadline {
                     return;
                 }
