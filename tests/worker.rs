@@ -992,3 +992,41 @@ async fn a_hung_zygote_costs_one_hand_back_then_is_replaced() {
     assert_eq!(now.len(), 1, "{now:?}");
     assert_ne!(now[0], zygote.as_raw());
 }
+
+/// A zygote that hangs while jobs it forked run does not hold up their
+/// ends: each job is reported when it ends (the worker stops waiting to
+/// hear that its supervisor was reaped), so a worker whose every slot is
+/// such a job is not wedged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn jobs_end_and_are_reported_while_their_zygote_is_hung() {
+    let (api, user, worker) = setup(&Backend::Sqlite, ApiOptions::default()).await;
+    let w = api.worker(&worker, &["--slots", "1"]);
+    let job = api
+        .submit(&user, &["sh", "-c", "echo up; sleep 2; echo done"])
+        .await;
+    let path = api.log_path(job.id);
+    let up = wait_for(WITHIN, || async {
+        std::fs::read_to_string(&path)
+            .is_ok_and(|log| log.contains("up\n"))
+            .then_some(())
+    })
+    .await;
+    assert!(up.is_some(), "the job never started");
+    let zygotes = children_named(w.pid(), "jobctl-zygote");
+    assert_eq!(zygotes.len(), 1, "{zygotes:?}");
+    let zygote = nix::unistd::Pid::from_raw(zygotes[0]);
+    // Killed when the test ends, whatever happens: stopped, it would never
+    // see its worker go.
+    struct KillOnDrop(nix::unistd::Pid);
+    impl Drop for KillOnDrop {
+        fn drop(&mut self) {
+            let _ = nix::sys::signal::kill(self.0, Signal::SIGKILL);
+        }
+    }
+    let _zygote = KillOnDrop(zygote);
+    nix::sys::signal::kill(zygote, Signal::SIGSTOP).unwrap();
+    let done = api.wait_finished(&user, job.id, WITHIN).await;
+    let log = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(done.status, JobStatus::Completed, "{done:?} {log}");
+    assert!(log.contains("done\n"), "{log}");
+}

@@ -101,6 +101,9 @@ async fn check_cwd(cwd: &str, timeout: Duration) -> Result<(), StartError> {
     }
 }
 
+/// How long the worker waits to hear that a forked supervisor was reaped.
+const REAP_WAIT: Duration = Duration::from_secs(10);
+
 /// The supervisor process itself: spawned by the worker, or forked by
 /// its zygote ([`super::zygote`]).
 enum Process {
@@ -112,7 +115,15 @@ impl Process {
     async fn wait(&mut self) -> std::io::Result<std::process::ExitStatus> {
         match self {
             Process::Spawned(child) => child.wait().await,
-            Process::Forked(forked, _) => forked.wait().await,
+            // A hung (stopped) zygote must not hold up the job's end: the
+            // supervisor itself ends right after its last line.
+            Process::Forked(forked, _) => tokio::time::timeout(REAP_WAIT, forked.wait())
+                .await
+                .unwrap_or_else(|_| {
+                    Err(std::io::Error::other(
+                        "its zygote did not report the job supervisor's end in time",
+                    ))
+                }),
         }
     }
 
@@ -121,7 +132,7 @@ impl Process {
             Process::Spawned(child) => {
                 let _ = child.start_kill();
             }
-            Process::Forked(forked, zygote) => zygote.kill(forked.pid).await,
+            Process::Forked(forked, zygote) => zygote.kill(forked).await,
         }
     }
 }
@@ -207,7 +218,12 @@ impl Supervised {
             .fork(&argv, &env, [&theirs, &out, &err], start_timeout)
             .await;
         let process = match forked {
-            Fork::Forked(forked) => Process::Forked(forked, executor.zygote.clone()),
+            Fork::Forked(forked) => {
+                // Only the supervisor may hold its end of the control
+                // socket: its death must reach us as EOF at once.
+                drop((theirs, out, err));
+                Process::Forked(forked, executor.zygote.clone())
+            }
             Fork::Failed(e) => return Err(StartError::Worker(e)),
             Fork::Unavailable => {
                 let mut command = tokio::process::Command::new(&executor.shim_program);

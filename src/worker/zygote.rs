@@ -65,6 +65,9 @@ const ARGV_PAD: usize = 4096;
 /// environment is lower).
 const MAX_REQUEST: usize = 64 << 20;
 
+/// How long a kill request may wait for the zygote.
+const KILL_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// The zygote's own arguments after `argv[0]`.
 pub fn zygote_args() -> impl Iterator<Item = &'static str> {
     std::iter::once("__zygote").chain(std::iter::repeat_n("", ARGV_PAD))
@@ -188,10 +191,25 @@ fn spawn(
     if pid < 0 {
         let errno = std::io::Error::last_os_error().raw_os_error().unwrap_or(0);
         let _ = status.write_all(format!("error {errno}\n").as_bytes());
+        forget_secrets(argv, env);
         return;
     }
     let _ = status.write_all(format!("pid {pid}\n").as_bytes());
     children.insert(pid, status);
+    forget_secrets(argv, env);
+}
+
+/// Zeroes this copy of a request's strings (the job's secrets are among
+/// the environment): the child has its own, and every later fork would
+/// otherwise copy what is left of them in the freed heap.
+fn forget_secrets(argv: Vec<OsString>, env: Vec<(OsString, OsString)>) {
+    use zeroize::Zeroize;
+    let strings = argv
+        .into_iter()
+        .chain(env.into_iter().flat_map(|(k, v)| [k, v]));
+    for s in strings {
+        s.into_vec().zeroize();
+    }
 }
 
 /// The forked child: set up as the module docs say, then run the supervisor.
@@ -229,13 +247,18 @@ fn become_supervisor(
         // bytes and no `=` in a name.
         unsafe { std::env::set_var(key, value) };
     }
-    let cli = <RunJobCli as clap::Parser>::parse_from(argv);
-    let code = super::shim::run(cli.args);
-    std::process::exit(if code == ExitCode::SUCCESS {
-        0
-    } else {
-        crate::exit::ERROR.into()
-    })
+    // A panic must not unwind into the zygote's frames below us (their
+    // destructors would close descriptors that are no longer theirs).
+    let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let cli = <RunJobCli as clap::Parser>::parse_from(argv);
+        super::shim::run(cli.args)
+    }));
+    match run {
+        Ok(code) if code == ExitCode::SUCCESS => std::process::exit(0),
+        Ok(_) => std::process::exit(crate::exit::ERROR.into()),
+        // SAFETY: _exit ends the process at once; the panic was printed.
+        Err(_) => unsafe { libc::_exit(crate::exit::ERROR.into()) },
+    }
 }
 
 /// Where the kernel finds this process's `argv` (`/proc/PID/cmdline`).
@@ -360,7 +383,9 @@ fn read_request(fd: RawFd) -> std::io::Result<Option<Request>> {
     if len > MAX_REQUEST {
         return Err(std::io::Error::other("request too large"));
     }
-    let mut body = vec![0u8; len];
+    // It holds the job's secrets: zeroed when dropped (every later fork
+    // copies this heap), on the error paths too.
+    let mut body = zeroize::Zeroizing::new(vec![0u8; len]);
     socket.read_exact(&mut body)?;
     let mut cursor = Cursor(&body);
     match cursor.take(1)? {
@@ -462,6 +487,9 @@ pub struct Zygote {
     program: PathBuf,
     enabled: bool,
     running: tokio::sync::Mutex<Option<Running>>,
+    /// How many zygotes this worker has started: each one's number tells
+    /// it from its successors (a pid alone could be reused).
+    started: std::sync::atomic::AtomicU64,
 }
 
 struct Running {
@@ -470,6 +498,8 @@ struct Running {
     /// No frame was left half sent (by a send that failed, timed out or
     /// was cancelled): the zygote reads the stream as the worker wrote it.
     in_sync: bool,
+    /// Which of this worker's zygotes it is.
+    generation: u64,
 }
 
 /// What became of a request for a supervisor.
@@ -484,6 +514,8 @@ pub enum Fork {
 /// A supervisor the zygote forked.
 pub struct Forked {
     pub pid: i32,
+    /// The zygote that forked it, which alone may signal it.
+    generation: u64,
     status: tokio::io::Lines<BufReader<tokio::net::unix::pipe::Receiver>>,
     exited: Option<ExitStatus>,
 }
@@ -495,6 +527,7 @@ impl Zygote {
             program,
             enabled,
             running: tokio::sync::Mutex::new(None),
+            started: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -520,6 +553,9 @@ impl Zygote {
             process,
             socket,
             in_sync: true,
+            generation: self
+                .started
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         })
     }
 
@@ -545,7 +581,12 @@ impl Zygote {
             Ok(pipe) => pipe,
             Err(e) => return Fork::Failed(format!("cannot create a status pipe: {e}")),
         };
-        let frame = spawn_frame(argv, env);
+        let frame = zeroize::Zeroizing::new(spawn_frame(argv, env));
+        // A request the zygote would refuse (and die of) goes the direct
+        // way, where a command too long is the job's fault (E2BIG).
+        if frame.len().saturating_sub(4) > MAX_REQUEST {
+            return Fork::Unavailable;
+        }
         let fds = [
             stdio[0].as_raw_fd(),
             stdio[1].as_raw_fd(),
@@ -578,7 +619,7 @@ impl Zygote {
                 match tokio::time::timeout(within, send_frame(&mut r.socket, &frame, &fds)).await {
                     Ok(Ok(())) => {
                         r.in_sync = true;
-                        taken_by = Some(r.process.id());
+                        taken_by = Some(r.generation);
                         break;
                     }
                     // It died: the next start of one takes over.
@@ -596,7 +637,7 @@ impl Zygote {
                 }
             }
         }
-        let Some(zygote_pid) = taken_by else {
+        let Some(generation) = taken_by else {
             return Fork::Unavailable;
         };
         drop(status_write);
@@ -611,7 +652,7 @@ impl Zygote {
             // log would keep it in use); the next request starts another.
             let mut running = self.running.lock().await;
             if let Some(r) = running.as_mut()
-                && r.process.id() == zygote_pid
+                && r.generation == generation
             {
                 let _ = r.process.start_kill();
                 *running = None;
@@ -623,16 +664,21 @@ impl Zygote {
                 if let Some(pid) = line.strip_prefix("pid ").and_then(|p| p.parse().ok()) {
                     return Fork::Forked(Forked {
                         pid,
+                        generation,
                         status,
                         exited: None,
                     });
                 }
-                let errno = line.strip_prefix("error ").and_then(|e| e.parse().ok());
-                let error = std::io::Error::from_raw_os_error(errno.unwrap_or(0));
-                Fork::Failed(format!(
-                    "cannot fork the job supervisor: {}",
-                    super::shim::os_error_text(&error)
-                ))
+                match line.strip_prefix("error ").and_then(|e| e.parse().ok()) {
+                    Some(errno) => Fork::Failed(format!(
+                        "cannot fork the job supervisor: {}",
+                        super::shim::os_error_text(&std::io::Error::from_raw_os_error(errno))
+                    )),
+                    None => Fork::Failed(format!(
+                        "the zygote answered {:?} instead of the supervisor's pid",
+                        line.chars().take(80).collect::<String>()
+                    )),
+                }
             }
             // It died with our request: whether it forked is unknown, so
             // this start fails (any such child sees its control socket close
@@ -642,13 +688,27 @@ impl Zygote {
     }
 
     /// SIGKILLs a supervisor it forked, unless it has been reaped already.
-    pub async fn kill(&self, pid: i32) {
-        if let Some(r) = self.running.lock().await.as_mut()
+    /// Only the zygote that forked it is asked: a successor's child may
+    /// have been given the same pid. A zygote that does not take the
+    /// request in time is retired (a hung one must not hold up the starts
+    /// that wait for this lock).
+    pub async fn kill(&self, forked: &Forked) {
+        let Ok(mut running) = tokio::time::timeout(KILL_WAIT, self.running.lock()).await else {
+            return;
+        };
+        if let Some(r) = running.as_mut()
             && r.in_sync
+            && r.generation == forked.generation
         {
             r.in_sync = false;
-            let sent = r.socket.write_all(&kill_frame(pid)).await;
-            r.in_sync = sent.is_ok();
+            let sent =
+                tokio::time::timeout(KILL_WAIT, r.socket.write_all(&kill_frame(forked.pid))).await;
+            if let Ok(Ok(())) = sent {
+                r.in_sync = true;
+            } else {
+                let _ = r.process.start_kill();
+                *running = None;
+            }
         }
     }
 }
