@@ -413,19 +413,21 @@ impl JobStore for PostgresStore {
             return Ok(job);
         }
         // By the database's clock, like every timestamp it stores.
-        sqlx::query(
+        // The row as updated comes back with the update: one statement.
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
             "UPDATE jobs SET status = $2, exit_code = $3, failure_reason = $4, \
                  finished_at = GREATEST(now() - make_interval(secs => $5), started_at), \
-                 lease_expires_at = NULL, pending_reason = NULL WHERE id = $1",
-        )
+                 lease_expires_at = NULL, pending_reason = NULL WHERE id = $1 \
+             RETURNING {JOB_COLUMNS}"
+        )))
         .bind(id.as_uuid())
         .bind(end.status.as_str())
         .bind(end.exit_code)
         .bind(end.failure_reason.as_deref())
         .bind(end.ago.as_secs_f64())
-        .execute(&mut *tx)
+        .fetch_one(&mut *tx)
         .await?;
-        let job = Self::job_in(&mut tx, id).await?;
+        let job = job_from_row(&row)?;
         tx.commit().await?;
         Ok(job)
     }

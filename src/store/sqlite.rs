@@ -284,19 +284,20 @@ impl SqliteStore {
         }
         let ended = Utc::now() - chrono::Duration::from_std(end.ago).unwrap_or_default();
         let ended = job.started_at.map_or(ended, |started| ended.max(started));
-        sqlx::query(
+        // The row as updated comes back with the update: one statement.
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
             "UPDATE jobs SET status = ?2, exit_code = ?3, failure_reason = ?4, finished_at = ?5, \
-                 lease_expires_at = NULL, pending_reason = NULL WHERE id = ?1",
-        )
+                 lease_expires_at = NULL, pending_reason = NULL WHERE id = ?1 \
+             RETURNING {JOB_COLUMNS}"
+        )))
         .bind(id.to_string())
         .bind(end.status.as_str())
         .bind(end.exit_code)
         .bind(end.failure_reason.as_deref())
         .bind(micros(ended))
-        .execute(&mut **tx)
+        .fetch_one(&mut **tx)
         .await?;
-        let (job, _) = Self::job_in(tx, id).await?;
-        Ok(job)
+        job_from_row(&row)
     }
 
     async fn job_in(
