@@ -231,7 +231,15 @@ fn become_supervisor(
             libc::dup2(fd, target as RawFd);
         }
         if libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) != 0 {
-            for fd in 3..1024 {
+            // Kernels before 5.9: every descriptor up to the limit (a
+            // zygote with many jobs running holds more than 1024).
+            let mut limit: libc::rlimit = std::mem::zeroed();
+            let top = if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 {
+                limit.rlim_cur.min(1 << 20) as RawFd
+            } else {
+                1 << 16
+            };
+            for fd in 3..top {
                 libc::close(fd);
             }
         }
