@@ -279,13 +279,27 @@ const DFA_MAX_PATTERN_BYTES: usize = 64 * 1024;
 impl Redactor {
     /// Redacts these values (and their encodings) and, when `shapes`, the
     /// well-known token shapes. `None` when there is nothing to redact.
+    ///
+    /// The shapes alone (a job without secrets, the common case) are built
+    /// once per process and shared: the worker's zygote builds them before
+    /// it forks, so each supervisor it forks starts with them built.
     pub fn new<'a>(values: impl IntoIterator<Item = &'a str>, shapes: bool) -> Option<Arc<Self>> {
+        static SHAPES_ONLY: std::sync::OnceLock<Arc<Redactor>> = std::sync::OnceLock::new();
+        let values: Vec<&str> = values.into_iter().filter(|v| !v.is_empty()).collect();
+        if values.is_empty() && shapes {
+            return Some(
+                SHAPES_ONLY
+                    .get_or_init(|| Self::build(&[], true).expect("the shapes are patterns"))
+                    .clone(),
+            );
+        }
+        Self::build(&values, shapes)
+    }
+
+    fn build(values: &[&str], shapes: bool) -> Option<Arc<Self>> {
         let mut patterns: Vec<Vec<u8>> = Vec::new();
         let mut kinds = Vec::new();
         for value in values {
-            if value.is_empty() {
-                continue;
-            }
             for encoded in encodings(value) {
                 patterns.push(encoded.into_bytes());
                 kinds.push(Kind::Literal);

@@ -85,6 +85,13 @@ pub fn serve() -> ExitCode {
     // SAFETY: PR_SET_NAME reads a NUL-terminated string.
     unsafe { libc::prctl(libc::PR_SET_NAME, c"jobctl-zygote".as_ptr(), 0, 0, 0) };
     let area = ArgvArea::of_self();
+    // Work every supervisor would repeat, done once here and inherited by
+    // each fork: the CPU feature detection (cpuid, slow in a VM) behind
+    // the SIMD searches, and the token-shape redactor of jobs without
+    // secrets.
+    #[cfg(target_arch = "x86_64")]
+    let _ = std::arch::is_x86_feature_detected!("avx2");
+    let _ = super::redact::Redactor::new([], true);
     // SAFETY: plain signal-mask calls on a local set; this process has one thread.
     let signals = unsafe {
         let mut mask: libc::sigset_t = std::mem::zeroed();
