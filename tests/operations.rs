@@ -258,18 +258,6 @@ fn promtool_check_metrics(text: &str) {
     );
 }
 
-/// The value of the sample `series` (name and labels exactly as rendered,
-/// e.g. `jobctl_jobs{status="completed"}`), 0 when absent.
-fn sample(text: &str, series: &str) -> f64 {
-    text.lines()
-        .filter(|l| !l.starts_with('#'))
-        .find_map(|l| {
-            let (name, value) = l.rsplit_once(' ')?;
-            (name == series).then(|| value.parse().unwrap())
-        })
-        .unwrap_or(0.0)
-}
-
 async fn scrape(url: &str, token: Option<&str>) -> (u16, String) {
     let mut req = reqwest::Client::new().get(format!("{url}/metrics"));
     if let Some(token) = token {
@@ -370,7 +358,9 @@ async fn metrics_count_a_run_of_real_jobs_and_pass_promtool(backend: Backend) {
     assert!(download.starts_with(b"hello\nworld\n"));
 
     let (_, after) = scrape(&api, Some(&admin)).await;
-    let delta = |series: &str| sample(&after, series) - sample(&before, series);
+    let delta = |series: &str| {
+        common::metric_sample(&after, series) - common::metric_sample(&before, series)
+    };
     assert_eq!(delta("jobctl_jobs_submitted_total"), 3.0, "{after}");
     assert_eq!(
         delta(r#"jobctl_jobs_finished_total{outcome="completed"}"#),
@@ -380,10 +370,22 @@ async fn metrics_count_a_run_of_real_jobs_and_pass_promtool(backend: Backend) {
         delta(r#"jobctl_jobs_finished_total{outcome="failed"}"#),
         1.0
     );
-    assert_eq!(sample(&after, r#"jobctl_jobs{status="completed"}"#), 2.0);
-    assert_eq!(sample(&after, r#"jobctl_jobs{status="failed"}"#), 1.0);
-    assert_eq!(sample(&after, r#"jobctl_jobs{status="pending"}"#), 0.0);
-    assert_eq!(sample(&after, r#"jobctl_workers{state="active"}"#), 1.0);
+    assert_eq!(
+        common::metric_sample(&after, r#"jobctl_jobs{status="completed"}"#),
+        2.0
+    );
+    assert_eq!(
+        common::metric_sample(&after, r#"jobctl_jobs{status="failed"}"#),
+        1.0
+    );
+    assert_eq!(
+        common::metric_sample(&after, r#"jobctl_jobs{status="pending"}"#),
+        0.0
+    );
+    assert_eq!(
+        common::metric_sample(&after, r#"jobctl_workers{state="active"}"#),
+        1.0
+    );
     assert_eq!(
         delta(r#"jobctl_log_read_bytes_total{route="/jobs/{id}/logs"}"#),
         tail_bytes
@@ -398,7 +400,7 @@ async fn metrics_count_a_run_of_real_jobs_and_pass_promtool(backend: Backend) {
     );
     assert!(delta("jobctl_job_run_seconds_count") >= 3.0, "{after}");
     assert!(delta("jobctl_job_queue_wait_seconds_count") >= 3.0);
-    assert!(sample(&after, "jobctl_claim_duration_seconds_count") >= 3.0);
+    assert!(common::metric_sample(&after, "jobctl_claim_duration_seconds_count") >= 3.0);
     assert!(
         !after.contains(&ids[0].to_string()),
         "routes are templates, never raw paths"
@@ -415,8 +417,8 @@ async fn metrics_count_a_run_of_real_jobs_and_pass_promtool(backend: Backend) {
     for status in ["pending", "running", "completed", "failed", "cancelled"] {
         let series = format!(r#"jobctl_jobs{{status="{status}"}}"#);
         assert_eq!(
-            sample(&replica, &series),
-            sample(&after, &series),
+            common::metric_sample(&replica, &series),
+            common::metric_sample(&after, &series),
             "{series}"
         );
     }
@@ -427,9 +429,12 @@ async fn metrics_count_a_run_of_real_jobs_and_pass_promtool(backend: Backend) {
         .text()
         .await
         .unwrap();
-    assert_eq!(sample(&worker_text, "jobctl_worker_running_jobs"), 0.0);
+    assert_eq!(
+        common::metric_sample(&worker_text, "jobctl_worker_running_jobs"),
+        0.0
+    );
     assert!(
-        sample(&worker_text, "jobctl_worker_log_bytes_written_total") >= 10.0,
+        common::metric_sample(&worker_text, "jobctl_worker_log_bytes_written_total") >= 10.0,
         "{worker_text}"
     );
     if promtool() {

@@ -441,17 +441,6 @@ async fn redaction_loses_no_output_and_can_be_turned_off(backend: Backend) {
     assert!(log.starts_with(&format!("{token}\n[jobctl] ")), "{log}");
 }
 
-/// The value of the sample `series` in a Prometheus text, 0 when absent.
-fn sample(text: &str, series: &str) -> f64 {
-    text.lines()
-        .filter(|l| !l.starts_with('#'))
-        .find_map(|l| {
-            let (name, value) = l.rsplit_once(' ')?;
-            (name == series).then(|| value.parse().unwrap())
-        })
-        .unwrap_or(0.0)
-}
-
 async fn the_worker_counts_what_it_redacted(backend: Backend) {
     let api = TestApi::start(&backend).await;
     let user = api.token("alice", Role::User).await;
@@ -471,7 +460,7 @@ async fn the_worker_counts_what_it_redacted(backend: Backend) {
     .unwrap_or_else(|| panic!("the worker logs its metrics address: {}", w.output()));
     let scrape = || async { reqwest::get(&metrics).await.unwrap().text().await.unwrap() };
     const SERIES: &str = "jobctl_worker_redactions_total";
-    assert_eq!(sample(&scrape().await, SERIES), 0.0);
+    assert_eq!(common::metric_sample(&scrape().await, SERIES), 0.0);
 
     // The secret twice, apart: two markers, counted 2.
     let job = api
@@ -492,14 +481,14 @@ async fn the_worker_counts_what_it_redacted(backend: Backend) {
     );
     // Counted as the job ends, before its end is reported.
     let text = scrape().await;
-    assert_eq!(sample(&text, SERIES), 2.0, "{text}");
+    assert_eq!(common::metric_sample(&text, SERIES), 2.0, "{text}");
 
     // Nothing to redact: the count stays.
     let job = api.submit(&user, &["echo", "nothing secret"]).await;
     let done = api.wait_finished(&user, job.id, WITHIN).await;
     assert_eq!(done.status, JobStatus::Completed, "{done:?}");
     let text = scrape().await;
-    assert_eq!(sample(&text, SERIES), 2.0, "{text}");
+    assert_eq!(common::metric_sample(&text, SERIES), 2.0, "{text}");
 }
 
 /// A worker whose token is in a private file and, as under systemd's

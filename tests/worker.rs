@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
 
-use common::{ApiOptions, Backend, TestApi, process_alive, wait_for};
+use common::{ApiOptions, Backend, TestApi, wait_for, wait_gone};
 use jobctl::domain::{JobId, JobStatus, Role};
 use jobctl::protocol::{Job, LogChunk};
 use nix::sys::signal::Signal;
@@ -248,11 +248,10 @@ async fn a_timeout_kills_the_whole_group_even_when_sigterm_is_ignored(backend: B
     assert!(log.contains("[jobctl] timed out after 1s"), "{log}");
     assert!(log.contains("SIGKILL"), "the trap forced a SIGKILL: {log}");
     for pid in [pids.0, pids.1] {
-        let gone = wait_for(Duration::from_secs(5), || async {
-            (!process_alive(pid)).then_some(())
-        })
-        .await;
-        assert!(gone.is_some(), "process {pid} outlived the timeout");
+        assert!(
+            wait_gone(pid, Duration::from_secs(5)).await,
+            "process {pid} outlived the timeout"
+        );
         assert!(
             nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_err(),
             "process {pid} still exists (a zombie?)"
@@ -315,12 +314,8 @@ async fn a_killed_worker_takes_its_jobs_with_it_and_they_end_worker_lost(backend
     w.signal(Signal::SIGKILL);
     w.wait(Duration::from_secs(5)).expect("the worker died");
     for pid in [pids.0, pids.1] {
-        let gone = wait_for(Duration::from_secs(10), || async {
-            (!process_alive(pid)).then_some(())
-        })
-        .await;
         assert!(
-            gone.is_some(),
+            wait_gone(pid, Duration::from_secs(10)).await,
             "job process {pid} lived on without its worker"
         );
     }
@@ -579,9 +574,8 @@ async fn revoking_a_worker_token_stops_its_jobs(backend: Backend) {
         .await
         .expect("the job started");
     assert!(api.store.revoke_token("w1").await.unwrap());
-    let gone = wait_for(WITHIN, || async { (!process_alive(pid)).then_some(()) }).await;
     assert!(
-        gone.is_some(),
+        wait_gone(pid, WITHIN).await,
         "a worker that can no longer report stops its job"
     );
     let job = api.wait_finished(&user, job.id, WITHIN).await;
@@ -606,11 +600,10 @@ async fn what_a_job_leaves_behind_dies_with_it_even_outside_its_group() {
     assert_eq!(job.status, JobStatus::Completed);
     for name in ["daemon", "child"] {
         let pid = read_pid(&dir.path().join(name)).unwrap();
-        let gone = wait_for(Duration::from_secs(10), || async {
-            (!process_alive(pid)).then_some(())
-        })
-        .await;
-        assert!(gone.is_some(), "the job's {name} ({pid}) outlived it");
+        assert!(
+            wait_gone(pid, Duration::from_secs(10)).await,
+            "the job's {name} ({pid}) outlived it"
+        );
     }
 }
 
@@ -670,12 +663,8 @@ async fn a_stopped_worker_s_job_is_fenced_before_the_api_counts_it_lost(backend:
     assert_eq!(lost.failure_reason.as_deref(), Some("worker lost"));
     // The supervisor kills the job as the lease expires; the api reaps the
     // job at that moment or later. Allow for a busy machine's scheduling.
-    let dead = wait_for(Duration::from_secs(1), || async {
-        (!process_alive(pid)).then_some(())
-    })
-    .await;
     assert!(
-        dead.is_some(),
+        wait_gone(pid, Duration::from_secs(1)).await,
         "the job still ran when the api counted it lost"
     );
     let size = std::fs::metadata(api.log_path(job.id)).unwrap().len();
@@ -923,11 +912,10 @@ async fn supervisors_are_forked_by_a_zygote_that_is_replaced_when_it_dies() {
     }
     // When the worker goes, so does its zygote.
     drop(w);
-    let gone = wait_for(WITHIN, || async {
-        (!process_alive(second_zygote)).then_some(())
-    })
-    .await;
-    assert!(gone.is_some(), "the zygote outlived its worker");
+    assert!(
+        wait_gone(second_zygote, WITHIN).await,
+        "the zygote outlived its worker"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -983,11 +971,10 @@ async fn a_hung_zygote_costs_one_hand_back_then_is_replaced() {
         "{log}"
     );
     assert!(log.contains("ran\n"), "{log}");
-    let gone = wait_for(WITHIN, || async {
-        (!process_alive(zygote.as_raw())).then_some(())
-    })
-    .await;
-    assert!(gone.is_some(), "the hung zygote was not retired");
+    assert!(
+        wait_gone(zygote.as_raw(), WITHIN).await,
+        "the hung zygote was not retired"
+    );
     let now = children_named(w.pid(), "jobctl-zygote");
     assert_eq!(now.len(), 1, "{now:?}");
     assert_ne!(now[0], zygote.as_raw());

@@ -530,6 +530,27 @@ pub fn process_alive(pid: i32) -> bool {
     }
 }
 
+/// Waits until process `pid` is gone (or a zombie); whether it went
+/// within `within`.
+pub async fn wait_gone(pid: i32, within: Duration) -> bool {
+    wait_for(within, || async { (!process_alive(pid)).then_some(()) })
+        .await
+        .is_some()
+}
+
+/// The value of the sample `series` in a Prometheus text (name and labels
+/// exactly as rendered, e.g. `jobctl_jobs{status="completed"}`), 0 when
+/// absent.
+pub fn metric_sample(text: &str, series: &str) -> f64 {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .find_map(|l| {
+            let (name, value) = l.rsplit_once(' ')?;
+            (name == series).then(|| value.parse().unwrap())
+        })
+        .unwrap_or(0.0)
+}
+
 /// Sends a raw HTTP/1.1 request, so paths reach the server unnormalised.
 /// The status is 0 when no answer came.
 pub async fn raw_request(addr: SocketAddr, request: &str) -> (u16, String) {
