@@ -7,19 +7,10 @@ use clap::Parser;
 use jobctl::cli::{Cli, Command};
 use jobctl::exit;
 
-/// The job supervisor's own parser: one per job started, so it does not
-/// build the whole command line of every other subcommand first.
-#[derive(Parser)]
-#[command(name = "jobctl __run-job")]
-struct RunJobCli {
-    #[command(flatten)]
-    args: jobctl::cli::RunJobArgs,
-}
-
 fn main() -> ExitCode {
     let first = std::env::args_os().nth(1);
     if first.as_ref().is_some_and(|a| a == "__run-job") {
-        return jobctl::worker::shim::run(RunJobCli::parse_from(argv_without_subcommand()).args);
+        return jobctl::worker::shim::run_from_argv(argv_without_subcommand());
     }
     // The worker's fork server: it starts supervisors without an exec each.
     if first.is_some_and(|a| a == "__zygote") {

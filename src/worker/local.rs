@@ -169,8 +169,9 @@ impl Supervised {
         let id = launch.job_id.to_string();
         // What `ps` shows: the job it supervises, not `/proc/self/exe`.
         let arg0 = format!("jobctl job {}", &id[..8]);
-        let mut args: Vec<OsString> = Vec::new();
-        let mut arg = |a: &dyn AsRef<std::ffi::OsStr>| args.push(a.as_ref().to_owned());
+        // The supervisor's argv: what `ps` shows, then its options.
+        let mut argv: Vec<OsString> = vec![OsString::from(&arg0)];
+        let mut arg = |a: &dyn AsRef<std::ffi::OsStr>| argv.push(a.as_ref().to_owned());
         arg(&"--control-fd");
         arg(&"0");
         arg(&"--job-id");
@@ -205,14 +206,12 @@ impl Supervised {
         // The worker's own settings (its token above all) are not the job's
         // business; a `jobctl` run inside a job should use the job's env.
         let mut env: BTreeMap<OsString, OsString> = std::env::vars_os()
-            .filter(|(key, _)| !key.to_string_lossy().starts_with("JOBCTL_"))
+            .filter(|(key, _)| !super::is_worker_setting(key))
             .collect();
         env.extend(launch.env.iter().map(|(k, v)| (k.into(), v.into())));
         env.extend(launch.secrets.iter().map(|(k, v)| (k.into(), v.into())));
         let env: Vec<(OsString, OsString)> = env.into_iter().collect();
         let theirs = std::os::fd::OwnedFd::from(theirs);
-        let mut argv = vec![OsString::from(&arg0)];
-        argv.extend(args.iter().cloned());
         let start_timeout = executor.fs_timeout + Duration::from_secs(5);
         let forked = (executor.zygote)
             .fork(&argv, &env, [&theirs, &out, &err], start_timeout)
@@ -230,7 +229,7 @@ impl Supervised {
                 command
                     .arg0(&arg0)
                     .arg("__run-job")
-                    .args(&args)
+                    .args(&argv[1..])
                     .stdin(Stdio::from(theirs))
                     .stdout(Stdio::from(out))
                     .stderr(Stdio::from(err))

@@ -51,6 +51,23 @@ use crate::domain::format_duration;
 use crate::protocol::WorkerRegistration;
 use crate::shutdown::Shutdown;
 
+/// Whether an environment variable is one of the worker's own settings
+/// (`JOBCTL_*`, its token above all): none of them reaches a job, a job
+/// supervisor or a Slurm command; a `jobctl` run inside a job should use the
+/// job's environment.
+pub(crate) fn is_worker_setting(key: &std::ffi::OsStr) -> bool {
+    std::os::unix::ffi::OsStrExt::as_bytes(key).starts_with(b"JOBCTL_")
+}
+
+/// Keeps the worker's own settings out of a child's environment.
+pub(crate) fn remove_worker_settings(command: &mut tokio::process::Command) {
+    for (key, _) in std::env::vars_os() {
+        if is_worker_setting(&key) {
+            command.env_remove(key);
+        }
+    }
+}
+
 /// Where claimed jobs run.
 #[derive(Debug, Clone)]
 pub enum ExecutorConfig {

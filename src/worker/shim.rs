@@ -117,6 +117,21 @@ impl ShimEvent {
 /// left behind before it reports the end anyway.
 const STRAGGLER_WAIT: Duration = Duration::from_secs(2);
 
+/// The supervisor's own parser: one runs per job started, so it does not
+/// build the whole command line of every other subcommand first.
+#[derive(clap::Parser)]
+#[command(name = "jobctl __run-job")]
+struct RunJobCli {
+    #[command(flatten)]
+    args: RunJobArgs,
+}
+
+/// Parses the supervisor's arguments (`argv[0]` first, then the
+/// `__run-job` options, without the subcommand) and runs it.
+pub fn run_from_argv(argv: impl IntoIterator<Item = std::ffi::OsString>) -> ExitCode {
+    run(<RunJobCli as clap::Parser>::parse_from(argv).args)
+}
+
 /// Runs the job as described in the module docs; `args.control_fd` is the
 /// supervisor's end of the socket pair, inherited from the worker.
 pub fn run(args: RunJobArgs) -> ExitCode {

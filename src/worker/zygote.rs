@@ -73,13 +73,6 @@ pub fn zygote_args() -> impl Iterator<Item = &'static str> {
     std::iter::once("__zygote").chain(std::iter::repeat_n("", ARGV_PAD))
 }
 
-#[derive(clap::Parser)]
-#[command(name = "jobctl __run-job")]
-struct RunJobCli {
-    #[command(flatten)]
-    args: crate::cli::RunJobArgs,
-}
-
 /// The zygote process: serves requests on fd 0 until EOF.
 pub fn serve() -> ExitCode {
     // SAFETY: PR_SET_NAME reads a NUL-terminated string.
@@ -265,8 +258,7 @@ fn become_supervisor(
     // A panic must not unwind into the zygote's frames below us (their
     // destructors would close descriptors that are no longer theirs).
     let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        let cli = <RunJobCli as clap::Parser>::parse_from(argv);
-        super::shim::run(cli.args)
+        super::shim::run_from_argv(argv)
     }));
     match run {
         Ok(code) if code == ExitCode::SUCCESS => std::process::exit(0),
@@ -556,11 +548,7 @@ impl Zygote {
             .stdout(std::process::Stdio::null())
             .process_group(0)
             .kill_on_drop(false);
-        for (key, _) in std::env::vars_os() {
-            if key.to_string_lossy().starts_with("JOBCTL_") {
-                command.env_remove(key);
-            }
-        }
+        super::remove_worker_settings(&mut command);
         let process = command.spawn()?;
         ours.set_nonblocking(true)?;
         let socket = tokio::net::UnixStream::from_std(ours)?;

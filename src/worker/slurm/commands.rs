@@ -56,11 +56,7 @@ impl SlurmCommands {
             .kill_on_drop(true);
         // The worker's own settings (its token above all) are none of
         // Slurm's business.
-        for (key, _) in std::env::vars_os() {
-            if key.to_string_lossy().starts_with("JOBCTL_") {
-                command.env_remove(key);
-            }
-        }
+        crate::worker::remove_worker_settings(&mut command);
         let mut child = command.spawn().map_err(|e| SlurmError::Spawn {
             program: program.to_string(),
             reason: crate::worker::shim::os_error_text(&e),
