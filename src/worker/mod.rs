@@ -459,13 +459,16 @@ async fn claim_loop(
         }
         // The claim is not raced against shutdown: a job the api has handed
         // over must run (or be reported), never be dropped on the floor.
+        // Every slot free now: the ones held for this claim and, claiming
+        // one at a time, the rest.
+        let free_slots = permits.len() + slots.available_permits();
         let mut request = match &ctx.resources {
-            Some(res) => res.claim_request(&config.name, permits.len()),
+            Some(res) => res.claim_request(&config.name, free_slots),
             None => crate::protocol::ClaimRequest {
                 worker: config.name.clone(),
                 free_gpu_ids: None,
                 free_cpus: None,
-                free_slots: Some(u32::try_from(permits.len()).unwrap_or(u32::MAX)),
+                free_slots: Some(u32::try_from(free_slots).unwrap_or(u32::MAX)),
                 total_gpus: None,
                 total_cpus: None,
                 max_jobs: None,
@@ -485,12 +488,10 @@ async fn claim_loop(
                          claiming one at a time"
                     );
                     one_at_a_time = true;
-                    // Only the first permit counts for a single claim.
+                    // A single claim takes one slot; what is free stays
+                    // as offered.
                     permits.truncate(1);
                     request.max_jobs = None;
-                    if let Some(res) = &ctx.resources {
-                        request = res.claim_request(&config.name, 1 + slots.available_permits());
-                    }
                     ctx.client
                         .claim(&request)
                         .await
