@@ -9,11 +9,11 @@ use reqwest::{Method, StatusCode, Url};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::domain::JobId;
+use crate::domain::{JobId, JobStatus};
 use crate::protocol::{
     ClaimRequest, ClaimedJob, ClaimedJobs, ErrorBody, Heartbeat, HeartbeatAck, Job, JobList,
-    ListQuery, LogChunk, LogSearch, LogSearchQuery, StatusReport, SubmitJob, WhoAmI, WorkerList,
-    WorkerRegistration,
+    JobReports, ListQuery, LogChunk, LogSearch, LogSearchQuery, ReportResults, StatusReport,
+    SubmitJob, WhoAmI, WorkerList, WorkerRegistration,
 };
 
 /// What an unreachable api's message suggests, by where its address came from.
@@ -30,7 +30,7 @@ pub const HINT_CONFIGURED: &str = "is `jobctl api` running there? (the address c
 const DOWNLOAD_TIMEOUT: Duration = Duration::from_secs(3600);
 
 /// Why a call to the api failed.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum ClientError {
     /// No answer at all: refused, reset, timed out, DNS.
     #[error("cannot reach the API at {url}: {reason} — {hint}")]
@@ -383,6 +383,43 @@ impl ApiClient {
     pub async fn report(&self, id: JobId, report: &StatusReport) -> Result<Job, ClientError> {
         self.call(Method::POST, &format!("jobs/{id}/status"), Some(report))
             .await
+    }
+
+    /// `POST /workers/reports`: several final reports in one request, each
+    /// with its own result, in order. An api older than this route answers
+    /// 404 as a whole.
+    pub async fn report_many(
+        &self,
+        reports: &JobReports,
+    ) -> Result<Vec<Result<JobStatus, ClientError>>, ClientError> {
+        let answer: ReportResults = self
+            .call(Method::POST, "workers/reports", Some(reports))
+            .await?;
+        if answer.results.len() != reports.reports.len() {
+            return Err(ClientError::Protocol {
+                url: self.url("workers/reports").to_string(),
+                reason: format!(
+                    "{} results for {} reports",
+                    answer.results.len(),
+                    reports.reports.len()
+                ),
+            });
+        }
+        Ok(answer
+            .results
+            .into_iter()
+            .map(|r| match (StatusCode::from_u16(r.status), r.job_status) {
+                (Ok(StatusCode::OK), Some(status)) => Ok(status),
+                (Ok(status), _) if status != StatusCode::OK => Err(ClientError::Api {
+                    status,
+                    message: r.error.unwrap_or_default(),
+                }),
+                _ => Err(ClientError::Protocol {
+                    url: self.url("workers/reports").to_string(),
+                    reason: format!("a result with status {} for job {}", r.status, r.job_id),
+                }),
+            })
+            .collect())
     }
 }
 

@@ -488,6 +488,42 @@ pub struct StatusReport {
     pub finished_ms_ago: Option<u64>,
 }
 
+/// What `POST /workers/reports` takes: the final reports of several jobs,
+/// sent together when they end at about the same time.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct JobReports {
+    /// At most 256, each job at most once.
+    pub reports: Vec<JobReport>,
+}
+
+/// One job's report in a [`JobReports`].
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct JobReport {
+    pub job_id: JobId,
+    pub report: StatusReport,
+}
+
+/// What `POST /workers/reports` answers: one result per report, in order.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ReportResults {
+    pub results: Vec<ReportResult>,
+}
+
+/// How one report of a batch went: the HTTP status `POST /jobs/{id}/status`
+/// would have answered it with, and the job's status after it (200) or the
+/// error (any other).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ReportResult {
+    pub job_id: JobId,
+    pub status: u16,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_status: Option<JobStatus>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
 /// The largest `finished_ms_ago` accepted: 366 days.
 pub const MAX_FINISHED_MS_AGO: u64 = 366 * 24 * 3600 * 1000;
 

@@ -27,6 +27,7 @@ backend_tests!(
     invalid_job_specs_are_refused_with_the_reason,
     claim_heartbeat_and_report_a_job,
     status_reports_are_fenced_and_checked,
+    several_reports_in_one_request_each_get_their_own_answer,
     heartbeats_carry_a_pending_reason,
     cancel_a_pending_and_a_running_job,
     concurrent_claimers_never_share_a_job,
@@ -94,6 +95,7 @@ async fn every_route_in_the_openapi_document(backend: Backend) {
         ("get", "/jobs/{id}/logs/download"),
         ("post", "/workers/claim"),
         ("post", "/workers/claims"),
+        ("post", "/workers/reports"),
         ("post", "/workers/register"),
         ("get", "/workers"),
         ("get", "/metrics"),
@@ -282,6 +284,7 @@ async fn roles_are_kept_to_their_routes(backend: Backend) {
         for (path, body) in [
             ("/workers/claim".to_string(), json!({"worker": "w"})),
             ("/workers/claims".to_string(), json!({"worker": "w"})),
+            ("/workers/reports".to_string(), json!({"reports": []})),
             (format!("/jobs/{id}/heartbeat"), json!({"lease_token": "x"})),
             (
                 format!("/jobs/{id}/status"),
@@ -698,6 +701,118 @@ async fn status_reports_are_fenced_and_checked(backend: Backend) {
     .await;
     assert_eq!(resp.status(), 404);
     assert_eq!(api.job(&user, job.id).await.status, JobStatus::Failed);
+}
+
+/// `POST /workers/reports`: each report is taken as `POST /jobs/{id}/status`
+/// takes it, with its own answer; one refused report does not touch the
+/// others, and the whole batch can be sent again.
+async fn several_reports_in_one_request_each_get_their_own_answer(backend: Backend) {
+    let api = TestApi::start(&backend).await;
+    let user = api.token("alice", Role::User).await;
+    let worker = api.token("w1", Role::Worker).await;
+    let jobs = [
+        api.submit(&user, &["a"]).await,
+        api.submit(&user, &["b"]).await,
+        api.submit(&user, &["c"]).await,
+    ];
+    let mut leases = Vec::new();
+    for job in &jobs {
+        let claimed = claim(&api, &worker).await.unwrap();
+        assert_eq!(claimed.job.id, job.id);
+        leases.push(claimed.lease_token);
+    }
+    let missing = JobId::new();
+    let batch = json!({"reports": [
+        {"job_id": jobs[0].id, "report": {"lease_token": leases[0], "status": "completed", "exit_code": 0}},
+        {"job_id": jobs[1].id, "report": {"lease_token": leases[1], "status": "failed", "exit_code": 3, "failure_reason": "exit code 3"}},
+        {"job_id": jobs[2].id, "report": {"lease_token": "stale", "status": "completed", "exit_code": 0}},
+        {"job_id": missing, "report": {"lease_token": leases[2], "status": "completed", "exit_code": 0}},
+        {"job_id": jobs[2].id.to_string().to_uppercase(), "report": {"lease_token": leases[2], "status": "completed", "exit_code": 2}},
+    ]});
+    // The last one names job c again, in upper case: the same job twice.
+    let (status, msg) = error_of(
+        api.post("/workers/reports", &worker)
+            .json(&batch)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 400, "{msg}");
+    assert!(msg.contains("reported twice"), "{msg}");
+    assert_eq!(api.job(&user, jobs[0].id).await.status, JobStatus::Running);
+
+    let mut batch = batch;
+    batch["reports"].as_array_mut().unwrap().pop();
+    for attempt in ["first", "again"] {
+        let resp = api
+            .post("/workers/reports", &worker)
+            .json(&batch)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200, "{attempt}");
+        let answer: serde_json::Value = resp.json().await.unwrap();
+        let results = answer["results"].as_array().unwrap();
+        let got: Vec<_> = results
+            .iter()
+            .map(|r| {
+                (
+                    r["job_id"].as_str().unwrap().to_string(),
+                    r["status"].as_u64().unwrap(),
+                )
+            })
+            .collect();
+        let want: Vec<_> = [
+            (jobs[0].id, 200),
+            (jobs[1].id, 200),
+            (jobs[2].id, 409),
+            (missing, 404),
+        ]
+        .iter()
+        .map(|(id, s)| (id.to_string(), *s))
+        .collect();
+        assert_eq!(got, want, "{attempt}: {answer}");
+        assert_eq!(results[0]["job_status"], "completed", "{attempt}");
+        assert_eq!(results[1]["job_status"], "failed", "{attempt}");
+        for refused in &results[2..] {
+            assert!(refused["job_status"].is_null(), "{refused}");
+            assert!(!refused["error"].as_str().unwrap().is_empty(), "{refused}");
+        }
+    }
+    let failed = api.job(&user, jobs[1].id).await;
+    assert_eq!(failed.exit_code, Some(3));
+    assert_eq!(failed.failure_reason.as_deref(), Some("exit code 3"));
+    assert_eq!(api.job(&user, jobs[2].id).await.status, JobStatus::Running);
+
+    // A bad report in a batch is refused like on its own route.
+    let bad = json!({"reports": [
+        {"job_id": jobs[2].id, "report": {"lease_token": leases[2], "status": "completed", "exit_code": 2}},
+    ]});
+    let answer: serde_json::Value = api
+        .post("/workers/reports", &worker)
+        .json(&bad)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(answer["results"][0]["status"], 400, "{answer}");
+    assert_eq!(api.job(&user, jobs[2].id).await.status, JobStatus::Running);
+
+    let report = json!({"job_id": jobs[2].id, "report": {"lease_token": leases[2], "status": "completed", "exit_code": 0}});
+    let too_many = json!({"reports": vec![report; 257]});
+    let (status, msg) = error_of(
+        api.post("/workers/reports", &worker)
+            .json(&too_many)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 400, "{msg}");
+    assert!(msg.contains("at most 256"), "{msg}");
 }
 
 async fn cancel_a_pending_and_a_running_job(backend: Backend) {

@@ -398,6 +398,13 @@ async fn metrics_count_a_run_of_real_jobs_and_pass_promtool(backend: Backend) {
         delta(r#"jobctl_http_requests_total{route="/jobs",method="POST",status="201"}"#),
         3.0
     );
+    // The worker's final reports travel in batches, not one route call per job.
+    assert!(
+        delta(r#"jobctl_http_requests_total{route="/workers/reports",method="POST",status="200"}"#)
+            >= 1.0,
+        "{after}"
+    );
+    assert!(!after.contains(r#"route="/jobs/{id}/status""#), "{after}");
     assert!(delta("jobctl_job_run_seconds_count") >= 3.0, "{after}");
     assert!(delta("jobctl_job_queue_wait_seconds_count") >= 3.0);
     assert!(common::metric_sample(&after, "jobctl_claim_duration_seconds_count") >= 3.0);

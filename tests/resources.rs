@@ -24,7 +24,7 @@ backend_tests!(
     bad_resource_requests_are_refused,
     a_job_no_live_worker_fits_says_so_and_starts_when_one_joins,
     one_batch_claim_hands_out_what_fits_together,
-    a_worker_claims_one_at_a_time_from_an_api_without_batch_claims,
+    a_worker_claims_and_reports_one_at_a_time_from_an_api_without_batches,
 );
 
 const WITHIN: Duration = Duration::from_secs(60);
@@ -484,10 +484,12 @@ async fn one_batch_claim_hands_out_what_fits_together(backend: Backend) {
 struct Seen {
     batch_claims: std::sync::atomic::AtomicUsize,
     single_claims: std::sync::atomic::AtomicUsize,
+    batch_reports: std::sync::atomic::AtomicUsize,
+    single_reports: std::sync::atomic::AtomicUsize,
 }
 
-/// An api from before `POST /workers/claims`: a proxy in front of the real
-/// one that answers that route 404 (as an older api's router does) and
+/// An api from before `POST /workers/claims` and `POST /workers/reports`: a
+/// proxy in front of the real one that answers those routes 404 (as an older api's router does) and
 /// passes everything else on. Returns its base URL.
 async fn older_api(api: &TestApi, seen: std::sync::Arc<Seen>) -> String {
     use axum::body::Bytes;
@@ -500,6 +502,17 @@ async fn older_api(api: &TestApi, seen: std::sync::Arc<Seen>) -> String {
         let (upstream, http, seen) = (upstream.clone(), http.clone(), seen.clone());
         async move {
             let path = uri.path_and_query().map_or("/", |p| p.as_str()).to_string();
+            if method == Method::POST && uri.path() == "/workers/reports" {
+                seen.batch_reports.fetch_add(1, Ordering::SeqCst);
+                return (
+                    StatusCode::NOT_FOUND,
+                    [("content-type", "application/json")],
+                    Bytes::from_static(br#"{"error":"not found"}"#),
+                );
+            }
+            if method == Method::POST && uri.path().ends_with("/status") {
+                seen.single_reports.fetch_add(1, Ordering::SeqCst);
+            }
             if method == Method::POST && uri.path() == "/workers/claims" {
                 seen.batch_claims.fetch_add(1, Ordering::SeqCst);
                 return (
@@ -541,11 +554,12 @@ async fn older_api(api: &TestApi, seen: std::sync::Arc<Seen>) -> String {
     url
 }
 
-/// A new worker against an api without batch claims (a rolling upgrade
-/// that updates workers first): the 404 makes it claim one job at a time
-/// through `POST /workers/claim`, and every job still runs once, on its
-/// own devices.
-async fn a_worker_claims_one_at_a_time_from_an_api_without_batch_claims(backend: Backend) {
+/// A new worker against an api without batch claims and reports (a rolling
+/// upgrade that updates workers first): the 404s make it claim one job at a
+/// time through `POST /workers/claim` and report each through
+/// `POST /jobs/{id}/status`, and every job still runs once, on its own
+/// devices.
+async fn a_worker_claims_and_reports_one_at_a_time_from_an_api_without_batches(backend: Backend) {
     use std::sync::atomic::Ordering;
 
     let (api, user, worker) = setup(&backend).await;
@@ -572,8 +586,15 @@ async fn a_worker_claims_one_at_a_time_from_an_api_without_batch_claims(backend:
             job.id
         );
     }
-    // The batch route was tried once, then never again.
+    // Each batch route was tried once, then never again.
     assert_eq!(seen.batch_claims.load(Ordering::SeqCst), 1);
+    assert_eq!(seen.batch_reports.load(Ordering::SeqCst), 1);
+    assert!(
+        seen.single_reports.load(Ordering::SeqCst) >= jobs.len(),
+        "{} single reports for {} jobs",
+        seen.single_reports.load(Ordering::SeqCst),
+        jobs.len()
+    );
     assert!(
         seen.single_claims.load(Ordering::SeqCst) >= jobs.len(),
         "{} single claims for {} jobs",

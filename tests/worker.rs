@@ -331,8 +331,8 @@ async fn a_killed_worker_takes_its_jobs_with_it_and_they_end_worker_lost(backend
     assert_eq!(api.job(&user, job.id).await.status, JobStatus::Failed);
 }
 
-/// Listens where the api was, while it is down: records the request line
-/// of everything the workers send there, and answers nothing.
+/// Listens where the api was, while it is down: records each request the
+/// workers send there (request line, headers and body), and answers nothing.
 struct ApiSpy {
     seen: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
     task: tokio::task::JoinHandle<()>,
@@ -350,12 +350,20 @@ impl ApiSpy {
                     let Ok((mut stream, _)) = listener.accept().await else {
                         continue;
                     };
-                    let mut head = vec![0u8; 4096];
-                    let read = tokio::time::timeout(Duration::from_secs(1), stream.read(&mut head));
-                    if let Ok(Ok(n)) = read.await {
-                        let text = String::from_utf8_lossy(&head[..n]).into_owned();
-                        let line = text.lines().next().unwrap_or_default().to_string();
-                        seen.lock().unwrap().push(line);
+                    // The request line, headers and body: whatever comes
+                    // until the client waits for an answer.
+                    let mut request = Vec::new();
+                    let mut buf = vec![0u8; 4096];
+                    while let Ok(Ok(n @ 1..)) =
+                        tokio::time::timeout(Duration::from_millis(300), stream.read(&mut buf))
+                            .await
+                    {
+                        request.extend_from_slice(&buf[..n]);
+                    }
+                    if !request.is_empty() {
+                        seen.lock()
+                            .unwrap()
+                            .push(String::from_utf8_lossy(&request).into_owned());
                     }
                 }
             }
@@ -363,12 +371,14 @@ impl ApiSpy {
         ApiSpy { seen, task }
     }
 
-    fn saw(&self, request: &str) -> bool {
-        self.seen
-            .lock()
-            .unwrap()
-            .iter()
-            .any(|l| l.starts_with(request))
+    /// Whether the worker tried to report job `id`'s end, alone or with
+    /// others.
+    fn saw_report_of(&self, id: JobId) -> bool {
+        let id = id.to_string();
+        self.seen.lock().unwrap().iter().any(|r| {
+            r.starts_with(&format!("POST /jobs/{id}/status "))
+                || (r.starts_with("POST /workers/reports ") && r.contains(&id))
+        })
     }
 
     /// Stops listening, freeing the address for the api.
@@ -408,9 +418,7 @@ async fn an_api_outage_longer_than_the_lease_keeps_what_the_worker_saw(backend: 
     // the worker keeps trying to report them all along.
     std::fs::write(&go, "").unwrap();
     wait_for(WITHIN, || async {
-        let all_tried = jobs
-            .iter()
-            .all(|id| spy.saw(&format!("POST /jobs/{id}/status ")));
+        let all_tried = jobs.iter().all(|id| spy.saw_report_of(*id));
         (all_tried && down_since.elapsed() > lease + Duration::from_secs(1)).then_some(())
     })
     .await

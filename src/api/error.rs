@@ -46,7 +46,7 @@ pub enum ApiError {
 }
 
 impl ApiError {
-    fn status(&self) -> StatusCode {
+    pub fn status(&self) -> StatusCode {
         match self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
@@ -58,6 +58,21 @@ impl ApiError {
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Busy(_) | ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// What the caller is told; an internal cause is logged here instead.
+    pub fn public_message(&self) -> String {
+        match self {
+            ApiError::Internal(cause) => {
+                tracing::error!(error = format!("{cause:#}"), "request failed");
+                "internal server error; the api's log has the details".to_string()
+            }
+            ApiError::Unavailable(cause) => {
+                tracing::error!(error = format!("{cause:#}"), "the database is unavailable");
+                UNAVAILABLE.to_string()
+            }
+            other => other.to_string(),
         }
     }
 
@@ -88,17 +103,7 @@ impl From<StoreError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
-        let message = match &self {
-            ApiError::Internal(cause) => {
-                tracing::error!(error = format!("{cause:#}"), "request failed");
-                "internal server error; the api's log has the details".to_string()
-            }
-            ApiError::Unavailable(cause) => {
-                tracing::error!(error = format!("{cause:#}"), "the database is unavailable");
-                UNAVAILABLE.to_string()
-            }
-            other => other.to_string(),
-        };
+        let message = self.public_message();
         let mut response = (status, Json(ErrorBody { error: message })).into_response();
         if status == StatusCode::SERVICE_UNAVAILABLE {
             response

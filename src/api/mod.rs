@@ -275,6 +275,7 @@ fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(workers::claim_jobs))
         .routes(routes!(workers::heartbeat))
         .routes(routes!(workers::report_status))
+        .routes(routes!(workers::report_jobs))
         .routes(routes!(fleet::register_worker))
         .routes(routes!(fleet::list_workers))
         .routes(routes!(jobs::whoami))

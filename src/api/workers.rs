@@ -11,8 +11,8 @@ use super::extract::{ApiJson, ApiPath, Worker};
 use crate::domain::{JobId, JobStatus};
 use crate::logs;
 use crate::protocol::{
-    ClaimRequest, ClaimedJob, ClaimedJobs, ErrorBody, Heartbeat, HeartbeatAck, Job,
-    MAX_FAILURE_REASON_BYTES, MAX_FINISHED_MS_AGO, StatusReport,
+    ClaimRequest, ClaimedJob, ClaimedJobs, ErrorBody, Heartbeat, HeartbeatAck, Job, JobReports,
+    MAX_FAILURE_REASON_BYTES, MAX_FINISHED_MS_AGO, ReportResult, ReportResults, StatusReport,
 };
 use crate::store::{ClaimOffer, JobEnd};
 
@@ -228,6 +228,71 @@ pub async fn report_status(
     ApiPath(id): ApiPath<JobId>,
     ApiJson(body): ApiJson<StatusReport>,
 ) -> Result<Json<Job>, ApiError> {
+    apply_report(&state, id, body).await.map(Json)
+}
+
+/// Report how several running jobs ended, in one request: each report is
+/// taken as `POST /jobs/{id}/status` would take it, and the reports are
+/// committed together. A report's own error (a stale lease, an unknown job)
+/// is its result's and does not touch the others.
+#[utoipa::path(
+    post, path = "/workers/reports", tag = "workers",
+    request_body = JobReports,
+    responses(
+        (status = 200, description = "One result per report, in order", body = ReportResults),
+        (status = 400, description = "Malformed body, more than 256 reports, or one job twice", body = ErrorBody),
+        (status = 401, description = "Missing, unknown or revoked token", body = ErrorBody),
+        (status = 403, description = "Not a worker token", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn report_jobs(
+    State(state): State<AppState>,
+    _: Worker,
+    ApiJson(body): ApiJson<JobReports>,
+) -> Result<Json<ReportResults>, ApiError> {
+    if body.reports.len() > MAX_REPORT_BATCH {
+        return Err(ApiError::BadRequest(format!(
+            "at most {MAX_REPORT_BATCH} reports per request, not {}",
+            body.reports.len()
+        )));
+    }
+    let mut seen = std::collections::HashSet::with_capacity(body.reports.len());
+    if let Some(twice) = body.reports.iter().find(|r| !seen.insert(r.job_id)) {
+        return Err(ApiError::BadRequest(format!(
+            "job {} is reported twice",
+            twice.job_id
+        )));
+    }
+    // Side by side, so that the store commits them as one group.
+    let results = futures_util::future::join_all(body.reports.into_iter().map(|r| {
+        let state = &state;
+        async move {
+            match apply_report(state, r.job_id, r.report).await {
+                Ok(job) => ReportResult {
+                    job_id: r.job_id,
+                    status: StatusCode::OK.as_u16(),
+                    job_status: Some(job.status),
+                    error: None,
+                },
+                Err(e) => ReportResult {
+                    job_id: r.job_id,
+                    status: e.status().as_u16(),
+                    job_status: None,
+                    error: Some(e.public_message()),
+                },
+            }
+        }
+    }))
+    .await;
+    Ok(Json(ReportResults { results }))
+}
+
+/// Most reports one `POST /workers/reports` takes.
+pub const MAX_REPORT_BATCH: usize = 256;
+
+/// Takes one job's final report or hand-back.
+async fn apply_report(state: &AppState, id: JobId, body: StatusReport) -> Result<Job, ApiError> {
     if body.status == JobStatus::Pending {
         if body.exit_code.is_some() {
             return Err(ApiError::BadRequest(
@@ -242,7 +307,7 @@ pub async fn report_status(
             .filter(|b| b.status == JobStatus::Running)
             .and_then(|b| b.worker)
         else {
-            return Ok(Json(job));
+            return Ok(job);
         };
         if job.status == JobStatus::Cancelled {
             crate::metrics::job_finished(&job);
@@ -265,7 +330,7 @@ pub async fn report_status(
         if let Ok(Err(e)) | Err(e) = written.map_err(std::io::Error::other) {
             tracing::warn!(job = %id, error = %e, "cannot note the hand-back in the log");
         }
-        return Ok(Json(job));
+        return Ok(job);
     }
     let end = job_end(&body)?;
     // Read first so that a retried report (after a lost answer) is not
@@ -276,7 +341,7 @@ pub async fn report_status(
         crate::metrics::job_finished(&job);
     }
     tracing::info!(job = %id, status = %job.status, reason = ?job.failure_reason, "job ended");
-    Ok(Json(job))
+    Ok(job)
 }
 
 /// Noting when a worker was last seen is best effort: a claim or heartbeat

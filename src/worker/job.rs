@@ -273,7 +273,7 @@ async fn conclude(
         }
         Outcome::Report(end) => {
             let status = end.status.to_string();
-            let delivery = lease::report(&ctx.client, lease, end, ended, &ctx.give_up).await;
+            let delivery = lease::report(&ctx.reports, lease, end, ended, &ctx.give_up).await;
             (delivery, status)
         }
     };

@@ -9,13 +9,14 @@
 
 use std::time::{Duration, Instant};
 
-use tokio::sync::{mpsc, watch};
+use reqwest::StatusCode;
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::outcome::Ending;
 use crate::client::{ApiClient, ClientError};
 use crate::domain::{JobId, JobStatus, format_duration};
-use crate::protocol::{ClaimedJob, StatusReport};
+use crate::protocol::{ClaimedJob, JobReport, JobReports, StatusReport};
 
 /// The lease on one claimed job.
 #[derive(Debug, Clone)]
@@ -145,9 +146,9 @@ pub enum Delivery {
 /// the api is unreachable, so no final status is lost to an outage. Each
 /// attempt says how long ago the job ended, so the api records when it
 /// ended, not when the report got through. Stops retrying when `give_up`
-/// fires.
+/// fires. Reports of jobs that end together travel together ([`Reports`]).
 pub async fn report(
-    client: &ApiClient,
+    reports: &Reports,
     lease: &Lease,
     end: Ending,
     ended: Instant,
@@ -160,9 +161,10 @@ pub async fn report(
         failure_reason: end.failure_reason,
         finished_ms_ago: None,
     };
-    deliver(client, lease.job_id, give_up, move || {
+    let id = lease.job_id;
+    deliver(id, give_up, || {
         report.finished_ms_ago = Some(ended.elapsed().as_millis() as u64);
-        report.clone()
+        reports.send(id, report.clone())
     })
     .await
 }
@@ -182,19 +184,24 @@ pub async fn hand_back(
         failure_reason: Some(reason),
         finished_ms_ago: None,
     };
-    deliver(client, lease.job_id, give_up, move || report.clone()).await
+    let id = lease.job_id;
+    deliver(id, give_up, || async {
+        client.report(id, &report).await.map(drop)
+    })
+    .await
 }
 
-async fn deliver(
-    client: &ApiClient,
+/// Sends with `attempt` until the api takes the report, refuses it for good,
+/// or `give_up` fires.
+async fn deliver<F: Future<Output = Result<(), ClientError>>>(
     id: JobId,
     give_up: &CancellationToken,
-    mut next: impl FnMut() -> StatusReport,
+    mut attempt: impl FnMut() -> F,
 ) -> Delivery {
     let mut backoff = crate::retry::REPORT.backoff();
     let mut warned = false;
     loop {
-        let error = match client.report(id, &next()).await {
+        let error = match attempt().await {
             Ok(_) => {
                 if warned {
                     tracing::info!(job = %id, "final status delivered");
@@ -213,5 +220,97 @@ async fn deliver(
             _ = give_up.cancelled() => return Delivery::GaveUp(error),
             _ = tokio::time::sleep(backoff.next_delay()) => {}
         }
+    }
+}
+
+/// Most final reports sent in one request.
+const MAX_REPORTS_PER_REQUEST: usize = 64;
+
+/// Final reports on their way to the api. Reports of jobs that end while
+/// an earlier request is on its way wait and then go together, in one
+/// `POST /workers/reports` that the api commits as one group: with many
+/// short jobs, one request and one commit serve several. Each report still
+/// gets its own answer, and [`report`] retries each on its own. An api
+/// older than that route (404) gets them one by one, as before.
+#[derive(Clone)]
+pub struct Reports {
+    queue: mpsc::UnboundedSender<Queued>,
+}
+
+struct Queued {
+    id: JobId,
+    report: StatusReport,
+    answer: oneshot::Sender<Result<(), ClientError>>,
+}
+
+impl Reports {
+    /// Starts the sender task, which ends with the last handle.
+    pub fn start(client: ApiClient) -> Self {
+        let (queue, queued) = mpsc::unbounded_channel();
+        tokio::spawn(send_reports(client, queued));
+        Reports { queue }
+    }
+
+    /// Sends one report, with whatever others are waiting.
+    pub async fn send(&self, id: JobId, report: StatusReport) -> Result<(), ClientError> {
+        let (answer, answered) = oneshot::channel();
+        let queued = Queued { id, report, answer };
+        if self.queue.send(queued).is_err() {
+            return Err(sender_gone());
+        }
+        answered.await.unwrap_or_else(|_| Err(sender_gone()))
+    }
+}
+
+fn sender_gone() -> ClientError {
+    ClientError::Protocol {
+        url: String::new(),
+        reason: "the worker's report sender stopped".into(),
+    }
+}
+
+async fn send_reports(client: ApiClient, mut queued: mpsc::UnboundedReceiver<Queued>) {
+    let mut batches = true;
+    let mut group = Vec::with_capacity(MAX_REPORTS_PER_REQUEST);
+    while queued.recv_many(&mut group, MAX_REPORTS_PER_REQUEST).await > 0 {
+        if batches {
+            let body = JobReports {
+                reports: group
+                    .iter()
+                    .map(|q| JobReport {
+                        job_id: q.id,
+                        report: q.report.clone(),
+                    })
+                    .collect(),
+            };
+            match client.report_many(&body).await {
+                Ok(results) => {
+                    for (q, result) in group.drain(..).zip(results) {
+                        let _ = q.answer.send(result.map(drop));
+                    }
+                    continue;
+                }
+                Err(ClientError::Api { status, .. }) if status == StatusCode::NOT_FOUND => {
+                    tracing::info!(
+                        "the API has no POST /workers/reports (an older version); reporting jobs one at a time"
+                    );
+                    batches = false;
+                }
+                Err(e) => {
+                    for q in group.drain(..) {
+                        let _ = q.answer.send(Err(e.clone()));
+                    }
+                    continue;
+                }
+            }
+        }
+        futures_util::future::join_all(group.drain(..).map(|q| {
+            let client = &client;
+            async move {
+                let result = client.report(q.id, &q.report).await.map(drop);
+                let _ = q.answer.send(result);
+            }
+        }))
+        .await;
     }
 }

@@ -160,6 +160,8 @@ pub fn default_cpus() -> u32 {
 /// What every job task needs.
 struct WorkerContext {
     client: ApiClient,
+    /// Final reports, sent together when jobs end together.
+    reports: lease::Reports,
     executor: Arc<dyn executor::Executor>,
     logs_dir: PathBuf,
     kill_grace: Duration,
@@ -242,6 +244,7 @@ pub async fn run(config: WorkerConfig, shutdown: Shutdown) -> anyhow::Result<()>
     };
     let ctx = Arc::new(WorkerContext {
         client: client.clone(),
+        reports: lease::Reports::start(client.clone()),
         logs_dir: config.logs_dir.clone(),
         executor,
         kill_grace: config.kill_grace,
