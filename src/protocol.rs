@@ -494,6 +494,7 @@ pub struct StatusReport {
 #[serde(deny_unknown_fields)]
 pub struct JobReports {
     /// At most 256, each job at most once.
+    #[schema(max_items = 256)]
     pub reports: Vec<JobReport>,
 }
 
