@@ -494,6 +494,8 @@ struct Copier {
     /// `None` once the pipe has ended.
     reader: Option<std::io::PipeReader>,
     stream: super::redact::RedactStream,
+    /// The read buffer, allocated on the first read and never initialised
+    /// as a whole (see `copy_available`).
     storage: Vec<u8>,
     /// The log file (fd 1); writes stop at the first that fails.
     writable: bool,
@@ -522,26 +524,27 @@ impl Copier {
         let Some(reader) = &mut self.reader else {
             return;
         };
-        if self.storage.is_empty() {
-            // Page-aligned, like `cat`'s: the kernel's copy out of the pipe
-            // into a buffer 16 bytes off a page (what the allocator hands
-            // out) took 43 % of the copier's time (`perf`, BENCHMARKS.md 4b).
-            self.storage = vec![0u8; COPY_CHUNK + 4096];
-        }
+        // Page-aligned, like `cat`'s: the kernel's copy out of the pipe
+        // into a buffer 16 bytes off a page (what the allocator hands out)
+        // took 43 % of the copier's time (`perf`, BENCHMARKS.md 4b). Not
+        // zeroed: a job that writes a line touches one page of it, not 33.
+        self.storage.reserve_exact(COPY_CHUNK + 4096);
         let offset = self.storage.as_ptr().align_offset(4096);
-        let buf = &mut self.storage[offset..offset + COPY_CHUNK];
-        let n = match reader.read(buf) {
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => return,
-            Err(_) => 0,
-        };
-        if n == 0 {
+        let buf = self.storage.as_mut_ptr().wrapping_add(offset);
+        // SAFETY: `buf` has COPY_CHUNK bytes of the storage's capacity
+        // after it; read writes at most that many.
+        let n = unsafe { libc::read(reader.as_raw_fd(), buf.cast(), COPY_CHUNK) };
+        if n < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
+            return;
+        }
+        if n <= 0 {
             self.reader = None;
             return;
         }
+        // SAFETY: read initialised the first n bytes at `buf`.
+        let output = unsafe { std::slice::from_raw_parts(buf, n as usize) };
         let writable = &mut self.writable;
-        self.stream
-            .write_with(&buf[..n], |piece| put(writable, piece));
+        self.stream.write_with(output, |piece| put(writable, piece));
     }
 
     /// Copies until the pipe ends or `deadline`; then flushes what the
