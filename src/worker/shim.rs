@@ -48,7 +48,7 @@
 //! started without a copy of the supervisor's memory ([`super::spawn`]).
 //! Threads would each cost a stack's mappings and their creation and exit.
 
-use std::ffi::OsStr;
+use std::ffi::{OsStr, OsString};
 use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
@@ -63,7 +63,7 @@ use nix::unistd::Pid;
 
 use super::redact::COPY_CHUNK;
 use super::spawn::{Credentials, JobCommand};
-use crate::cli::RunJobArgs;
+use crate::cli::{DEFAULT_KILL_GRACE_MS, RunJobArgs};
 
 /// How the job leader ended, as the supervisor reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -135,8 +135,81 @@ struct RunJobCli {
 
 /// Parses the supervisor's arguments (`argv[0]` first, then the
 /// `__run-job` options, without the subcommand) and runs it.
-pub fn run_from_argv(argv: impl IntoIterator<Item = std::ffi::OsString>) -> ExitCode {
-    run(<RunJobCli as clap::Parser>::parse_from(argv).args)
+pub fn run_from_argv(argv: impl IntoIterator<Item = OsString>) -> ExitCode {
+    let argv: Vec<OsString> = argv.into_iter().collect();
+    match parse_worker_form(argv.get(1..).unwrap_or_default()) {
+        Some(args) => run(args),
+        None => run(<RunJobCli as clap::Parser>::parse_from(argv).args),
+    }
+}
+
+/// Reads the options in the one form the worker writes them (`--flag
+/// value` pairs and flags, then `--` and the command) without clap:
+/// building clap's parser was a third of a forked supervisor's start
+/// (`perf`, a dwarf call graph), for a command line that never varies in
+/// shape. `None` for anything else (`--flag=value`, `--help`, an unknown
+/// or repeated option, no command): clap then parses it, and says what is
+/// wrong. A unit test holds the two to the same answers.
+fn parse_worker_form(options: &[OsString]) -> Option<RunJobArgs> {
+    let mut control_fd = None;
+    let mut cwd = None;
+    let mut job_id = None;
+    let mut lease_ms = None;
+    let mut kill_grace_ms = None;
+    let mut redact_shapes = false;
+    let mut redact_secret = Vec::new();
+    let mut run_as = None;
+    // Sets an option given once at most.
+    fn once<T>(slot: &mut Option<T>, value: Option<T>) -> Option<()> {
+        match slot {
+            Some(_) => None,
+            None => {
+                *slot = Some(value?);
+                Some(())
+            }
+        }
+    }
+    let mut rest = options.iter();
+    loop {
+        let option = rest.next()?.to_str()?;
+        if option == "--" {
+            break;
+        }
+        if option == "--redact-shapes" {
+            if redact_shapes {
+                return None;
+            }
+            redact_shapes = true;
+            continue;
+        }
+        let value = rest.next()?;
+        let text = || value.to_str().map(str::to_string);
+        match option {
+            "--control-fd" => once(&mut control_fd, text()?.parse().ok())?,
+            "--cwd" => once(&mut cwd, Some(std::path::PathBuf::from(value)))?,
+            "--job-id" => once(&mut job_id, text())?,
+            "--lease-ms" => once(&mut lease_ms, text()?.parse().ok())?,
+            "--kill-grace-ms" => once(&mut kill_grace_ms, text()?.parse().ok())?,
+            "--redact-secret" => redact_secret.push(text()?),
+            "--run-as" => once(&mut run_as, text())?,
+            _ => return None,
+        }
+    }
+    let command: Vec<OsString> = rest.cloned().collect();
+    if command.is_empty() {
+        return None;
+    }
+    Some(RunJobArgs {
+        control_fd: control_fd?,
+        cwd,
+        job_id,
+        lease_ms,
+        kill_grace_ms: kill_grace_ms.unwrap_or(DEFAULT_KILL_GRACE_MS),
+        redact_shapes,
+        redact_secret,
+        run_as,
+        command,
+    })
 }
 
 /// Runs the job as described in the module docs; `args.control_fd` is the
@@ -825,6 +898,82 @@ mod tests {
         );
         assert_eq!(ShimEvent::parse("nonsense"), None);
         assert_eq!(ShimEvent::parse("started x"), None);
+    }
+
+    /// `argv[0]` and then these words.
+    fn argv(words: &[&str]) -> Vec<OsString> {
+        std::iter::once("jobctl job 1")
+            .chain(words.iter().copied())
+            .map(OsString::from)
+            .collect()
+    }
+
+    fn by_clap(argv: &[OsString]) -> Result<RunJobArgs, clap::Error> {
+        <RunJobCli as clap::Parser>::try_parse_from(argv).map(|cli| cli.args)
+    }
+
+    #[test]
+    fn the_worker_s_form_is_read_as_clap_reads_it() {
+        for words in [
+            &["--control-fd", "0", "--", "true"][..],
+            &[
+                "--control-fd",
+                "0",
+                "--job-id",
+                "1234abcd-x",
+                "--lease-ms",
+                "30000",
+                "--kill-grace-ms",
+                "5000",
+                "--run-as",
+                "alice",
+                "--redact-shapes",
+                "--redact-secret",
+                "A",
+                "--redact-secret",
+                "B",
+                "--cwd",
+                "/tmp/a b",
+                "--",
+                "sh",
+                "-c",
+                "echo --control-fd",
+                "--",
+                "",
+            ],
+            &["--redact-shapes", "--control-fd", "7", "--", "--help"],
+        ] {
+            let argv = argv(words);
+            let fast = parse_worker_form(&argv[1..]).expect("the worker's form");
+            let clap = by_clap(&argv).unwrap();
+            assert_eq!(format!("{fast:?}"), format!("{clap:?}"), "{words:?}");
+        }
+    }
+
+    #[test]
+    fn anything_else_is_left_to_clap() {
+        for words in [
+            &["--control-fd=0", "--", "true"][..],
+            &["--control-fd", "0"],
+            &["--control-fd", "0", "--"],
+            &["--control-fd", "x", "--", "true"],
+            &["--control-fd", "0", "--control-fd", "1", "--", "true"],
+            &[
+                "--control-fd",
+                "0",
+                "--redact-shapes",
+                "--redact-shapes",
+                "--",
+                "true",
+            ],
+            &["--lease-ms", "5", "--", "true"],
+            &["--control-fd", "0", "--help", "--", "true"],
+            &["--control-fd", "0", "--lease-ms", "-1", "--", "true"],
+            &["--control-fd", "0", "--job-id"],
+        ] {
+            let argv = argv(words);
+            assert!(parse_worker_form(&argv[1..]).is_none(), "{words:?}");
+        }
     }
 
     #[test]
