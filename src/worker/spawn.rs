@@ -347,11 +347,8 @@ fn null_terminated(strings: &[CString]) -> Vec<*const libc::c_char> {
 /// # Safety
 /// The pointer is valid until the environment is next changed.
 unsafe fn environ_pointer() -> *const *const libc::c_char {
-    unsafe extern "C" {
-        static environ: *const *const libc::c_char;
-    }
     // SAFETY: reads libc's global; see the function's contract.
-    unsafe { environ }
+    unsafe { libc::environ.cast_const().cast() }
 }
 
 fn empty_signal_set() -> libc::sigset_t {
