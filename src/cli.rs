@@ -80,6 +80,9 @@ pub struct RedactArgs {
     pub secret: Vec<String>,
 }
 
+/// The supervisor's `--kill-grace-ms` when none is given.
+pub const DEFAULT_KILL_GRACE_MS: u64 = 10_000;
+
 /// Arguments of the internal job supervisor.
 #[derive(Debug, clap::Args)]
 pub struct RunJobArgs {
@@ -96,7 +99,7 @@ pub struct RunJobArgs {
     #[arg(long, value_name = "MS")]
     pub lease_ms: Option<u64>,
     /// Between SIGTERM and SIGKILL when the lease runs out
-    #[arg(long, value_name = "MS", default_value_t = 10_000)]
+    #[arg(long, value_name = "MS", default_value_t = DEFAULT_KILL_GRACE_MS)]
     pub kill_grace_ms: u64,
     /// Redact the well-known token shapes from the job's output
     #[arg(long)]

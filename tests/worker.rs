@@ -616,6 +616,40 @@ async fn what_a_job_leaves_behind_dies_with_it_even_outside_its_group() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn orphans_are_reaped_while_the_job_runs_and_it_starts_with_default_signals() {
+    let (api, user, worker) = setup(&Backend::Sqlite, ApiOptions::default()).await;
+    let _w = api.worker(&worker, &[]);
+    // Each subshell leaves an orphan that the supervisor inherits; once
+    // they have ended, none may stay a zombie while the leader still runs.
+    let script = "(sleep 0.1 &); (sleep 0.1 &); sleep 0.3; \\
+         i=0; while [ $i -lt 100 ]; do \\
+           z=$(ps -o stat= --ppid $PPID | grep -c Z); [ \"$z\" = 0 ] && break; \\
+           sleep 0.05; i=$((i+1)); done; \\
+         echo \"zombies $z\"";
+    // The supervisor blocks SIGCHLD and the Rust runtime ignores SIGPIPE:
+    // neither may reach the job. Read by the leader itself: a shell would
+    // clear its mask.
+    let orphans = api.submit(&user, &["sh", "-c", script]).await;
+    let signals = api
+        .submit(&user, &["grep", "-E", "^Sig(Blk|Ign)", "/proc/self/status"])
+        .await;
+    for job in [orphans.id, signals.id] {
+        let job = api.wait_finished(&user, job, WITHIN).await;
+        assert_eq!(job.status, JobStatus::Completed);
+    }
+    let log = full_log(&api, &user, orphans.id).await;
+    assert!(log.contains("zombies 0\n"), "{log}");
+    let log = full_log(&api, &user, signals.id).await;
+    assert!(log.contains("SigBlk:\t0000000000000000\n"), "{log}");
+    let ignored = log
+        .lines()
+        .find_map(|l| l.strip_prefix("SigIgn:\t"))
+        .and_then(|mask| u64::from_str_radix(mask, 16).ok())
+        .unwrap_or_else(|| panic!("no SigIgn line: {log}"));
+    assert_eq!(ignored & (1 << (libc::SIGPIPE - 1)), 0, "{log}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn jobs_get_only_stdin_stdout_and_stderr() {
     use std::os::unix::process::CommandExt;
     let (api, user, worker) = setup(&Backend::Sqlite, ApiOptions::default()).await;

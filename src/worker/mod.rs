@@ -33,6 +33,7 @@ pub mod redact;
 pub mod resources;
 pub mod shim;
 pub mod slurm;
+mod spawn;
 pub mod zygote;
 
 use std::path::PathBuf;

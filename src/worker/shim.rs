@@ -22,7 +22,7 @@
 //! The job's stdout and stderr are the log file the worker opened, inherited
 //! straight through (the supervisor writes its own `[jobctl]` line there
 //! when it fences the job) — unless output is redacted (`--redact-shapes`,
-//! `--redact-secret NAME`): then both go into one pipe that a thread here
+//! `--redact-secret NAME`): then both go into one pipe that the supervisor
 //! reads, redacts ([`super::redact`]) and writes to the log file. A job that
 //! writes faster than that is slowed by the full pipe and loses nothing;
 //! the last bytes are flushed before the job's end is reported. The socket
@@ -40,15 +40,20 @@
 //! In `ps` it shows as `jobctl job 1234abcd …` (its `argv[0]`, set by the
 //! worker) and in `top` as `jobctl-1234abcd` (its `comm`).
 //!
-//! The supervisor is single-purpose and synchronous: no tokio, no tracing.
+//! The supervisor is single-purpose and synchronous: no tokio, no tracing,
+//! and one thread. It runs for every job, so it is kept as cheap as a
+//! process can be: one `poll(2)` loop waits on the control socket, a
+//! `signalfd` for `SIGCHLD` (the leader's end and every orphan's) and the
+//! redaction pipe, with the fence's next step as its timeout; the job is
+//! started without a copy of the supervisor's memory ([`super::spawn`]).
+//! Threads would each cost a stack's mappings and their creation and exit.
 
-use std::io::{BufRead, BufReader, Write};
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::ffi::{OsStr, OsString};
+use std::io::{Read, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
-use std::os::unix::process::CommandExt;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
@@ -56,7 +61,9 @@ use nix::sys::signal::{Signal, killpg};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
 
-use crate::cli::RunJobArgs;
+use super::redact::COPY_CHUNK;
+use super::spawn::{Credentials, JobCommand};
+use crate::cli::{DEFAULT_KILL_GRACE_MS, RunJobArgs};
 
 /// How the job leader ended, as the supervisor reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -128,8 +135,81 @@ struct RunJobCli {
 
 /// Parses the supervisor's arguments (`argv[0]` first, then the
 /// `__run-job` options, without the subcommand) and runs it.
-pub fn run_from_argv(argv: impl IntoIterator<Item = std::ffi::OsString>) -> ExitCode {
-    run(<RunJobCli as clap::Parser>::parse_from(argv).args)
+pub fn run_from_argv(argv: impl IntoIterator<Item = OsString>) -> ExitCode {
+    let argv: Vec<OsString> = argv.into_iter().collect();
+    match parse_worker_form(argv.get(1..).unwrap_or_default()) {
+        Some(args) => run(args),
+        None => run(<RunJobCli as clap::Parser>::parse_from(argv).args),
+    }
+}
+
+/// Reads the options in the one form the worker writes them (`--flag
+/// value` pairs and flags, then `--` and the command) without clap:
+/// building clap's parser was a third of a forked supervisor's start
+/// (`perf`, a dwarf call graph), for a command line that never varies in
+/// shape. `None` for anything else (`--flag=value`, `--help`, an unknown
+/// or repeated option, no command): clap then parses it, and says what is
+/// wrong. A unit test holds the two to the same answers.
+fn parse_worker_form(options: &[OsString]) -> Option<RunJobArgs> {
+    let mut control_fd = None;
+    let mut cwd = None;
+    let mut job_id = None;
+    let mut lease_ms = None;
+    let mut kill_grace_ms = None;
+    let mut redact_shapes = false;
+    let mut redact_secret = Vec::new();
+    let mut run_as = None;
+    // Sets an option given once at most.
+    fn once<T>(slot: &mut Option<T>, value: Option<T>) -> Option<()> {
+        match slot {
+            Some(_) => None,
+            None => {
+                *slot = Some(value?);
+                Some(())
+            }
+        }
+    }
+    let mut rest = options.iter();
+    loop {
+        let option = rest.next()?.to_str()?;
+        if option == "--" {
+            break;
+        }
+        if option == "--redact-shapes" {
+            if redact_shapes {
+                return None;
+            }
+            redact_shapes = true;
+            continue;
+        }
+        let value = rest.next()?;
+        let text = || value.to_str().map(str::to_string);
+        match option {
+            "--control-fd" => once(&mut control_fd, text()?.parse().ok())?,
+            "--cwd" => once(&mut cwd, Some(std::path::PathBuf::from(value)))?,
+            "--job-id" => once(&mut job_id, text())?,
+            "--lease-ms" => once(&mut lease_ms, text()?.parse().ok())?,
+            "--kill-grace-ms" => once(&mut kill_grace_ms, text()?.parse().ok())?,
+            "--redact-secret" => redact_secret.push(text()?),
+            "--run-as" => once(&mut run_as, text())?,
+            _ => return None,
+        }
+    }
+    let command: Vec<OsString> = rest.cloned().collect();
+    if command.is_empty() {
+        return None;
+    }
+    Some(RunJobArgs {
+        control_fd: control_fd?,
+        cwd,
+        job_id,
+        lease_ms,
+        kill_grace_ms: kill_grace_ms.unwrap_or(DEFAULT_KILL_GRACE_MS),
+        redact_shapes,
+        redact_secret,
+        run_as,
+        command,
+    })
 }
 
 /// Runs the job as described in the module docs; `args.control_fd` is the
@@ -166,151 +246,296 @@ pub fn run(args: RunJobArgs) -> ExitCode {
         nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
     );
     close_inherited_fds_on_exec();
-    let writer = match control.try_clone() {
-        Ok(w) => Reporter(Arc::new(Mutex::new(w))),
-        Err(_) => return ExitCode::from(crate::exit::ERROR),
-    };
+    let report = |event: ShimEvent| send(&control, event);
     let Some((program, args)) = argv.split_first() else {
-        writer.send(ShimEvent::SpawnError("empty command".into()));
+        report(ShimEvent::SpawnError("empty command".into()));
         return ExitCode::SUCCESS;
     };
     if let Some(cwd) = &cwd
         && let Err(e) = std::env::set_current_dir(cwd)
     {
         let message = format!("working directory {}: {}", cwd.display(), os_error_text(&e));
-        writer.send(ShimEvent::SpawnError(message));
+        report(ShimEvent::SpawnError(message));
         return ExitCode::SUCCESS;
     }
     // SAFETY: prctl with these arguments has no memory-safety preconditions.
     unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
 
-    let shim_pid = std::process::id() as i32;
-    let mut command = std::process::Command::new(program);
-    // Not our stdin: the worker may hand the control socket over as fd 0.
-    command
-        .args(args)
-        .stdin(std::process::Stdio::null())
-        .process_group(0);
-    if let Some(name) = &run_as {
-        // Before PDEATHSIG is set: a change of credentials clears it.
-        if let Err(message) = run_as_account(&mut command, name) {
-            writer.send(ShimEvent::SpawnError(message));
+    let mut command = match JobCommand::new(program, args) {
+        Ok(command) => command,
+        Err(e) => {
+            let message = format!("{} (program {:?})", os_error_text(&e), program);
+            report(ShimEvent::SpawnError(message));
             return ExitCode::SUCCESS;
         }
+    };
+    if let Some(name) = &run_as
+        && let Err(message) = run_as_account(&mut command, name)
+    {
+        report(ShimEvent::SpawnError(message));
+        return ExitCode::SUCCESS;
     }
     let values: Vec<String> = redact_secret
         .iter()
         .filter_map(|name| std::env::var(name).ok())
         .collect();
     let redactor = super::redact::Redactor::new(values.iter().map(String::as_str), redact_shapes);
-    let mut pipe = None;
+    let mut copier = None;
     if let Some(redactor) = redactor {
-        match output_pipe(&mut command) {
-            Ok(reader) => pipe = Some((reader, redactor)),
+        // Both ends are close-on-exec: the job gets the write end as fds 1
+        // and 2 only, and our copy goes with `command` once it has started.
+        match std::io::pipe() {
+            Ok((reader, writer)) => {
+                command.output(writer.into());
+                copier = Some(Copier::new(reader, &redactor));
+            }
             Err(e) => {
                 let message = format!("cannot create the output pipe: {}", os_error_text(&e));
-                writer.send(ShimEvent::SpawnError(message));
+                report(ShimEvent::SpawnError(message));
                 return ExitCode::SUCCESS;
             }
         }
     }
-    // SAFETY: only async-signal-safe calls (prctl, getppid) between fork and exec.
-    unsafe {
-        command.pre_exec(move || {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            // The supervisor may have died before the prctl took effect.
-            if libc::getppid() != shim_pid {
-                return Err(std::io::Error::other("job supervisor exited during start"));
-            }
-            Ok(())
-        });
-    }
-    let child = match command.spawn() {
-        Ok(c) => c,
+    // Blocked before the job starts, so that no end of a child is missed.
+    let children = match ChildEnds::watch() {
+        Ok(children) => children,
         Err(e) => {
-            let message = format!("{} (program {:?})", os_error_text(&e), program);
-            writer.send(ShimEvent::SpawnError(message));
+            let message = format!("cannot watch the job's processes: {}", os_error_text(&e));
+            report(ShimEvent::SpawnError(message));
             return ExitCode::SUCCESS;
         }
     };
-    // Our copies of the pipe's write end went with `command`: the pipe
-    // ends when the last of the job's processes closes it.
-    drop(command);
-    let copier = pipe.map(|(reader, redactor)| spawn_copier(reader, redactor));
-    let leader = Pid::from_raw(child.id() as i32);
-    writer.send(ShimEvent::Started(child.id()));
-
-    // Set once the leader is reaped: from then on its group id may in theory
-    // be reused, so no more signals are sent on the worker's behalf.
-    let group = Group {
-        leader,
-        reaped: Arc::new(AtomicBool::new(false)),
+    let leader = match command.spawn() {
+        Ok(pid) => Pid::from_raw(pid),
+        Err(message) => {
+            report(ShimEvent::SpawnError(message));
+            return ExitCode::SUCCESS;
+        }
     };
+    report(ShimEvent::Started(leader.as_raw() as u32));
+
     let fence = lease_ms.map(|ms| {
         let lease = Duration::from_millis(ms);
-        let fence = Arc::new(Fence::new(lease));
-        let watchdog = FenceWatch {
-            fence: fence.clone(),
-            // Dead by the time the lease expires: SIGTERM a grace before.
-            grace: Duration::from_millis(kill_grace_ms).min(lease / 3),
-            group: group.clone(),
-            reporter: writer.clone(),
-        };
-        std::thread::spawn(move || watchdog.run());
-        fence
+        // Dead by the time the lease expires: SIGTERM a grace before.
+        Fence::new(Instant::now(), lease, Duration::from_millis(kill_grace_ms))
     });
-    {
-        let group = group.clone();
-        let fence = fence.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(control).lines() {
-                let Ok(line) = line else { break };
-                match line.split_once(' ').unwrap_or((line.as_str(), "")) {
-                    ("term", _) => group.signal(Signal::SIGTERM),
-                    ("kill", _) => group.signal(Signal::SIGKILL),
-                    ("lease", ms) => {
-                        if let (Some(fence), Ok(ms)) = (&fence, ms.parse()) {
-                            fence.renew(Duration::from_millis(ms));
-                        }
-                    }
-                    _ => {}
-                }
-            }
-            // EOF: the worker is gone. Nobody supervises the job any more.
-            group.signal(Signal::SIGKILL);
-        });
-    }
-
-    let exit = reap_until_leader_exits(leader);
-    group.reaped.store(true, Ordering::SeqCst);
-    if let Some(fence) = &fence {
-        fence.end();
-    }
-    // Whatever the leader left behind in its group goes with it.
+    let mut supervision = Supervision {
+        control: &control,
+        control_open: true,
+        incoming: Vec::new(),
+        children,
+        copier,
+        fence,
+        leader,
+    };
+    let exit = supervision.until_leader_exits();
+    // The leader is reaped: from now on its group id may in theory be
+    // reused, so no more signals go to the group on the worker's behalf —
+    // but for this one, whatever the leader left behind in its group goes
+    // with it.
     let _ = killpg(leader, Signal::SIGKILL);
     kill_remaining_descendants(Instant::now() + STRAGGLER_WAIT);
-    if let Some(copier) = copier {
+    if let Some(copier) = supervision.copier.take() {
         // Every writer is gone: the copier reads to the end, flushes what
-        // it held back and returns. A process stuck in the kernel may
-        // still hold the pipe open; then the end is reported without
-        // waiting for it (what the copier holds back is at most a partial
-        // match, which stays unwritten, and its count unreported).
-        if let Ok(redactions) = copier.recv_timeout(STRAGGLER_WAIT)
+        // it held back. A process stuck in the kernel may still hold the
+        // pipe open; then the end is reported without waiting for it (what
+        // the copier holds back is at most a partial match, which stays
+        // unwritten, and its count unreported).
+        if let Some(redactions) = copier.drain(Instant::now() + STRAGGLER_WAIT)
             && redactions > 0
         {
-            writer.send(ShimEvent::Redacted(redactions));
+            report(ShimEvent::Redacted(redactions));
         }
     }
-    writer.send(ShimEvent::Exited(exit));
+    report(ShimEvent::Exited(exit));
     ExitCode::SUCCESS
+}
+
+/// Sends one control line to the worker.
+fn send(control: &UnixStream, event: ShimEvent) {
+    let _ = (&*control).write_all(event.line().as_bytes());
+}
+
+/// The running job as the supervisor's one thread watches it: a `poll(2)`
+/// over the control socket, the ends of children and the output pipe, with
+/// the fence's next step as its timeout.
+struct Supervision<'a> {
+    control: &'a UnixStream,
+    /// Until the worker's end closes.
+    control_open: bool,
+    /// The start of a control line not complete yet.
+    incoming: Vec<u8>,
+    children: ChildEnds,
+    copier: Option<Copier>,
+    fence: Option<Fence>,
+    leader: Pid,
+}
+
+impl Supervision<'_> {
+    /// Runs until the leader has been reaped, reaping every other child
+    /// (orphans reparented to us included) on the way.
+    fn until_leader_exits(&mut self) -> JobExit {
+        loop {
+            if let Some(exit) = reap_children(self.leader) {
+                return exit;
+            }
+            // Wait until something happens, or the fence's next step.
+            loop {
+                let timeout = self
+                    .fence
+                    .as_ref()
+                    .and_then(|f| f.next_step())
+                    .map(|at| at.saturating_duration_since(Instant::now()));
+                let copier = self.copier.as_ref().filter(|c| c.open());
+                let ready = poll(
+                    [
+                        self.control_open.then(|| self.control.as_raw_fd()),
+                        Some(self.children.fd()),
+                        copier.map(|c| c.fd()),
+                    ],
+                    timeout,
+                );
+                if ready[0] {
+                    self.read_control();
+                }
+                if ready[2]
+                    && let Some(copier) = &mut self.copier
+                {
+                    copier.copy_available();
+                }
+                if let Some(fence) = &mut self.fence {
+                    match fence.step(Instant::now()) {
+                        Some(FenceStep::Terminate { silent }) => {
+                            note_in_log(&fence_note(silent, fence.grace));
+                            send(self.control, ShimEvent::Fenced);
+                            let _ = killpg(self.leader, Signal::SIGTERM);
+                        }
+                        Some(FenceStep::Kill) => {
+                            let _ = killpg(self.leader, Signal::SIGKILL);
+                        }
+                        None => {}
+                    }
+                }
+                if ready[1] {
+                    self.children.clear();
+                    break;
+                }
+            }
+        }
+    }
+
+    /// Reads what the worker sent and acts on each complete line.
+    fn read_control(&mut self) {
+        let mut buf = [0u8; 1024];
+        let n = match (&*self.control).read(&mut buf) {
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => return,
+            Err(_) => 0,
+        };
+        if n == 0 {
+            // EOF: the worker is gone. Nobody supervises the job any more.
+            self.control_open = false;
+            let _ = killpg(self.leader, Signal::SIGKILL);
+            return;
+        }
+        self.incoming.extend_from_slice(&buf[..n]);
+        while let Some(end) = self.incoming.iter().position(|&b| b == b'\n') {
+            let line: Vec<u8> = self.incoming.drain(..=end).collect();
+            let line = String::from_utf8_lossy(&line[..end]);
+            match line.split_once(' ').unwrap_or((&line, "")) {
+                ("term", _) => {
+                    let _ = killpg(self.leader, Signal::SIGTERM);
+                }
+                ("kill", _) => {
+                    let _ = killpg(self.leader, Signal::SIGKILL);
+                }
+                ("lease", ms) => {
+                    if let (Some(fence), Ok(ms)) = (&mut self.fence, ms.parse()) {
+                        fence.renew(Instant::now(), Duration::from_millis(ms));
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+/// Waits until one of `fds` (the `None`s are left out) is readable or has
+/// closed, or `timeout` has passed (`None`: no limit); says which are.
+fn poll<const N: usize>(fds: [Option<RawFd>; N], timeout: Option<Duration>) -> [bool; N] {
+    let mut polls = fds.map(|fd| libc::pollfd {
+        // A negative fd is ignored by poll.
+        fd: fd.unwrap_or(-1),
+        events: libc::POLLIN,
+        revents: 0,
+    });
+    let timeout = timeout.map_or(-1, |t| {
+        // Round up: waking a millisecond early would spin until the step.
+        t.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32
+    });
+    // SAFETY: `polls` is a valid array of N pollfd.
+    let n = unsafe { libc::poll(polls.as_mut_ptr(), N as libc::nfds_t, timeout) };
+    if n <= 0 {
+        return [false; N]; // timed out, or EINTR
+    }
+    polls.map(|p| p.revents != 0)
+}
+
+/// The ends of the supervisor's children, as a `signalfd` for `SIGCHLD`
+/// (blocked, so that it is only counted there; `waitpid` does the rest).
+struct ChildEnds(OwnedFd);
+
+impl ChildEnds {
+    fn watch() -> std::io::Result<Self> {
+        // SAFETY: signal-mask calls on a local set; the supervisor has one
+        // thread. The job gets an empty mask (super::spawn).
+        let fd = unsafe {
+            let mut mask: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut mask);
+            libc::sigaddset(&mut mask, libc::SIGCHLD);
+            libc::pthread_sigmask(libc::SIG_BLOCK, &mask, std::ptr::null_mut());
+            libc::signalfd(-1, &mask, libc::SFD_NONBLOCK | libc::SFD_CLOEXEC)
+        };
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: signalfd just returned this new descriptor.
+        Ok(ChildEnds(unsafe { OwnedFd::from_raw_fd(fd) }))
+    }
+
+    fn fd(&self) -> RawFd {
+        self.0.as_raw_fd()
+    }
+
+    /// Empties the queue (`waitpid` tells who ended).
+    fn clear(&self) {
+        let mut info = [0u8; 128 * 4];
+        // SAFETY: reads into a local buffer of the size given.
+        while unsafe { libc::read(self.fd(), info.as_mut_ptr().cast(), info.len()) } > 0 {}
+    }
+}
+
+/// Reaps every child that has ended; says how the leader did once it has.
+fn reap_children(leader: Pid) -> Option<JobExit> {
+    loop {
+        match waitpid(None::<Pid>, Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::Exited(pid, code)) if pid == leader => return Some(JobExit::Code(code)),
+            Ok(WaitStatus::Signaled(pid, sig, _)) if pid == leader => {
+                return Some(JobExit::Signal(sig as i32));
+            }
+            Ok(WaitStatus::StillAlive) => return None,
+            Ok(_) | Err(Errno::EINTR) => continue,
+            // ECHILD cannot happen while the leader is ours; if it does,
+            // there is nothing left to wait for.
+            Err(_) => return Some(JobExit::Signal(libc::SIGKILL)),
+        }
+    }
 }
 
 /// Makes the job run as the local account `name`: its uid, gid and
 /// supplementary groups (as `initgroups` would set them), and its HOME,
 /// USER and LOGNAME.
-fn run_as_account(command: &mut std::process::Command, name: &str) -> Result<(), String> {
+fn run_as_account(command: &mut JobCommand, name: &str) -> Result<(), String> {
     let user = match nix::unistd::User::from_name(name) {
         Ok(Some(user)) => user,
         Ok(None) => return Err(format!("no local account {name:?}")),
@@ -323,53 +548,105 @@ fn run_as_account(command: &mut std::process::Command, name: &str) -> Result<(),
         .into_iter()
         .map(|g| g.as_raw())
         .collect();
-    let (uid, gid) = (user.uid.as_raw(), user.gid.as_raw());
-    command
-        .env("HOME", &user.dir)
-        .env("USER", name)
-        .env("LOGNAME", name);
-    // SAFETY: setgroups, setgid and setuid are plain system calls, safe
-    // between fork and exec; `groups` was allocated before the fork.
-    unsafe {
-        command.pre_exec(move || {
-            if libc::setgroups(groups.len(), groups.as_ptr()) != 0
-                || libc::setgid(gid) != 0
-                || libc::setuid(uid) != 0
-            {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
+    command.env_overrides(&[
+        ("HOME", user.dir.as_os_str()),
+        ("USER", OsStr::new(name)),
+        ("LOGNAME", OsStr::new(name)),
+    ]);
+    command.credentials(Credentials {
+        uid: user.uid.as_raw(),
+        gid: user.gid.as_raw(),
+        groups,
+    });
     Ok(())
 }
 
-/// Points the job's stdout and stderr at a new pipe; returns its read end.
-fn output_pipe(command: &mut std::process::Command) -> std::io::Result<std::io::PipeReader> {
-    // Both ends are close-on-exec: the job gets the write end as fds 1
-    // and 2 only.
-    let (reader, writer) = std::io::pipe()?;
-    command.stdout(writer.try_clone()?).stderr(writer);
-    Ok(reader)
+/// Reads the job's output from the pipe, redacts it and appends it to the
+/// log file (our stdout) as it comes.
+struct Copier {
+    /// `None` once the pipe has ended.
+    reader: Option<std::io::PipeReader>,
+    stream: super::redact::RedactStream,
+    /// The read buffer, allocated on the first read and never initialised
+    /// as a whole (see `copy_available`).
+    storage: Vec<u8>,
+    /// The log file (fd 1); writes stop at the first that fails.
+    writable: bool,
 }
 
-/// Reads the job's output from the pipe, redacts it and appends it to the
-/// log file (our stdout) as it comes; the receiver hears when it is done,
-/// and how many stretches it redacted.
-fn spawn_copier(
-    mut reader: std::io::PipeReader,
-    redactor: Arc<super::redact::Redactor>,
-) -> std::sync::mpsc::Receiver<u64> {
-    let (done_tx, done) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
+impl Copier {
+    fn new(reader: std::io::PipeReader, redactor: &Arc<super::redact::Redactor>) -> Self {
+        Copier {
+            reader: Some(reader),
+            stream: redactor.stream(),
+            storage: Vec::new(),
+            writable: true,
+        }
+    }
+
+    fn open(&self) -> bool {
+        self.reader.is_some()
+    }
+
+    fn fd(&self) -> RawFd {
+        self.reader.as_ref().map_or(-1, |r| r.as_raw_fd())
+    }
+
+    /// Copies one read's worth (the pipe is readable: it does not block).
+    fn copy_available(&mut self) {
+        let Some(reader) = &mut self.reader else {
+            return;
+        };
+        // Page-aligned, like `cat`'s: the kernel's copy out of the pipe
+        // into a buffer 16 bytes off a page (what the allocator hands out)
+        // took 43 % of the copier's time (`perf`, BENCHMARKS.md 4b). Not
+        // zeroed: a job that writes a line touches one page of it, not 33.
+        self.storage.reserve_exact(COPY_CHUNK + 4096);
+        let offset = self.storage.as_ptr().align_offset(4096);
+        let buf = self.storage.as_mut_ptr().wrapping_add(offset);
+        // SAFETY: `buf` has COPY_CHUNK bytes of the storage's capacity
+        // after it; read writes at most that many.
+        let n = unsafe { libc::read(reader.as_raw_fd(), buf.cast(), COPY_CHUNK) };
+        if n < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
+            return;
+        }
+        if n <= 0 {
+            self.reader = None;
+            return;
+        }
+        // SAFETY: read initialised the first n bytes at `buf`.
+        let output = unsafe { std::slice::from_raw_parts(buf, n as usize) };
+        let writable = &mut self.writable;
+        self.stream.write_with(output, |piece| put(writable, piece));
+    }
+
+    /// Copies until the pipe ends or `deadline`; then flushes what the
+    /// redaction held back and says how many stretches it redacted — or
+    /// `None` when the pipe did not end in time.
+    fn drain(mut self, deadline: Instant) -> Option<u64> {
+        while self.open() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return None;
+            }
+            if poll([Some(self.fd())], Some(left))[0] {
+                self.copy_available();
+            }
+        }
+        let writable = &mut self.writable;
+        self.stream.finish_with(|piece| put(writable, piece));
+        Some(self.stream.redactions())
+    }
+}
+
+/// Appends `piece` to the log (fd 1) while that works.
+fn put(writable: &mut bool, piece: &[u8]) {
+    if *writable && !piece.is_empty() {
         // SAFETY: fd 1 stays open for the supervisor's whole life;
         // ManuallyDrop keeps this borrowed handle from closing it.
         let mut log = std::mem::ManuallyDrop::new(unsafe { std::fs::File::from_raw_fd(1) });
-        let mut stream = redactor.stream();
-        super::redact::pump(&mut reader, &mut *log, Some(&mut stream));
-        let _ = done_tx.send(stream.redactions());
-    });
-    done
+        *writable = log.write_all(piece).is_ok();
+    }
 }
 
 /// Names the process after its job: `jobctl-1234abcd` in `top` and in
@@ -384,143 +661,98 @@ fn set_process_name(job_id: &str) {
     }
 }
 
-/// The control socket's sending side, shared by the threads that report.
-#[derive(Clone)]
-struct Reporter(Arc<Mutex<UnixStream>>);
-
-impl Reporter {
-    fn send(&self, event: ShimEvent) {
-        let mut stream = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        let _ = stream.write_all(event.line().as_bytes());
-    }
-}
-
-/// The job's process group.
-#[derive(Clone)]
-struct Group {
-    leader: Pid,
-    reaped: Arc<AtomicBool>,
-}
-
-impl Group {
-    /// Signals the group, unless its leader has been reaped.
-    fn signal(&self, signal: Signal) {
-        if !self.reaped.load(Ordering::SeqCst) {
-            let _ = killpg(self.leader, signal);
-        }
-    }
-}
-
-/// The job's lease, as far as the supervisor knows it.
+/// The job's lease, as far as the supervisor knows it: when the worker
+/// stops renewing it, the job is stopped before it expires.
+#[derive(Debug)]
 struct Fence {
-    state: Mutex<FenceState>,
-    changed: Condvar,
-}
-
-struct FenceState {
     /// When the job must be dead unless the worker renews the lease.
     expires: Instant,
     /// When the worker last renewed it (or the job started).
     renewed: Instant,
-    /// The lease ran out: renewals no longer count.
-    fencing: bool,
-    /// The job has ended: nothing left to fence.
-    over: bool,
+    /// Between SIGTERM and SIGKILL.
+    grace: Duration,
+    stage: FenceStage,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FenceStage {
+    /// The lease holds; renewals move it on.
+    Holding,
+    /// The lease ran out and the job got SIGTERM: renewals no longer
+    /// count, SIGKILL follows at this moment.
+    Terminated { kill_at: Instant },
+    /// Nothing left to do.
+    Killed,
+}
+
+/// What the fence asks of the supervisor now.
+#[derive(Debug, PartialEq, Eq)]
+enum FenceStep {
+    /// SIGTERM the job: the lease was not renewed for `silent`.
+    Terminate { silent: Duration },
+    /// SIGKILL it.
+    Kill,
 }
 
 impl Fence {
-    fn new(lease: Duration) -> Self {
-        let now = Instant::now();
+    fn new(now: Instant, lease: Duration, kill_grace: Duration) -> Self {
         Fence {
-            state: Mutex::new(FenceState {
-                expires: now + lease,
-                renewed: now,
-                fencing: false,
-                over: false,
-            }),
-            changed: Condvar::new(),
+            expires: now + lease,
+            renewed: now,
+            grace: kill_grace.min(lease / 3),
+            stage: FenceStage::Holding,
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, FenceState> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn renew(&self, valid_for: Duration) {
-        let mut state = self.lock();
-        if !state.fencing {
-            state.renewed = Instant::now();
-            state.expires = state.renewed + valid_for;
-            self.changed.notify_all();
+    fn renew(&mut self, now: Instant, valid_for: Duration) {
+        if self.stage == FenceStage::Holding {
+            self.renewed = now;
+            self.expires = now + valid_for;
         }
     }
 
-    fn end(&self) {
-        self.lock().over = true;
-        self.changed.notify_all();
+    /// When the next step is due.
+    fn next_step(&self) -> Option<Instant> {
+        match self.stage {
+            FenceStage::Holding => Some(self.term_at()),
+            FenceStage::Terminated { kill_at } => Some(kill_at),
+            FenceStage::Killed => None,
+        }
+    }
+
+    fn term_at(&self) -> Instant {
+        self.expires.checked_sub(self.grace).unwrap_or(self.expires)
+    }
+
+    /// The step due at `now`, if any; each is taken once.
+    fn step(&mut self, now: Instant) -> Option<FenceStep> {
+        match self.stage {
+            FenceStage::Holding if now >= self.term_at() => {
+                self.stage = FenceStage::Terminated {
+                    kill_at: self.expires,
+                };
+                Some(FenceStep::Terminate {
+                    silent: now.saturating_duration_since(self.renewed),
+                })
+            }
+            FenceStage::Terminated { kill_at } if now >= kill_at => {
+                self.stage = FenceStage::Killed;
+                Some(FenceStep::Kill)
+            }
+            _ => None,
+        }
     }
 }
 
-/// The thread that stops the job when its lease runs out.
-struct FenceWatch {
-    fence: Arc<Fence>,
-    grace: Duration,
-    group: Group,
-    reporter: Reporter,
-}
-
-impl FenceWatch {
-    fn run(self) {
-        let fence = &self.fence;
-        let mut state = fence.lock();
-        // Wait for the moment to SIGTERM, moved on by every renewal.
-        loop {
-            if state.over {
-                return;
-            }
-            let term_at = state
-                .expires
-                .checked_sub(self.grace)
-                .unwrap_or(state.expires);
-            let now = Instant::now();
-            if now >= term_at {
-                break;
-            }
-            state = fence
-                .changed
-                .wait_timeout(state, term_at - now)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
-        }
-        state.fencing = true;
-        let kill_at = state.expires;
-        let silent = state.renewed.elapsed();
-        drop(state);
-        note_in_log(&format!(
-            "lease expiring: the worker has not renewed the job's lease for {:.0}s (it is              stopped, or cannot reach the API); stopping the job so that it does not run on              after the API counts it lost: SIGTERM now, SIGKILL in {:.0}s",
-            silent.as_secs_f64(),
-            self.grace.as_secs_f64()
-        ));
-        self.reporter.send(ShimEvent::Fenced);
-        self.group.signal(Signal::SIGTERM);
-        let mut state = fence.lock();
-        loop {
-            if state.over {
-                return;
-            }
-            let now = Instant::now();
-            if now >= kill_at {
-                break;
-            }
-            state = fence
-                .changed
-                .wait_timeout(state, kill_at - now)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
-        }
-        drop(state);
-        self.group.signal(Signal::SIGKILL);
-    }
+/// The `[jobctl]` line of a job stopped by its fence.
+fn fence_note(silent: Duration, grace: Duration) -> String {
+    format!(
+        "lease expiring: the worker has not renewed the job's lease for {:.0}s (it is \
+         stopped, or cannot reach the API); stopping the job so that it does not run on \
+         after the API counts it lost: SIGTERM now, SIGKILL in {:.0}s",
+        silent.as_secs_f64(),
+        grace.as_secs_f64()
+    )
 }
 
 /// Appends a `[jobctl]` line to the job's log, which is our stdout.
@@ -529,23 +761,6 @@ fn note_in_log(message: &str) {
     // keeps this borrowed handle from closing it.
     let log = std::mem::ManuallyDrop::new(unsafe { std::fs::File::from_raw_fd(1) });
     let _ = crate::logs::append_note(&log, message);
-}
-
-/// Reaps every child (orphans reparented to us included) until the leader
-/// itself exits, and says how it did.
-fn reap_until_leader_exits(leader: Pid) -> JobExit {
-    loop {
-        match waitpid(None::<Pid>, None) {
-            Ok(WaitStatus::Exited(pid, code)) if pid == leader => return JobExit::Code(code),
-            Ok(WaitStatus::Signaled(pid, sig, _)) if pid == leader => {
-                return JobExit::Signal(sig as i32);
-            }
-            Ok(_) | Err(Errno::EINTR) => continue,
-            // ECHILD cannot happen while the leader is ours; if it does,
-            // there is nothing left to wait for.
-            Err(_) => return JobExit::Signal(libc::SIGKILL),
-        }
-    }
 }
 
 /// Kills and reaps whatever still runs below us once the leader is gone:
@@ -683,5 +898,105 @@ mod tests {
         );
         assert_eq!(ShimEvent::parse("nonsense"), None);
         assert_eq!(ShimEvent::parse("started x"), None);
+    }
+
+    /// `argv[0]` and then these words.
+    fn argv(words: &[&str]) -> Vec<OsString> {
+        std::iter::once("jobctl job 1")
+            .chain(words.iter().copied())
+            .map(OsString::from)
+            .collect()
+    }
+
+    fn by_clap(argv: &[OsString]) -> Result<RunJobArgs, clap::Error> {
+        <RunJobCli as clap::Parser>::try_parse_from(argv).map(|cli| cli.args)
+    }
+
+    #[test]
+    fn the_worker_s_form_is_read_as_clap_reads_it() {
+        for words in [
+            &["--control-fd", "0", "--", "true"][..],
+            &[
+                "--control-fd",
+                "0",
+                "--job-id",
+                "1234abcd-x",
+                "--lease-ms",
+                "30000",
+                "--kill-grace-ms",
+                "5000",
+                "--run-as",
+                "alice",
+                "--redact-shapes",
+                "--redact-secret",
+                "A",
+                "--redact-secret",
+                "B",
+                "--cwd",
+                "/tmp/a b",
+                "--",
+                "sh",
+                "-c",
+                "echo --control-fd",
+                "--",
+                "",
+            ],
+            &["--redact-shapes", "--control-fd", "7", "--", "--help"],
+        ] {
+            let argv = argv(words);
+            let fast = parse_worker_form(&argv[1..]).expect("the worker's form");
+            let clap = by_clap(&argv).unwrap();
+            assert_eq!(format!("{fast:?}"), format!("{clap:?}"), "{words:?}");
+        }
+    }
+
+    #[test]
+    fn anything_else_is_left_to_clap() {
+        for words in [
+            &["--control-fd=0", "--", "true"][..],
+            &["--control-fd", "0"],
+            &["--control-fd", "0", "--"],
+            &["--control-fd", "x", "--", "true"],
+            &["--control-fd", "0", "--control-fd", "1", "--", "true"],
+            &[
+                "--control-fd",
+                "0",
+                "--redact-shapes",
+                "--redact-shapes",
+                "--",
+                "true",
+            ],
+            &["--lease-ms", "5", "--", "true"],
+            &["--control-fd", "0", "--help", "--", "true"],
+            &["--control-fd", "0", "--lease-ms", "-1", "--", "true"],
+            &["--control-fd", "0", "--job-id"],
+        ] {
+            let argv = argv(words);
+            assert!(parse_worker_form(&argv[1..]).is_none(), "{words:?}");
+        }
+    }
+
+    #[test]
+    fn a_fence_terminates_a_grace_before_the_lease_expires_then_kills() {
+        let start = Instant::now();
+        let s = Duration::from_secs;
+        let mut fence = Fence::new(start, s(30), s(60));
+        // The grace is at most a third of the lease.
+        assert_eq!(fence.next_step(), Some(start + s(20)));
+        assert_eq!(fence.step(start + s(19)), None);
+        // A renewal moves both moments on.
+        fence.renew(start + s(10), s(30));
+        assert_eq!(fence.step(start + s(25)), None);
+        assert_eq!(
+            fence.step(start + s(30)),
+            Some(FenceStep::Terminate { silent: s(20) })
+        );
+        // Once fencing, renewals no longer count and nothing repeats.
+        fence.renew(start + s(31), s(30));
+        assert_eq!(fence.next_step(), Some(start + s(40)));
+        assert_eq!(fence.step(start + s(39)), None);
+        assert_eq!(fence.step(start + s(40)), Some(FenceStep::Kill));
+        assert_eq!(fence.next_step(), None);
+        assert_eq!(fence.step(start + s(100)), None);
     }
 }
