@@ -33,6 +33,9 @@ use std::sync::atomic::{AtomicI32, Ordering};
 /// pages it touches cost anything: it is not zeroed.
 const CHILD_STACK: usize = 32 << 10;
 
+/// The shell that runs a script without `#!`, as execvp's `_PATH_BSHELL`.
+const SHELL: &std::ffi::CStr = c"/bin/sh";
+
 /// What the child reports when the supervisor was gone before
 /// `PR_SET_PDEATHSIG` took effect (no errno: nobody is left to read it).
 const SUPERVISOR_GONE: i32 = -1;
@@ -135,10 +138,17 @@ impl JobCommand {
             None => unsafe { environ_pointer() },
         };
         let paths: Vec<*const libc::c_char> = self.paths.iter().map(|p| p.as_ptr()).collect();
+        // For a file without `#!` that the kernel will not run (ENOEXEC):
+        // `/bin/sh FILE ARGS…`, as execvp does; the child fills in FILE.
+        let mut script_argv = Vec::with_capacity(self.argv.len() + 1);
+        script_argv.push(SHELL.as_ptr());
+        script_argv.push(std::ptr::null());
+        script_argv.extend_from_slice(&self.argv[1..]);
         let groups = self.credentials.as_ref().map(|c| &c.groups[..]);
         let child = Child {
             paths: &paths,
             argv: self.argv.as_ptr(),
+            script_argv: script_argv.as_mut_ptr(),
             envp: environ,
             stdin: self.stdin.as_raw_fd(),
             output: self.output.as_ref().map(|fd| fd.as_raw_fd()),
@@ -200,6 +210,8 @@ impl JobCommand {
 struct Child<'a> {
     paths: &'a [*const libc::c_char],
     argv: *const *const libc::c_char,
+    /// `/bin/sh`, a slot for the script's path, then the arguments.
+    script_argv: *mut *const libc::c_char,
     envp: *const *const libc::c_char,
     stdin: libc::c_int,
     output: Option<libc::c_int>,
@@ -272,6 +284,14 @@ extern "C" fn start_job(arg: *mut libc::c_void) -> libc::c_int {
         for &path in child.paths {
             libc::execve(path, child.argv, child.envp);
             last = errno();
+            if last == libc::ENOEXEC {
+                // A script without `#!`: the shell runs it, as with execvp.
+                // The supervisor waits (CLONE_VFORK) and reads nothing of
+                // `script_argv` until we are done with it.
+                *child.script_argv.add(1) = path;
+                libc::execve(SHELL.as_ptr(), child.script_argv, child.envp);
+                break;
+            }
             if last == libc::EACCES {
                 denied = true;
             } else if !is_search_miss(last) {
@@ -430,6 +450,24 @@ mod tests {
             .spawn()
             .unwrap_err();
         assert!(error.starts_with("Permission denied (program "), "{error}");
+    }
+
+    #[test]
+    fn a_script_without_a_shebang_runs_with_the_shell() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let script = dir.path().join("no-shebang");
+        std::fs::write(&script, "printf '%s|%s' \"$0\" \"$1\"\n").unwrap();
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let (reader, writer) = std::io::pipe().unwrap();
+        let mut command = JobCommand::new(script.as_os_str(), &[OsString::from("an arg")]).unwrap();
+        command.output(writer.into());
+        let pid = command.spawn().unwrap();
+        let mut out = String::new();
+        std::io::Read::read_to_string(&mut { reader }, &mut out).unwrap();
+        let status = wait(pid);
+        assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0);
+        assert_eq!(out, format!("{}|an arg", script.display()));
     }
 
     #[test]
