@@ -129,8 +129,9 @@ async fn reaper_and_reports_race_without_going_backwards(backend: Backend) {
     };
     for (id, lease) in &leases {
         match store.finish_job(*id, lease, &end).await {
-            Ok(job) => {
-                assert_eq!(job.status, JobStatus::Completed);
+            Ok(ended) => {
+                assert_eq!(ended.job.status, JobStatus::Completed);
+                assert!(ended.recorded_now);
                 reported.insert(*id);
             }
             Err(StoreError::Conflict(_)) => {}
@@ -378,12 +379,12 @@ async fn grouped_reports_answer_each_report_on_its_own(backend: Backend) {
     }
     for t in tasks {
         let (id, first, again, stale) = t.await.unwrap();
-        assert_eq!(first.unwrap().status, JobStatus::Completed, "job {id}");
-        assert_eq!(
-            again.unwrap().status,
-            JobStatus::Completed,
-            "job {id} again"
-        );
+        let (first, again) = (first.unwrap(), again.unwrap());
+        assert_eq!(first.job.status, JobStatus::Completed, "job {id}");
+        assert!(first.recorded_now, "job {id}: the first report records");
+        assert_eq!(again.job.status, JobStatus::Completed, "job {id} again");
+        assert!(!again.recorded_now, "job {id}: a repeat is known as one");
+        assert_eq!(again.job.finished_at, first.job.finished_at, "job {id}");
         if let Some(stale) = stale {
             match stale.await.unwrap() {
                 Err(StoreError::Conflict(_)) => {}

@@ -268,11 +268,10 @@ pub async fn report_status(
         return Ok(Json(job));
     }
     let end = job_end(&body)?;
-    // Read first so that a retried report (after a lost answer) is not
-    // counted twice.
-    let before = state.store.get_job(id).await?;
-    let job = state.store.finish_job(id, &body.lease_token, &end).await?;
-    if before.is_some_and(|b| b.status == JobStatus::Running) {
+    let ended = state.store.finish_job(id, &body.lease_token, &end).await?;
+    let job = ended.job;
+    // A retried report (after a lost answer) is not counted twice.
+    if ended.recorded_now {
         crate::metrics::job_finished(&job);
     }
     tracing::info!(job = %id, status = %job.status, reason = ?job.failure_reason, "job ended");

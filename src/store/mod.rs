@@ -111,6 +111,15 @@ pub struct JobEnd {
     pub ago: Duration,
 }
 
+/// A job as a final report left it.
+#[derive(Debug, Clone)]
+pub struct JobEnded {
+    pub job: Job,
+    /// This report recorded the end; false for a repeat of a report
+    /// already recorded (a retry after a lost answer).
+    pub recorded_now: bool,
+}
+
 /// A token row, for authentication.
 #[derive(Debug, Clone)]
 pub struct StoredToken {
@@ -327,7 +336,7 @@ pub trait JobStore: Send + Sync + 'static {
         id: JobId,
         lease_token: &str,
         end: &JobEnd,
-    ) -> Result<Job, StoreError>;
+    ) -> Result<JobEnded, StoreError>;
 
     /// Puts a running job that its worker could not start back to
     /// `pending`, for another worker to claim — or, if a cancel was asked
