@@ -126,6 +126,8 @@ pub struct AppState {
     /// Token rows read lately: most requests authenticate without a store
     /// query (see [`crate::auth::TokenCache`]).
     pub tokens: Arc<crate::auth::TokenCache>,
+    /// When claiming workers were last noted as seen.
+    pub seen_workers: Arc<workers::SeenWorkers>,
     pub logs_dir: PathBuf,
     pub lease_timeout: Duration,
     /// Log reads in flight at once: the file read and the encoding of the
@@ -152,6 +154,7 @@ impl AppState {
         AppState {
             store,
             tokens: Arc::new(crate::auth::TokenCache::default()),
+            seen_workers: Arc::new(workers::SeenWorkers::default()),
             logs_dir,
             lease_timeout,
             log_reads: Arc::new(tokio::sync::Semaphore::new(CONCURRENT_LOG_READS)),
