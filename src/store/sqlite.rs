@@ -280,8 +280,8 @@ impl SqliteStore {
         let lease_token = new_lease_token();
         let oldest = if offer.counts_resources() {
             let capacity = offer.capacity();
-            sqlx::query_as::<_, (u32, u32)>(
-                "SELECT gpus, cpus FROM jobs WHERE status = 'pending' AND gpus <= ?1 \
+            sqlx::query_as::<_, (String, u32, u32)>(
+                "SELECT id, gpus, cpus FROM jobs WHERE status = 'pending' AND gpus <= ?1 \
                      AND cpus <= ?2 ORDER BY created_at, id LIMIT 1",
             )
             .bind(capacity.gpus)
@@ -291,17 +291,25 @@ impl SqliteStore {
         } else {
             None
         };
-        let Some(limits) = offer.limits(oldest) else {
+        let Some(limits) = offer.limits(oldest.as_ref().map(|(_, g, c)| (*g, *c))) else {
             return Ok(None);
         };
-        let next = sqlx::query_as::<_, (String, u32)>(
-            "SELECT id, gpus FROM jobs WHERE status = 'pending' AND gpus <= ?1 AND cpus <= ?2 \
-             ORDER BY created_at, id LIMIT 1",
-        )
-        .bind(limits.gpus)
-        .bind(limits.cpus)
-        .fetch_optional(&mut **tx)
-        .await?;
+        let next = match oldest {
+            // The oldest job this worker could ever run fits what is free
+            // now: no job that fits is older, so it is the one (read under
+            // the write lock, so still pending).
+            Some((id, gpus, cpus)) if offer.fits_now(gpus, cpus) => Some((id, gpus)),
+            _ => {
+                sqlx::query_as::<_, (String, u32)>(
+                    "SELECT id, gpus FROM jobs WHERE status = 'pending' AND gpus <= ?1 \
+                         AND cpus <= ?2 ORDER BY created_at, id LIMIT 1",
+                )
+                .bind(limits.gpus)
+                .bind(limits.cpus)
+                .fetch_optional(&mut **tx)
+                .await?
+            }
+        };
         let Some((id, gpus)) = next else {
             return Ok(None);
         };
