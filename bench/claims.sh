@@ -15,7 +15,9 @@
 # BENCH_RESULTS (a .jsonl file the RESULT lines are appended to),
 # BENCH_JOBCTL and BENCH_CLIENT (a jobctl binary and a built `jobs` bench
 # client to use instead of building them: to measure another commit's
-# jobctl with the same client).
+# jobctl with the same client), BENCH_SUBMITTERS (submits in flight at once,
+# default 8, as many users submit; 1: one after the other, as before — each
+# submit waits for its commit, so one submitter caps the rate on SQLite).
 # The CPU figures are from /proc (bench/cpu_ticks.py): they hold whatever
 # else PostgreSQL serves meanwhile, and the api's share holds the bench
 # client's submits and polls.
@@ -109,7 +111,7 @@ measure() {
   out="$dir/bench.out"
   "${CLIENT[@]}" claims \
     --api "http://127.0.0.1:$port" --token "$admin" --jobs "$JOBS" --runs "$RUNS" \
-    --gpus-mix "$GPUS_MIX" --label "$db, 8 slots, GPUs $GPUS_MIX" >"$out"
+    --gpus-mix "$GPUS_MIX" --submitters "${BENCH_SUBMITTERS:-8}" --label "$db, 8 slots, GPUs $GPUS_MIX" >"$out"
   after=$(python3 bench/cpu_ticks.py "$api" "$worker")
   pg_after=$([ "$db" = postgres ] && python3 bench/cpu_ticks.py --postgres || echo '{"postgres": 0}')
   grep -v '^RESULT ' "$out" >&2 || true

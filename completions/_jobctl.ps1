@@ -222,7 +222,7 @@ Register-ArgumentCompleter -Native -CommandName 'jobctl' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('create', 'create', [CompletionResultType]::ParameterValue, 'Create a token and print it (only once; it cannot be shown again)')
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List tokens: names, roles, creation times (never secrets)')
-            [CompletionResult]::new('revoke', 'revoke', [CompletionResultType]::ParameterValue, 'Revoke a token: requests with it fail from now on')
+            [CompletionResult]::new('revoke', 'revoke', [CompletionResultType]::ParameterValue, 'Revoke a token: requests with it fail within a second')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -262,7 +262,7 @@ Register-ArgumentCompleter -Native -CommandName 'jobctl' -ScriptBlock {
         'jobctl;token;help' {
             [CompletionResult]::new('create', 'create', [CompletionResultType]::ParameterValue, 'Create a token and print it (only once; it cannot be shown again)')
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List tokens: names, roles, creation times (never secrets)')
-            [CompletionResult]::new('revoke', 'revoke', [CompletionResultType]::ParameterValue, 'Revoke a token: requests with it fail from now on')
+            [CompletionResult]::new('revoke', 'revoke', [CompletionResultType]::ParameterValue, 'Revoke a token: requests with it fail within a second')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -413,7 +413,7 @@ Register-ArgumentCompleter -Native -CommandName 'jobctl' -ScriptBlock {
         'jobctl;help;token' {
             [CompletionResult]::new('create', 'create', [CompletionResultType]::ParameterValue, 'Create a token and print it (only once; it cannot be shown again)')
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List tokens: names, roles, creation times (never secrets)')
-            [CompletionResult]::new('revoke', 'revoke', [CompletionResultType]::ParameterValue, 'Revoke a token: requests with it fail from now on')
+            [CompletionResult]::new('revoke', 'revoke', [CompletionResultType]::ParameterValue, 'Revoke a token: requests with it fail within a second')
             break
         }
         'jobctl;help;token;create' {

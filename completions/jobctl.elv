@@ -208,7 +208,7 @@ set edit:completion:arg-completer[jobctl] = {|@words|
             cand --version 'Print version'
             cand create 'Create a token and print it (only once; it cannot be shown again)'
             cand list 'List tokens: names, roles, creation times (never secrets)'
-            cand revoke 'Revoke a token: requests with it fail from now on'
+            cand revoke 'Revoke a token: requests with it fail within a second'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'jobctl;token;create'= {
@@ -244,7 +244,7 @@ set edit:completion:arg-completer[jobctl] = {|@words|
         &'jobctl;token;help'= {
             cand create 'Create a token and print it (only once; it cannot be shown again)'
             cand list 'List tokens: names, roles, creation times (never secrets)'
-            cand revoke 'Revoke a token: requests with it fail from now on'
+            cand revoke 'Revoke a token: requests with it fail within a second'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'jobctl;token;help;create'= {
@@ -369,7 +369,7 @@ set edit:completion:arg-completer[jobctl] = {|@words|
         &'jobctl;help;token'= {
             cand create 'Create a token and print it (only once; it cannot be shown again)'
             cand list 'List tokens: names, roles, creation times (never secrets)'
-            cand revoke 'Revoke a token: requests with it fail from now on'
+            cand revoke 'Revoke a token: requests with it fail within a second'
         }
         &'jobctl;help;token;create'= {
         }

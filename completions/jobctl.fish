@@ -174,7 +174,7 @@ complete -c jobctl -n "__fish_jobctl_using_subcommand token; and not __fish_seen
 complete -c jobctl -n "__fish_jobctl_using_subcommand token; and not __fish_seen_subcommand_from create list revoke help" -s V -l version -d 'Print version'
 complete -c jobctl -n "__fish_jobctl_using_subcommand token; and not __fish_seen_subcommand_from create list revoke help" -f -a "create" -d 'Create a token and print it (only once; it cannot be shown again)'
 complete -c jobctl -n "__fish_jobctl_using_subcommand token; and not __fish_seen_subcommand_from create list revoke help" -f -a "list" -d 'List tokens: names, roles, creation times (never secrets)'
-complete -c jobctl -n "__fish_jobctl_using_subcommand token; and not __fish_seen_subcommand_from create list revoke help" -f -a "revoke" -d 'Revoke a token: requests with it fail from now on'
+complete -c jobctl -n "__fish_jobctl_using_subcommand token; and not __fish_seen_subcommand_from create list revoke help" -f -a "revoke" -d 'Revoke a token: requests with it fail within a second'
 complete -c jobctl -n "__fish_jobctl_using_subcommand token; and not __fish_seen_subcommand_from create list revoke help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c jobctl -n "__fish_jobctl_using_subcommand token; and __fish_seen_subcommand_from create" -l name -d 'Who holds it: the owner name of the jobs it submits' -r
 complete -c jobctl -n "__fish_jobctl_using_subcommand token; and __fish_seen_subcommand_from create" -l role -d 'user: own jobs only; admin: all jobs; worker: runs jobs' -r -f -a "user\t''
@@ -198,7 +198,7 @@ complete -c jobctl -n "__fish_jobctl_using_subcommand token; and __fish_seen_sub
 complete -c jobctl -n "__fish_jobctl_using_subcommand token; and __fish_seen_subcommand_from revoke" -s V -l version -d 'Print version'
 complete -c jobctl -n "__fish_jobctl_using_subcommand token; and __fish_seen_subcommand_from help" -f -a "create" -d 'Create a token and print it (only once; it cannot be shown again)'
 complete -c jobctl -n "__fish_jobctl_using_subcommand token; and __fish_seen_subcommand_from help" -f -a "list" -d 'List tokens: names, roles, creation times (never secrets)'
-complete -c jobctl -n "__fish_jobctl_using_subcommand token; and __fish_seen_subcommand_from help" -f -a "revoke" -d 'Revoke a token: requests with it fail from now on'
+complete -c jobctl -n "__fish_jobctl_using_subcommand token; and __fish_seen_subcommand_from help" -f -a "revoke" -d 'Revoke a token: requests with it fail within a second'
 complete -c jobctl -n "__fish_jobctl_using_subcommand token; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c jobctl -n "__fish_jobctl_using_subcommand admin; and not __fish_seen_subcommand_from backup migrate help" -l database -d 'Database URL: sqlite://PATH or postgres://USER@HOST/DB [default: SQLite in the data dir]' -r
 complete -c jobctl -n "__fish_jobctl_using_subcommand admin; and not __fish_seen_subcommand_from backup migrate help" -l data-dir -d 'Default home of the SQLite file and the logs [default: ~/.local/share/jobctl]' -r -F
@@ -259,6 +259,6 @@ complete -c jobctl -n "__fish_jobctl_using_subcommand help; and not __fish_seen_
 complete -c jobctl -n "__fish_jobctl_using_subcommand help; and not __fish_seen_subcommand_from api worker web up submit list show cancel logs workers token admin completions __run-job __redact help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c jobctl -n "__fish_jobctl_using_subcommand help; and __fish_seen_subcommand_from token" -f -a "create" -d 'Create a token and print it (only once; it cannot be shown again)'
 complete -c jobctl -n "__fish_jobctl_using_subcommand help; and __fish_seen_subcommand_from token" -f -a "list" -d 'List tokens: names, roles, creation times (never secrets)'
-complete -c jobctl -n "__fish_jobctl_using_subcommand help; and __fish_seen_subcommand_from token" -f -a "revoke" -d 'Revoke a token: requests with it fail from now on'
+complete -c jobctl -n "__fish_jobctl_using_subcommand help; and __fish_seen_subcommand_from token" -f -a "revoke" -d 'Revoke a token: requests with it fail within a second'
 complete -c jobctl -n "__fish_jobctl_using_subcommand help; and __fish_seen_subcommand_from admin" -f -a "backup" -d 'Copy the SQLite database to FILE while the api runs (VACUUM INTO; never overwrites)'
 complete -c jobctl -n "__fish_jobctl_using_subcommand help; and __fish_seen_subcommand_from admin" -f -a "migrate" -d 'Copy every job and token from the SQLite store into an empty PostgreSQL database'

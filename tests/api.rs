@@ -146,9 +146,22 @@ async fn missing_bad_and_revoked_tokens_get_401(backend: Backend) {
         let (_, msg) = error_of(resp).await;
         assert!(!msg.is_empty());
     }
-    // The token works, then is revoked: the very next request fails.
+    // The token works; a wrong secret under its key id does not, even now
+    // that the api has its row in hand.
     assert_eq!(api.get("/jobs", &token).send().await.unwrap().status(), 200);
+    let (key, _) = token.rsplit_once('_').unwrap();
+    let forged = format!("{key}_{}", "0".repeat(64));
+    let resp = api.get("/jobs", &forged).send().await.unwrap();
+    assert_eq!(resp.status(), 401, "a cached key id with a wrong secret");
+    // Revoked: refused within the api's token cache time (one second), so
+    // well within this deadline, and for good.
     assert!(api.store.revoke_token("alice").await.unwrap());
+    let refused = wait_for(Duration::from_secs(5), || async {
+        let resp = api.get("/jobs", &token).send().await.unwrap();
+        (resp.status() == 401).then_some(())
+    })
+    .await;
+    assert!(refused.is_some(), "a revoked token kept working");
     let resp = api.get("/jobs", &token).send().await.unwrap();
     assert_eq!(resp.status(), 401);
 }

@@ -22,6 +22,7 @@ backend_tests!(
     listing_filters_and_orders,
     batched_claims_hand_each_job_out_once_within_what_is_offered,
     grouped_reports_answer_each_report_on_its_own,
+    concurrent_submits_are_each_recorded_with_their_secrets,
 );
 
 async fn open(
@@ -42,6 +43,56 @@ fn spec(n: usize) -> JobSpec {
         ..SubmitJob::default()
     })
     .unwrap()
+}
+
+/// Submits arriving together (committed in one group on SQLite) are each
+/// recorded, once, as answered — secrets included.
+async fn concurrent_submits_are_each_recorded_with_their_secrets(backend: Backend) {
+    let (store, _dir, _guard) = open(&backend).await;
+    let tasks: Vec<_> = (0..64)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let mut submit = SubmitJob {
+                    command: vec!["echo".into(), i.to_string()],
+                    ..SubmitJob::default()
+                };
+                if i % 4 == 0 {
+                    submit.secrets = jobctl::domain::Secrets(
+                        [("API_KEY".to_string(), format!("value-{i}"))].into(),
+                    );
+                }
+                let spec = JobSpec::try_from(submit).unwrap();
+                (i, store.insert_job("alice", &spec).await.unwrap())
+            })
+        })
+        .collect();
+    let mut submitted = std::collections::HashMap::new();
+    for task in tasks {
+        let (i, job) = task.await.unwrap();
+        assert_eq!(job.command, vec!["echo".to_string(), i.to_string()]);
+        assert_eq!(job.status, JobStatus::Pending);
+        submitted.insert(job.id, i);
+    }
+    assert_eq!(submitted.len(), 64, "distinct ids");
+    let mut claimed = 0;
+    while let Some((job, lease)) = store
+        .claim_job("w", Duration::from_secs(60), &ClaimOffer::default())
+        .await
+        .unwrap()
+    {
+        let i = submitted[&job.id];
+        assert_eq!(job.command[1], i.to_string());
+        let secrets = store.claimed_secrets(job.id, &lease).await.unwrap();
+        if i % 4 == 0 {
+            assert_eq!(job.secret_names, vec!["API_KEY".to_string()]);
+            assert_eq!(secrets.0["API_KEY"], format!("value-{i}"));
+        } else {
+            assert!(job.secret_names.is_empty() && secrets.is_empty());
+        }
+        claimed += 1;
+    }
+    assert_eq!(claimed, 64, "each submit recorded once");
 }
 
 async fn many_claimers_get_distinct_jobs(backend: Backend) {
@@ -129,8 +180,9 @@ async fn reaper_and_reports_race_without_going_backwards(backend: Backend) {
     };
     for (id, lease) in &leases {
         match store.finish_job(*id, lease, &end).await {
-            Ok(job) => {
-                assert_eq!(job.status, JobStatus::Completed);
+            Ok(ended) => {
+                assert_eq!(ended.job.status, JobStatus::Completed);
+                assert!(ended.recorded_now);
                 reported.insert(*id);
             }
             Err(StoreError::Conflict(_)) => {}
@@ -378,12 +430,12 @@ async fn grouped_reports_answer_each_report_on_its_own(backend: Backend) {
     }
     for t in tasks {
         let (id, first, again, stale) = t.await.unwrap();
-        assert_eq!(first.unwrap().status, JobStatus::Completed, "job {id}");
-        assert_eq!(
-            again.unwrap().status,
-            JobStatus::Completed,
-            "job {id} again"
-        );
+        let (first, again) = (first.unwrap(), again.unwrap());
+        assert_eq!(first.job.status, JobStatus::Completed, "job {id}");
+        assert!(first.recorded_now, "job {id}: the first report records");
+        assert_eq!(again.job.status, JobStatus::Completed, "job {id} again");
+        assert!(!again.recorded_now, "job {id}: a repeat is known as one");
+        assert_eq!(again.job.finished_at, first.job.finished_at, "job {id}");
         if let Some(stale) = stale {
             match stale.await.unwrap() {
                 Err(StoreError::Conflict(_)) => {}

@@ -15,7 +15,7 @@ use axum::http::request::Parts;
 
 use super::AppState;
 use super::error::ApiError;
-use crate::auth::{self, Caller};
+use crate::auth::Caller;
 use crate::domain::{JobId, Role};
 use serde::de::DeserializeOwned;
 
@@ -204,7 +204,9 @@ impl FromRequestParts<AppState> for Caller {
                     "malformed Authorization header: expected Bearer TOKEN".into(),
                 )
             })?;
-        auth::authenticate(state.store.as_ref(), token)
+        state
+            .tokens
+            .authenticate(state.store.as_ref(), token)
             .await?
             .ok_or_else(|| ApiError::Unauthorized("invalid or revoked token".into()))
     }

@@ -4,7 +4,8 @@
 //! which is how the tests run it); [`ApiServer::run_until_stopped`] serves
 //! until the shutdown token fires, with the lease reaper and the retention
 //! sweep running beside it. Nothing here keeps state between requests apart
-//! from the store, so replicas can share one PostgreSQL.
+//! from the store (and token rows trusted for a second, see
+//! [`crate::auth::TokenCache`]), so replicas can share one PostgreSQL.
 
 mod error;
 mod extract;
@@ -122,6 +123,11 @@ pub fn default_reap_interval(lease_timeout: Duration) -> Duration {
 #[derive(Clone)]
 pub struct AppState {
     pub store: Arc<dyn JobStore>,
+    /// Token rows read lately: most requests authenticate without a store
+    /// query (see [`crate::auth::TokenCache`]).
+    pub tokens: Arc<crate::auth::TokenCache>,
+    /// When claiming workers were last noted as seen.
+    pub seen_workers: Arc<workers::SeenWorkers>,
     pub logs_dir: PathBuf,
     pub lease_timeout: Duration,
     /// Log reads in flight at once: the file read and the encoding of the
@@ -147,6 +153,8 @@ impl AppState {
     pub fn new(store: Arc<dyn JobStore>, logs_dir: PathBuf, lease_timeout: Duration) -> Self {
         AppState {
             store,
+            tokens: Arc::new(crate::auth::TokenCache::default()),
+            seen_workers: Arc::new(workers::SeenWorkers::default()),
             logs_dir,
             lease_timeout,
             log_reads: Arc::new(tokio::sync::Semaphore::new(CONCURRENT_LOG_READS)),

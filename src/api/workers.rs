@@ -89,7 +89,9 @@ async fn claim(
                 .into(),
         ));
     }
-    see_worker(state.store.touch_worker(worker).await, worker);
+    if state.seen_workers.due(worker, std::time::Instant::now()) {
+        see_worker(state.store.touch_worker(worker).await, worker);
+    }
     let offer = claim_offer(body)?;
     let started = std::time::Instant::now();
     let claimed = state
@@ -333,15 +335,51 @@ async fn apply_report(state: &AppState, id: JobId, body: StatusReport) -> Result
         return Ok(job);
     }
     let end = job_end(&body)?;
-    // Read first so that a retried report (after a lost answer) is not
-    // counted twice.
-    let before = state.store.get_job(id).await?;
-    let job = state.store.finish_job(id, &body.lease_token, &end).await?;
-    if before.is_some_and(|b| b.status == JobStatus::Running) {
+    let ended = state.store.finish_job(id, &body.lease_token, &end).await?;
+    let job = ended.job;
+    // A retried report (after a lost answer) is not counted twice.
+    if ended.recorded_now {
         crate::metrics::job_finished(&job);
     }
     tracing::info!(job = %id, status = %job.status, reason = ?job.failure_reason, "job ended");
     Ok(job)
+}
+
+/// When this api last noted each worker as seen by a claim. The store
+/// writes `last_seen` at most once a second per worker anyway; asking it
+/// only that often spares a busy worker's claims a statement each (on
+/// SQLite, one that queues for the write lock behind the commits).
+#[derive(Default)]
+pub struct SeenWorkers {
+    /// A std `Mutex`: held for a map lookup, never across an `.await`.
+    noted: std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>,
+}
+
+/// How often a claiming worker's `last_seen` is written.
+const SEEN_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Workers remembered at most; past it the map starts over (each worker
+/// then costs one more statement).
+const SEEN_CAP: usize = 10_000;
+
+impl SeenWorkers {
+    /// Whether `worker`'s claim at `now` should note it as seen: its first,
+    /// or the first a second after the last one noted.
+    pub fn due(&self, worker: &str, now: std::time::Instant) -> bool {
+        let mut noted = self.noted.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(at) = noted.get_mut(worker) {
+            if now.saturating_duration_since(*at) < SEEN_EVERY {
+                return false;
+            }
+            *at = now;
+            return true;
+        }
+        if noted.len() >= SEEN_CAP {
+            noted.clear();
+        }
+        noted.insert(worker.to_string(), now);
+        true
+    }
 }
 
 /// Noting when a worker was last seen is best effort: a claim or heartbeat
@@ -393,5 +431,24 @@ fn job_end(report: &StatusReport) -> Result<JobEnd, ApiError> {
             failure_reason,
             ago,
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn a_claiming_worker_is_noted_once_a_second() {
+        let seen = SeenWorkers::default();
+        let t0 = Instant::now();
+        let at = |ms| t0 + Duration::from_millis(ms);
+        assert!(seen.due("gpu01", t0));
+        assert!(!seen.due("gpu01", at(500)));
+        assert!(seen.due("gpu02", at(500)), "each worker on its own");
+        assert!(seen.due("gpu01", at(1000)));
+        assert!(!seen.due("gpu01", at(1999)));
+        assert!(seen.due("gpu01", at(2000)));
     }
 }

@@ -43,7 +43,7 @@ pub enum Action {
         #[arg(long)]
         json: bool,
     },
-    /// Revoke a token: requests with it fail from now on
+    /// Revoke a token: requests with it fail within a second
     Revoke {
         /// The token's name
         name: String,

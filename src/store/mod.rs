@@ -111,6 +111,15 @@ pub struct JobEnd {
     pub ago: Duration,
 }
 
+/// A job as a final report left it.
+#[derive(Debug, Clone)]
+pub struct JobEnded {
+    pub job: Job,
+    /// This report recorded the end; false for a repeat of a report
+    /// already recorded (a retry after a lost answer).
+    pub recorded_now: bool,
+}
+
 /// A token row, for authentication.
 #[derive(Debug, Clone)]
 pub struct StoredToken {
@@ -168,6 +177,12 @@ impl ClaimOffer {
         }
     }
 
+    /// Whether a job asking for `gpus` and `cpus` fits what is free now.
+    pub fn fits_now(&self, gpus: u32, cpus: u32) -> bool {
+        let free = self.free();
+        i64::from(gpus) <= free.gpus && i64::from(cpus) <= free.cpus
+    }
+
     fn free(&self) -> ClaimLimits {
         ClaimLimits {
             gpus: self
@@ -191,10 +206,10 @@ impl ClaimOffer {
         let Some((gpus, cpus)) = oldest else {
             return (!self.counts_resources()).then_some(free);
         };
-        let (gpus, cpus) = (i64::from(gpus), i64::from(cpus));
-        if gpus <= free.gpus && cpus <= free.cpus {
+        if self.fits_now(gpus, cpus) {
             return Some(free);
         }
+        let (gpus, cpus) = (i64::from(gpus), i64::from(cpus));
         if self.free_slots < 2 {
             return None;
         }
@@ -327,7 +342,7 @@ pub trait JobStore: Send + Sync + 'static {
         id: JobId,
         lease_token: &str,
         end: &JobEnd,
-    ) -> Result<Job, StoreError>;
+    ) -> Result<JobEnded, StoreError>;
 
     /// Puts a running job that its worker could not start back to
     /// `pending`, for another worker to claim — or, if a cancel was asked
@@ -659,6 +674,9 @@ mod tests {
     fn the_oldest_job_that_fits_now_is_taken() {
         assert_eq!(offer(4, 16, 8).limits(Some((2, 1))), lim(4, 16));
         assert_eq!(offer(1, 16, 1).limits(Some((1, 1))), lim(1, 16));
+        assert!(offer(2, 4, 1).fits_now(2, 4));
+        assert!(!offer(2, 4, 8).fits_now(3, 1));
+        assert!(!offer(2, 4, 8).fits_now(0, 5));
     }
 
     #[test]

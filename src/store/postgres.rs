@@ -20,9 +20,9 @@ use uuid::Uuid;
 
 use super::{
     CancelDecision, ClaimOffer, FIND_TOKEN, FinishDecision, HandBackDecision, JobColumns, JobEnd,
-    JobFilter, JobPage, JobStore, JobTimes, LIST_TOKENS, LostJob, REVOKE_TOKEN, StoreError,
-    StoredToken, TokenColumns, WorkerRecord, check_finish, check_hand_back, decide_cancel,
-    new_lease_token, page::contains_pattern, stale_lease,
+    JobEnded, JobFilter, JobPage, JobStore, JobTimes, LIST_TOKENS, LostJob, REVOKE_TOKEN,
+    StoreError, StoredToken, TokenColumns, WorkerRecord, check_finish, check_hand_back,
+    decide_cancel, new_lease_token, page::contains_pattern, stale_lease,
 };
 use crate::domain::{JobId, JobSpec, JobStatus, Role, Secrets};
 use crate::protocol::{Job, TokenInfo, WorkerRegistration};
@@ -233,8 +233,7 @@ impl JobStore for PostgresStore {
 
     async fn insert_job(&self, owner: &str, spec: &JobSpec) -> Result<Job, StoreError> {
         let id = JobId::new();
-        let mut tx = self.pool.begin().await?;
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        let insert = sqlx::query(sqlx::AssertSqlSafe(format!(
             "INSERT INTO jobs (id, name, owner, command, cwd, env, timeout_seconds, status, \
                  created_at, secret_names, gpus, cpus) \
              VALUES ($1, $2, $3, $4::jsonb, $5, $6::jsonb, $7, 'pending', now(), $8::jsonb, $9, $10) \
@@ -249,9 +248,17 @@ impl JobStore for PostgresStore {
         .bind(spec.timeout_seconds().map(|t| t as i64))
         .bind(serde_json::to_string(&spec.secrets().names()).expect("strings serialise"))
         .bind(spec.gpus() as i32)
-        .bind(spec.cpus() as i32)
-        .fetch_one(&mut *tx)
-        .await?;
+        .bind(spec.cpus() as i32);
+        if spec.secrets().is_empty() {
+            // One row: one statement in one round trip, committed on its
+            // own. The answer is read through to the end of the exchange,
+            // so a commit that fails is an error here, never a job
+            // acknowledged and lost.
+            let row = insert.fetch_one(&self.pool).await?;
+            return job_from_row(&row);
+        }
+        let mut tx = self.pool.begin().await?;
+        let row = insert.fetch_one(&mut *tx).await?;
         let job = job_from_row(&row)?;
         for (name, value) in spec.secrets().iter() {
             sqlx::query("INSERT INTO job_secrets (job_id, name, value) VALUES ($1, $2, $3)")
@@ -395,41 +402,57 @@ impl JobStore for PostgresStore {
         id: JobId,
         lease_token: &str,
         end: &JobEnd,
-    ) -> Result<Job, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let (job, current) = Self::locked_job(&mut tx, id).await?;
-        let decision = match check_finish(&job, current.as_deref(), lease_token, end) {
-            Ok(decision) => decision,
-            Err(e) => {
-                // Release the row lock now: a transaction merely dropped is
-                // rolled back later, and a claimer's SKIP LOCKED meanwhile
-                // would pass over the row.
-                tx.rollback().await?;
-                return Err(e);
+    ) -> Result<JobEnded, StoreError> {
+        // The usual report: a running job under this lease. One statement
+        // in one round trip checks, writes and returns the row (the update
+        // locks it, and re-checks the conditions after any concurrent
+        // change); `finished_at` by the database's clock, never before
+        // `started_at`. Its commit is awaited with it: the answer is read
+        // through to the end of the exchange, past any commit error.
+        if end.status.is_terminal() {
+            let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "UPDATE jobs SET status = $2, exit_code = $3, failure_reason = $4, \
+                     finished_at = GREATEST(now() - make_interval(secs => $5), started_at), \
+                     lease_expires_at = NULL, pending_reason = NULL \
+                 WHERE id = $1 AND status = 'running' AND lease_token = $6 \
+                 RETURNING {JOB_COLUMNS}"
+            )))
+            .bind(id.as_uuid())
+            .bind(end.status.as_str())
+            .bind(end.exit_code)
+            .bind(end.failure_reason.as_deref())
+            .bind(end.ago.as_secs_f64())
+            .bind(lease_token)
+            .fetch_optional(&self.pool)
+            .await?;
+            if let Some(row) = row {
+                return Ok(JobEnded {
+                    job: job_from_row(&row)?,
+                    recorded_now: true,
+                });
             }
-        };
-        if let FinishDecision::AlreadyRecorded = decision {
-            tx.commit().await?;
-            return Ok(job);
         }
-        // By the database's clock, like every timestamp it stores.
-        // The row as updated comes back with the update: one statement.
+        // Anything else: a repeat, a stale lease, an illegal move — the
+        // shared checks say which, and nothing is written.
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "UPDATE jobs SET status = $2, exit_code = $3, failure_reason = $4, \
-                 finished_at = GREATEST(now() - make_interval(secs => $5), started_at), \
-                 lease_expires_at = NULL, pending_reason = NULL WHERE id = $1 \
-             RETURNING {JOB_COLUMNS}"
+            "SELECT {JOB_COLUMNS} FROM jobs WHERE id = $1"
         )))
         .bind(id.as_uuid())
-        .bind(end.status.as_str())
-        .bind(end.exit_code)
-        .bind(end.failure_reason.as_deref())
-        .bind(end.ago.as_secs_f64())
-        .fetch_one(&mut *tx)
-        .await?;
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::JobNotFound(id))?;
+        let current: Option<String> = row.try_get("lease_token")?;
         let job = job_from_row(&row)?;
-        tx.commit().await?;
-        Ok(job)
+        match check_finish(&job, current.as_deref(), lease_token, end)? {
+            FinishDecision::AlreadyRecorded => Ok(JobEnded {
+                job,
+                recorded_now: false,
+            }),
+            FinishDecision::Apply => Err(StoreError::Conflict(format!(
+                "job {id} is {}, not running under this lease",
+                job.status
+            ))),
+        }
     }
 
     async fn hand_back(&self, id: JobId, lease_token: &str) -> Result<Job, StoreError> {

@@ -19,9 +19,9 @@ use sqlx::{Connection, FromRow, QueryBuilder, Row, Sqlite, Transaction};
 
 use super::{
     CancelDecision, ClaimOffer, FIND_TOKEN, FinishDecision, HandBackDecision, JobColumns, JobEnd,
-    JobFilter, JobPage, JobStore, JobTimes, LIST_TOKENS, LostJob, REVOKE_TOKEN, StoreError,
-    StoredToken, TokenColumns, WorkerRecord, check_finish, check_hand_back, decide_cancel,
-    lease_expiry, new_lease_token, page::contains_pattern, stale_lease,
+    JobEnded, JobFilter, JobPage, JobStore, JobTimes, LIST_TOKENS, LostJob, REVOKE_TOKEN,
+    StoreError, StoredToken, TokenColumns, WorkerRecord, check_finish, check_hand_back,
+    decide_cancel, lease_expiry, new_lease_token, page::contains_pattern, stale_lease,
 };
 use crate::domain::{JobId, JobSpec, JobStatus, Role, Secrets};
 use crate::protocol::{Job, TokenInfo, WorkerRegistration};
@@ -37,80 +37,115 @@ const JOB_COLUMNS: &str = "id, name, owner, command, cwd, env, timeout_seconds, 
 #[derive(Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
-    /// Final reports, committed in groups ([`group_commit`]).
-    finishes: tokio::sync::mpsc::UnboundedSender<Finish>,
+    /// Submits and final reports, committed in groups ([`group_commit`]).
+    writes: tokio::sync::mpsc::UnboundedSender<Queued>,
 }
 
-/// One final report waiting for its group's commit.
-struct Finish {
-    id: JobId,
-    lease_token: String,
-    end: JobEnd,
-    done: tokio::sync::oneshot::Sender<Result<Job, StoreError>>,
+/// A write that waits for its group's commit, and where its answer goes.
+struct Queued {
+    write: GroupedWrite,
+    done: tokio::sync::oneshot::Sender<Result<JobEnded, StoreError>>,
 }
 
-/// Most final reports committed together.
-const MAX_FINISH_GROUP: usize = 64;
+/// The writes that clients make many of at once: each one job's row.
+enum GroupedWrite {
+    /// A new job (`POST /jobs`), with its id and submit time already chosen.
+    Insert {
+        id: JobId,
+        owner: String,
+        spec: JobSpec,
+        created_at: DateTime<Utc>,
+    },
+    /// A worker's final report on a job.
+    Finish {
+        id: JobId,
+        lease_token: String,
+        end: JobEnd,
+    },
+}
 
-/// Commits final reports in groups: whatever arrived while the previous
-/// commit was reaching the disk goes into the next transaction, each
-/// report with the same checks as alone, and each is answered only after
-/// the commit (a synchronous one: an acknowledged report survives a crash
-/// or power cut, as before). One disk flush then records many jobs' ends
-/// instead of one. A report that fails its checks (a stale lease) is
-/// refused without writing and does not touch the others; should the group
-/// fail as a whole (a full disk), each report is tried again alone, so
-/// that each gets its own answer.
-async fn group_commit(pool: SqlitePool, mut queue: tokio::sync::mpsc::UnboundedReceiver<Finish>) {
+impl GroupedWrite {
+    /// This write inside the group's write transaction, with the same
+    /// checks as alone.
+    async fn apply(&self, tx: &mut Transaction<'static, Sqlite>) -> Result<JobEnded, StoreError> {
+        match self {
+            GroupedWrite::Insert {
+                id,
+                owner,
+                spec,
+                created_at,
+            } => {
+                let job = SqliteStore::insert_in(tx, *id, owner, spec, *created_at).await?;
+                Ok(JobEnded {
+                    job,
+                    recorded_now: true,
+                })
+            }
+            GroupedWrite::Finish {
+                id,
+                lease_token,
+                end,
+            } => SqliteStore::finish_in(tx, *id, lease_token, end).await,
+        }
+    }
+}
+
+/// Most writes committed together.
+const MAX_GROUP: usize = 64;
+
+/// Commits submits and final reports in groups: whatever arrived while the
+/// previous commit was reaching the disk goes into the next transaction,
+/// each write with the same checks as alone, and each is answered only
+/// after the commit (a synchronous one: an acknowledged submit or report
+/// survives a crash or power cut, as before). One disk flush then records
+/// many new jobs and jobs' ends instead of one. A report that fails its
+/// checks (a stale lease) is refused without writing and does not touch
+/// the others; should the group fail as a whole (a full disk), each write
+/// is tried again alone, so that each gets its own answer.
+async fn group_commit(pool: SqlitePool, mut queue: tokio::sync::mpsc::UnboundedReceiver<Queued>) {
     let mut group = Vec::new();
-    while queue.recv_many(&mut group, MAX_FINISH_GROUP).await > 0 {
-        match finish_group(&pool, &group).await {
+    while queue.recv_many(&mut group, MAX_GROUP).await > 0 {
+        match commit_group(&pool, &group).await {
             Ok(results) => {
-                for (finish, result) in group.drain(..).zip(results) {
-                    let _ = finish.done.send(result);
+                for (queued, result) in group.drain(..).zip(results) {
+                    let _ = queued.done.send(result);
                 }
             }
             Err(_) => {
-                for finish in group.drain(..) {
-                    let result =
-                        finish_alone(&pool, finish.id, &finish.lease_token, &finish.end).await;
-                    let _ = finish.done.send(result);
+                for queued in group.drain(..) {
+                    let result = write_alone(&pool, &queued.write).await;
+                    let _ = queued.done.send(result);
                 }
             }
         }
     }
 }
 
-/// The group's reports in one transaction; `Err` when it cannot commit.
-async fn finish_group(
+/// The group's writes in one transaction; `Err` when it cannot commit.
+async fn commit_group(
     pool: &SqlitePool,
-    group: &[Finish],
-) -> Result<Vec<Result<Job, StoreError>>, StoreError> {
+    group: &[Queued],
+) -> Result<Vec<Result<JobEnded, StoreError>>, StoreError> {
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
     let mut results = Vec::with_capacity(group.len());
-    for finish in group {
-        match SqliteStore::finish_in(&mut tx, finish.id, &finish.lease_token, &finish.end).await {
-            // Refused by the checks, before any write: only this report fails.
+    for queued in group {
+        match queued.write.apply(&mut tx).await {
+            // Refused by the checks, before any write: only this one fails.
             Err(e @ (StoreError::Conflict(_) | StoreError::JobNotFound(_))) => results.push(Err(e)),
             Err(e) => return Err(e),
-            Ok(job) => results.push(Ok(job)),
+            Ok(done) => results.push(Ok(done)),
         }
     }
     tx.commit().await?;
     Ok(results)
 }
 
-/// One report in a transaction of its own.
-async fn finish_alone(
-    pool: &SqlitePool,
-    id: JobId,
-    lease_token: &str,
-    end: &JobEnd,
-) -> Result<Job, StoreError> {
+/// One write in a transaction of its own.
+async fn write_alone(pool: &SqlitePool, write: &GroupedWrite) -> Result<JobEnded, StoreError> {
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-    let job = SqliteStore::finish_in(&mut tx, id, lease_token, end).await?;
+    let done = write.apply(&mut tx).await?;
     tx.commit().await?;
-    Ok(job)
+    Ok(done)
 }
 
 impl SqliteStore {
@@ -143,6 +178,10 @@ impl SqliteStore {
             .foreign_keys(true)
             // A job's secrets are deleted when it ends: overwrite them with
             // zeros instead of leaving the bytes in free pages.
+            // No `mmap_size`: mapped reads took a third of pread's time
+            // off, but SQLite then remaps the file as it grows (munmap
+            // cost as much again) and an I/O error on a mapped page is a
+            // SIGBUS instead of an error answered with a 503.
             .pragma("secure_delete", "ON");
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
@@ -165,9 +204,23 @@ impl SqliteStore {
             )));
         }
         sqlx::migrate!("migrations/sqlite").run(&pool).await?;
-        let (finishes, queue) = tokio::sync::mpsc::unbounded_channel();
+        let (writes, queue) = tokio::sync::mpsc::unbounded_channel();
         tokio::spawn(group_commit(pool.clone(), queue));
-        Ok(SqliteStore { pool, finishes })
+        Ok(SqliteStore { pool, writes })
+    }
+
+    /// `write`, committed with whatever else is queued ([`group_commit`]),
+    /// or alone when the group committer is gone (its runtime is shutting
+    /// down). `None`: the committer went away after taking it, so whether
+    /// it was committed is unknown.
+    async fn grouped(&self, write: GroupedWrite) -> Option<Result<JobEnded, StoreError>> {
+        let (done, answer) = tokio::sync::oneshot::channel();
+        match self.writes.send(Queued { write, done }) {
+            Ok(()) => answer.await.ok(),
+            Err(tokio::sync::mpsc::error::SendError(queued)) => {
+                Some(write_alone(&self.pool, &queued.write).await)
+            }
+        }
     }
 
     /// SQLite's plan for the `GET /jobs` query of `filter`, one step a
@@ -227,8 +280,8 @@ impl SqliteStore {
         let lease_token = new_lease_token();
         let oldest = if offer.counts_resources() {
             let capacity = offer.capacity();
-            sqlx::query_as::<_, (u32, u32)>(
-                "SELECT gpus, cpus FROM jobs WHERE status = 'pending' AND gpus <= ?1 \
+            sqlx::query_as::<_, (String, u32, u32)>(
+                "SELECT id, gpus, cpus FROM jobs WHERE status = 'pending' AND gpus <= ?1 \
                      AND cpus <= ?2 ORDER BY created_at, id LIMIT 1",
             )
             .bind(capacity.gpus)
@@ -238,17 +291,25 @@ impl SqliteStore {
         } else {
             None
         };
-        let Some(limits) = offer.limits(oldest) else {
+        let Some(limits) = offer.limits(oldest.as_ref().map(|(_, g, c)| (*g, *c))) else {
             return Ok(None);
         };
-        let next = sqlx::query_as::<_, (String, u32)>(
-            "SELECT id, gpus FROM jobs WHERE status = 'pending' AND gpus <= ?1 AND cpus <= ?2 \
-             ORDER BY created_at, id LIMIT 1",
-        )
-        .bind(limits.gpus)
-        .bind(limits.cpus)
-        .fetch_optional(&mut **tx)
-        .await?;
+        let next = match oldest {
+            // The oldest job this worker could ever run fits what is free
+            // now: no job that fits is older, so it is the one (read under
+            // the write lock, so still pending).
+            Some((id, gpus, cpus)) if offer.fits_now(gpus, cpus) => Some((id, gpus)),
+            _ => {
+                sqlx::query_as::<_, (String, u32)>(
+                    "SELECT id, gpus FROM jobs WHERE status = 'pending' AND gpus <= ?1 \
+                         AND cpus <= ?2 ORDER BY created_at, id LIMIT 1",
+                )
+                .bind(limits.gpus)
+                .bind(limits.cpus)
+                .fetch_optional(&mut **tx)
+                .await?
+            }
+        };
         let Some((id, gpus)) = next else {
             return Ok(None);
         };
@@ -269,35 +330,91 @@ impl SqliteStore {
         Ok(Some((job, lease_token)))
     }
 
+    /// A new pending job (and its secrets) inside a write transaction.
+    async fn insert_in(
+        tx: &mut Transaction<'static, Sqlite>,
+        id: JobId,
+        owner: &str,
+        spec: &JobSpec,
+        created_at: DateTime<Utc>,
+    ) -> Result<Job, StoreError> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO jobs (id, name, owner, command, cwd, env, timeout_seconds, status, \
+                 created_at, secret_names, gpus, cpus) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', ?8, ?9, ?10, ?11) RETURNING {JOB_COLUMNS}"
+        )))
+        .bind(id.to_string())
+        .bind(spec.name())
+        .bind(owner)
+        .bind(serde_json::to_string(spec.command()).expect("strings serialise"))
+        .bind(spec.cwd())
+        .bind(serde_json::to_string(spec.env()).expect("strings serialise"))
+        .bind(spec.timeout_seconds().map(|t| t as i64))
+        .bind(micros(created_at))
+        .bind(serde_json::to_string(&spec.secrets().names()).expect("strings serialise"))
+        .bind(spec.gpus())
+        .bind(spec.cpus())
+        .fetch_one(&mut **tx)
+        .await?;
+        let job = job_from_row(&row)?;
+        for (name, value) in spec.secrets().iter() {
+            sqlx::query("INSERT INTO job_secrets (job_id, name, value) VALUES (?1, ?2, ?3)")
+                .bind(id.to_string())
+                .bind(name)
+                .bind(value)
+                .execute(&mut **tx)
+                .await?;
+        }
+        Ok(job)
+    }
+
     /// A job's end, checked and written inside a write transaction.
     async fn finish_in(
         tx: &mut Transaction<'static, Sqlite>,
         id: JobId,
         lease_token: &str,
         end: &JobEnd,
-    ) -> Result<Job, StoreError> {
-        let (job, current) = Self::job_in(tx, id).await?;
-        if let FinishDecision::AlreadyRecorded =
-            check_finish(&job, current.as_deref(), lease_token, end)?
-        {
-            return Ok(job);
-        }
+    ) -> Result<JobEnded, StoreError> {
         let ended = Utc::now() - chrono::Duration::from_std(end.ago).unwrap_or_default();
-        let ended = job.started_at.map_or(ended, |started| ended.max(started));
-        // The row as updated comes back with the update: one statement.
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "UPDATE jobs SET status = ?2, exit_code = ?3, failure_reason = ?4, finished_at = ?5, \
-                 lease_expires_at = NULL, pending_reason = NULL WHERE id = ?1 \
-             RETURNING {JOB_COLUMNS}"
-        )))
-        .bind(id.to_string())
-        .bind(end.status.as_str())
-        .bind(end.exit_code)
-        .bind(end.failure_reason.as_deref())
-        .bind(micros(ended))
-        .fetch_one(&mut **tx)
-        .await?;
-        job_from_row(&row)
+        // The usual report: a running job under this lease. One statement
+        // checks, writes and returns the row; `finished_at` is never
+        // before `started_at`, which a running job always has.
+        if end.status.is_terminal() {
+            let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "UPDATE jobs SET status = ?2, exit_code = ?3, failure_reason = ?4, \
+                     finished_at = MAX(?5, COALESCE(started_at, ?5)), \
+                     lease_expires_at = NULL, pending_reason = NULL \
+                 WHERE id = ?1 AND status = 'running' AND lease_token = ?6 \
+                 RETURNING {JOB_COLUMNS}"
+            )))
+            .bind(id.to_string())
+            .bind(end.status.as_str())
+            .bind(end.exit_code)
+            .bind(end.failure_reason.as_deref())
+            .bind(micros(ended))
+            .bind(lease_token)
+            .fetch_optional(&mut **tx)
+            .await?;
+            if let Some(row) = row {
+                return Ok(JobEnded {
+                    job: job_from_row(&row)?,
+                    recorded_now: true,
+                });
+            }
+        }
+        // Anything else: a repeat, a stale lease, an illegal move — the
+        // shared checks say which, and nothing is written.
+        let (job, current) = Self::job_in(tx, id).await?;
+        match check_finish(&job, current.as_deref(), lease_token, end)? {
+            FinishDecision::AlreadyRecorded => Ok(JobEnded {
+                job,
+                recorded_now: false,
+            }),
+            FinishDecision::Apply => Err(StoreError::Conflict(format!(
+                "job {id} is {}, not running under this lease",
+                job.status
+            ))),
+        }
     }
 
     async fn job_in(
@@ -429,42 +546,18 @@ impl JobStore for SqliteStore {
     }
 
     async fn insert_job(&self, owner: &str, spec: &JobSpec) -> Result<Job, StoreError> {
-        let id = JobId::new();
-        let now = Utc::now();
-        // An explicit transaction whose commit is awaited: in autocommit a
-        // RETURNING statement hands back its row before the commit, and a
-        // commit that then fails (a full disk) would go unseen — the job
-        // acknowledged, and lost.
-        let mut tx = self.write_tx().await?;
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "INSERT INTO jobs (id, name, owner, command, cwd, env, timeout_seconds, status, \
-                 created_at, secret_names, gpus, cpus) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', ?8, ?9, ?10, ?11) RETURNING {JOB_COLUMNS}"
-        )))
-        .bind(id.to_string())
-        .bind(spec.name())
-        .bind(owner)
-        .bind(serde_json::to_string(spec.command()).expect("strings serialise"))
-        .bind(spec.cwd())
-        .bind(serde_json::to_string(spec.env()).expect("strings serialise"))
-        .bind(spec.timeout_seconds().map(|t| t as i64))
-        .bind(micros(now))
-        .bind(serde_json::to_string(&spec.secrets().names()).expect("strings serialise"))
-        .bind(spec.gpus())
-        .bind(spec.cpus())
-        .fetch_one(&mut *tx)
-        .await?;
-        let job = job_from_row(&row)?;
-        for (name, value) in spec.secrets().iter() {
-            sqlx::query("INSERT INTO job_secrets (job_id, name, value) VALUES (?1, ?2, ?3)")
-                .bind(id.to_string())
-                .bind(name)
-                .bind(value)
-                .execute(&mut *tx)
-                .await?;
+        let write = GroupedWrite::Insert {
+            id: JobId::new(),
+            owner: owner.to_string(),
+            spec: spec.clone(),
+            created_at: Utc::now(),
+        };
+        match self.grouped(write).await {
+            Some(result) => Ok(result?.job),
+            // Not retried: it may have been committed, and a second try
+            // would record the job twice. The api answers 503.
+            None => Err(StoreError::Database(sqlx::Error::WorkerCrashed)),
         }
-        tx.commit().await?;
-        Ok(job)
     }
 
     async fn get_job(&self, id: JobId) -> Result<Option<Job>, StoreError> {
@@ -585,23 +678,29 @@ impl JobStore for SqliteStore {
         id: JobId,
         lease_token: &str,
         end: &JobEnd,
-    ) -> Result<Job, StoreError> {
-        let (done, answer) = tokio::sync::oneshot::channel();
-        let finish = Finish {
+    ) -> Result<JobEnded, StoreError> {
+        let write = GroupedWrite::Finish {
             id,
             lease_token: lease_token.to_string(),
             end: end.clone(),
-            done,
         };
-        let job = match self.finishes.send(finish) {
-            Ok(()) => match answer.await {
-                Ok(result) => result?,
-                // The group committer is gone (its runtime is shutting down).
-                Err(_) => finish_alone(&self.pool, id, lease_token, end).await?,
-            },
-            Err(_) => finish_alone(&self.pool, id, lease_token, end).await?,
+        let ended = match self.grouped(write).await {
+            Some(result) => result?,
+            // A report is safe to repeat: one already recorded is
+            // recognised as such.
+            None => {
+                let write = GroupedWrite::Finish {
+                    id,
+                    lease_token: lease_token.to_string(),
+                    end: end.clone(),
+                };
+                write_alone(&self.pool, &write).await?
+            }
         };
-        Ok(self.ended(job).await)
+        Ok(JobEnded {
+            job: self.ended(ended.job).await,
+            recorded_now: ended.recorded_now,
+        })
     }
 
     async fn hand_back(&self, id: JobId, lease_token: &str) -> Result<Job, StoreError> {
