@@ -1059,3 +1059,122 @@ async fn jobs_end_and_are_reported_while_their_zygote_is_hung() {
     assert_eq!(done.status, JobStatus::Completed, "{done:?} {log}");
     assert!(log.contains("done\n"), "{log}");
 }
+
+/// The supervisor alone, as the worker starts it: `jobctl __run-job
+/// --control-fd 3 ARGS`, with the other end of the control socket returned,
+/// its stdout and stderr on `output`, and SIGCHLD ignored when
+/// `ignore_sigchld` (inherited, as from a parent that ignores it).
+fn supervisor(
+    args: &[&str],
+    output: std::os::fd::OwnedFd,
+    ignore_sigchld: bool,
+) -> (common::ChildGuard, std::os::unix::net::UnixStream) {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::process::CommandExt;
+    let (ours, theirs) = std::os::unix::net::UnixStream::pair().unwrap();
+    let fd = theirs.as_raw_fd();
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_jobctl"));
+    cmd.args(["__run-job", "--control-fd", "3"])
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::from(output.try_clone().unwrap()))
+        .stderr(std::process::Stdio::from(output));
+    // SAFETY: dup2 and signal are async-signal-safe; the child alone gets
+    // the socket as fd 3 (without close-on-exec) and the disposition.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::dup2(fd, 3) == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            if ignore_sigchld {
+                libc::signal(libc::SIGCHLD, libc::SIG_IGN);
+            }
+            Ok(())
+        });
+    }
+    // Not spawn_quiet: that would put its own pipes on stdout and stderr.
+    let child = common::ChildGuard::spawn(cmd);
+    drop(theirs);
+    ours.set_read_timeout(Some(WITHIN)).unwrap();
+    (child, ours)
+}
+
+/// Every control line the supervisor sends until it closes its end.
+fn control_lines(control: std::os::unix::net::UnixStream) -> Vec<String> {
+    use std::io::BufRead;
+    std::io::BufReader::new(control)
+        .lines()
+        .map_while(Result::ok)
+        .collect()
+}
+
+/// A supervisor that inherits SIGCHLD ignored (from a worker whose own
+/// parent ignores it) still sees its job end: ignored, the kernel would reap
+/// the job unseen and the end would never be reported.
+#[test]
+fn a_supervisor_started_with_sigchld_ignored_reports_its_job_s_end() {
+    let log = tempfile::tempfile().unwrap();
+    let (_supervisor, control) = supervisor(&["--", "sh", "-c", "exit 4"], log.into(), true);
+    let lines = control_lines(control);
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(lines[0].starts_with("started "), "{lines:?}");
+    assert_eq!(lines[1], "exited 4");
+}
+
+/// A log that takes no writes (a hung network filesystem; here a pipe
+/// nobody reads) holds up the copy of the job's output, not the fence: the
+/// job is stopped as its lease runs out, and killed when the worker is gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_log_that_takes_no_writes_holds_up_neither_the_fence_nor_the_kill() {
+    let dir = tempfile::tempdir().unwrap();
+    let pid_file = dir.path().join("pid");
+    // More than a pipe holds, then a job that would run on.
+    let script = format!(
+        "echo $$ > {}; head -c 1000000 /dev/zero | tr '\\0' a; exec sleep 100",
+        pid_file.display()
+    );
+    for fence in [true, false] {
+        let (unread, log) = std::io::pipe().unwrap();
+        let _ = std::fs::remove_file(&pid_file);
+        let mut args = if fence {
+            vec!["--lease-ms", "1500", "--kill-grace-ms", "300"]
+        } else {
+            vec![]
+        };
+        args.extend(["--redact-shapes", "--", "sh", "-c", &script]);
+        let (supervisor, control) = supervisor(&args, log.into(), false);
+        let pid = wait_for(WITHIN, || async { read_pid(&pid_file) })
+            .await
+            .expect("the job started");
+        // The supervisor's copier is stuck writing to the log.
+        let supervisor = supervisor.child.as_ref().unwrap().id();
+        wait_for(WITHIN, || async { writing(supervisor).then_some(()) })
+            .await
+            .expect("the copier blocks on the full log");
+        if fence {
+            assert!(
+                wait_gone(pid, Duration::from_secs(5)).await,
+                "the job ran on after its lease"
+            );
+        } else {
+            // The worker goes away.
+            drop(control);
+            assert!(
+                wait_gone(pid, Duration::from_secs(3)).await,
+                "the job ran on after the worker was gone"
+            );
+        }
+        drop(unread);
+    }
+}
+
+/// Whether a thread of process `pid` is in `write(2)` now.
+fn writing(pid: u32) -> bool {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return false;
+    };
+    tasks.flatten().any(|task| {
+        std::fs::read_to_string(task.path().join("syscall"))
+            .is_ok_and(|s| s.split_whitespace().next() == Some("1"))
+    })
+}

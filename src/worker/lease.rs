@@ -7,6 +7,8 @@
 //! longer recognises, a refused token, and each renewal (which the executor
 //! uses to fence the job when renewals stop reaching the api).
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
@@ -154,7 +156,7 @@ pub async fn report(
     ended: Instant,
     give_up: &CancellationToken,
 ) -> Delivery {
-    let mut report = StatusReport {
+    let report = StatusReport {
         lease_token: lease.token.clone(),
         status: end.status,
         exit_code: end.exit_code,
@@ -162,11 +164,7 @@ pub async fn report(
         finished_ms_ago: None,
     };
     let id = lease.job_id;
-    deliver(id, give_up, || {
-        report.finished_ms_ago = Some(ended.elapsed().as_millis() as u64);
-        reports.send(id, report.clone())
-    })
-    .await
+    deliver(id, give_up, || reports.send(id, report.clone(), ended)).await
 }
 
 /// Hands a job this worker could not start back to the queue (`pending`),
@@ -225,92 +223,135 @@ async fn deliver<F: Future<Output = Result<(), ClientError>>>(
 
 /// Most final reports sent in one request.
 const MAX_REPORTS_PER_REQUEST: usize = 64;
+/// Most report requests on their way at once: reports wait, and go
+/// together, only while this many are; a request that hangs (until the
+/// client's timeout) does not hold up the others.
+const REPORT_REQUESTS_IN_FLIGHT: usize = 2;
 
 /// Final reports on their way to the api. Reports of jobs that end while
-/// an earlier request is on its way wait and then go together, in one
+/// earlier requests are on their way wait and then go together, in one
 /// `POST /workers/reports` that the api commits as one group: with many
 /// short jobs, one request and one commit serve several. Each report still
 /// gets its own answer, and [`report`] retries each on its own. An api
 /// older than that route (404) gets them one by one, as before.
 #[derive(Clone)]
 pub struct Reports {
+    client: ApiClient,
     queue: mpsc::UnboundedSender<Queued>,
 }
 
 struct Queued {
     id: JobId,
     report: StatusReport,
+    /// When the worker saw the job end: `finished_ms_ago` is counted when
+    /// the report leaves, however long it waited.
+    ended: Instant,
     answer: oneshot::Sender<Result<(), ClientError>>,
+}
+
+impl Queued {
+    fn report(&self) -> StatusReport {
+        StatusReport {
+            finished_ms_ago: Some(self.ended.elapsed().as_millis() as u64),
+            ..self.report.clone()
+        }
+    }
 }
 
 impl Reports {
     /// Starts the sender task, which ends with the last handle.
     pub fn start(client: ApiClient) -> Self {
         let (queue, queued) = mpsc::unbounded_channel();
-        tokio::spawn(send_reports(client, queued));
-        Reports { queue }
+        tokio::spawn(send_reports(client.clone(), queued));
+        Reports { client, queue }
     }
 
-    /// Sends one report, with whatever others are waiting.
-    pub async fn send(&self, id: JobId, report: StatusReport) -> Result<(), ClientError> {
+    /// Sends the report of a job that ended at `ended`, with whatever
+    /// others are waiting.
+    pub async fn send(
+        &self,
+        id: JobId,
+        report: StatusReport,
+        ended: Instant,
+    ) -> Result<(), ClientError> {
         let (answer, answered) = oneshot::channel();
-        let queued = Queued { id, report, answer };
-        if self.queue.send(queued).is_err() {
-            return Err(sender_gone());
+        let queued = Queued {
+            id,
+            report: report.clone(),
+            ended,
+            answer,
+        };
+        if self.queue.send(queued).is_ok()
+            && let Ok(result) = answered.await
+        {
+            return result;
         }
-        answered.await.unwrap_or_else(|_| Err(sender_gone()))
-    }
-}
-
-fn sender_gone() -> ClientError {
-    ClientError::Protocol {
-        url: String::new(),
-        reason: "the worker's report sender stopped".into(),
+        // The sender task is gone (the runtime is shutting down): this
+        // report goes on its own.
+        let report = StatusReport {
+            finished_ms_ago: Some(ended.elapsed().as_millis() as u64),
+            ..report
+        };
+        self.client.report(id, &report).await.map(drop)
     }
 }
 
 async fn send_reports(client: ApiClient, mut queued: mpsc::UnboundedReceiver<Queued>) {
-    let mut batches = true;
-    let mut group = Vec::with_capacity(MAX_REPORTS_PER_REQUEST);
-    while queued.recv_many(&mut group, MAX_REPORTS_PER_REQUEST).await > 0 {
-        if batches {
-            let body = JobReports {
-                reports: group
-                    .iter()
-                    .map(|q| JobReport {
-                        job_id: q.id,
-                        report: q.report.clone(),
-                    })
-                    .collect(),
-            };
-            match client.report_many(&body).await {
-                Ok(results) => {
-                    for (q, result) in group.drain(..).zip(results) {
-                        let _ = q.answer.send(result.map(drop));
-                    }
-                    continue;
+    let batches = Arc::new(AtomicBool::new(true));
+    let in_flight = Arc::new(tokio::sync::Semaphore::new(REPORT_REQUESTS_IN_FLIGHT));
+    loop {
+        let Ok(permit) = in_flight.clone().acquire_owned().await else {
+            return;
+        };
+        let mut group = Vec::with_capacity(MAX_REPORTS_PER_REQUEST);
+        if queued.recv_many(&mut group, MAX_REPORTS_PER_REQUEST).await == 0 {
+            return;
+        }
+        let (client, batches) = (client.clone(), batches.clone());
+        tokio::spawn(async move {
+            send_group(&client, &batches, group).await;
+            drop(permit);
+        });
+    }
+}
+
+/// Sends one group of reports and answers each.
+async fn send_group(client: &ApiClient, batches: &AtomicBool, mut group: Vec<Queued>) {
+    if batches.load(Ordering::Relaxed) {
+        let body = JobReports {
+            reports: group
+                .iter()
+                .map(|q| JobReport {
+                    job_id: q.id,
+                    report: q.report(),
+                })
+                .collect(),
+        };
+        match client.report_many(&body).await {
+            Ok(results) => {
+                for (q, result) in group.drain(..).zip(results) {
+                    let _ = q.answer.send(result.map(drop));
                 }
-                Err(ClientError::Api { status, .. }) if status == StatusCode::NOT_FOUND => {
+                return;
+            }
+            Err(ClientError::Api { status, .. }) if status == StatusCode::NOT_FOUND => {
+                if batches.swap(false, Ordering::Relaxed) {
                     tracing::info!(
                         "the API has no POST /workers/reports (an older version); reporting jobs one at a time"
                     );
-                    batches = false;
                 }
-                Err(e) => {
-                    for q in group.drain(..) {
-                        let _ = q.answer.send(Err(e.clone()));
-                    }
-                    continue;
+            }
+            Err(e) => {
+                for q in group.drain(..) {
+                    let _ = q.answer.send(Err(e.clone()));
                 }
+                return;
             }
         }
-        futures_util::future::join_all(group.drain(..).map(|q| {
-            let client = &client;
-            async move {
-                let result = client.report(q.id, &q.report).await.map(drop);
-                let _ = q.answer.send(result);
-            }
-        }))
-        .await;
     }
+    futures_util::future::join_all(group.drain(..).map(|q| async move {
+        let result = client.report(q.id, &q.report()).await.map(drop);
+        let _ = q.answer.send(result);
+    }))
+    .await;
 }

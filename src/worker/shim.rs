@@ -229,6 +229,10 @@ pub fn run(args: RunJobArgs) -> ExitCode {
     if let Some(id) = &job_id {
         set_process_name(id);
     }
+    // Inherited as ignored (from a worker whose parent ignores it), SIGCHLD
+    // would have the kernel reap the job itself, unseen: no end to report.
+    // SAFETY: resetting a disposition to its default has no preconditions.
+    unsafe { libc::signal(libc::SIGCHLD, libc::SIG_DFL) };
     // The fd must be open: fcntl fails on anything else.
     // SAFETY: F_GETFD only reads the fd's flags.
     if unsafe { libc::fcntl(control_fd, libc::F_GETFD) } == -1 {
@@ -305,6 +309,16 @@ pub fn run(args: RunJobArgs) -> ExitCode {
             return ExitCode::SUCCESS;
         }
     };
+    // After SIGCHLD is blocked, which the thread inherits: a SIGCHLD it
+    // took would be lost to the signalfd.
+    let copied = match copier.map(Copier::spawn).transpose() {
+        Ok(copied) => copied,
+        Err(e) => {
+            let message = format!("cannot start the output copier: {}", os_error_text(&e));
+            report(ShimEvent::SpawnError(message));
+            return ExitCode::SUCCESS;
+        }
+    };
     let leader = match command.spawn() {
         Ok(pid) => Pid::from_raw(pid),
         Err(message) => {
@@ -324,8 +338,8 @@ pub fn run(args: RunJobArgs) -> ExitCode {
         control_open: true,
         incoming: Vec::new(),
         children,
-        copier,
         fence,
+        fence_note: None,
         leader,
     };
     let exit = supervision.until_leader_exits();
@@ -335,17 +349,23 @@ pub fn run(args: RunJobArgs) -> ExitCode {
     // with it.
     let _ = killpg(leader, Signal::SIGKILL);
     kill_remaining_descendants(Instant::now() + STRAGGLER_WAIT);
-    if let Some(copier) = supervision.copier.take() {
+    let deadline = Instant::now() + STRAGGLER_WAIT;
+    if let Some(copied) = copied {
         // Every writer is gone: the copier reads to the end, flushes what
         // it held back. A process stuck in the kernel may still hold the
-        // pipe open; then the end is reported without waiting for it (what
-        // the copier holds back is at most a partial match, which stays
-        // unwritten, and its count unreported).
-        if let Some(redactions) = copier.drain(Instant::now() + STRAGGLER_WAIT)
+        // pipe open, or the log may not take writes (a hung network
+        // filesystem); then the end is reported without waiting for it
+        // (what the copier holds back is at most a partial match, which
+        // stays unwritten, and its count unreported).
+        let left = deadline.saturating_duration_since(Instant::now());
+        if let Ok(redactions) = copied.recv_timeout(left)
             && redactions > 0
         {
             report(ShimEvent::Redacted(redactions));
         }
+    }
+    if let Some(written) = supervision.fence_note.take() {
+        let _ = written.recv_timeout(deadline.saturating_duration_since(Instant::now()));
     }
     report(ShimEvent::Exited(exit));
     ExitCode::SUCCESS
@@ -356,9 +376,11 @@ fn send(control: &UnixStream, event: ShimEvent) {
     let _ = (&*control).write_all(event.line().as_bytes());
 }
 
-/// The running job as the supervisor's one thread watches it: a `poll(2)`
-/// over the control socket, the ends of children and the output pipe, with
-/// the fence's next step as its timeout.
+/// The running job as the supervisor's main thread watches it: a `poll(2)`
+/// over the control socket and the ends of children, with the fence's next
+/// step as its timeout. It never writes to the log, whose writes may block
+/// (a hung network filesystem): the copier has a thread of its own, and
+/// the fence's note is written by another.
 struct Supervision<'a> {
     control: &'a UnixStream,
     /// Until the worker's end closes.
@@ -366,8 +388,9 @@ struct Supervision<'a> {
     /// The start of a control line not complete yet.
     incoming: Vec<u8>,
     children: ChildEnds,
-    copier: Option<Copier>,
     fence: Option<Fence>,
+    /// Answers once the fence's `[jobctl]` line is in the log.
+    fence_note: Option<std::sync::mpsc::Receiver<()>>,
     leader: Pid,
 }
 
@@ -386,29 +409,22 @@ impl Supervision<'_> {
                     .as_ref()
                     .and_then(|f| f.next_step())
                     .map(|at| at.saturating_duration_since(Instant::now()));
-                let copier = self.copier.as_ref().filter(|c| c.open());
                 let ready = poll(
                     [
                         self.control_open.then(|| self.control.as_raw_fd()),
                         Some(self.children.fd()),
-                        copier.map(|c| c.fd()),
                     ],
                     timeout,
                 );
                 if ready[0] {
                     self.read_control();
                 }
-                if ready[2]
-                    && let Some(copier) = &mut self.copier
-                {
-                    copier.copy_available();
-                }
                 if let Some(fence) = &mut self.fence {
                     match fence.step(Instant::now()) {
                         Some(FenceStep::Terminate { silent }) => {
-                            note_in_log(&fence_note(silent, fence.grace));
-                            send(self.control, ShimEvent::Fenced);
                             let _ = killpg(self.leader, Signal::SIGTERM);
+                            send(self.control, ShimEvent::Fenced);
+                            self.fence_note = Some(note_apart(fence_note(silent, fence.grace)));
                         }
                         Some(FenceStep::Kill) => {
                             let _ = killpg(self.leader, Signal::SIGKILL);
@@ -584,15 +600,26 @@ impl Copier {
         }
     }
 
-    fn open(&self) -> bool {
-        self.reader.is_some()
+    /// Copies on a thread of its own until the pipe ends, then flushes what
+    /// the redaction held back and sends how many stretches it redacted.
+    /// A write to the log that blocks (a hung network filesystem) holds up
+    /// only the copy, never the fence or the kill when the worker is gone.
+    fn spawn(mut self) -> std::io::Result<std::sync::mpsc::Receiver<u64>> {
+        let (done, redactions) = std::sync::mpsc::sync_channel(1);
+        std::thread::Builder::new()
+            .name("copier".into())
+            .spawn(move || {
+                while self.reader.is_some() {
+                    self.copy_available();
+                }
+                let writable = &mut self.writable;
+                self.stream.finish_with(|piece| put(writable, piece));
+                let _ = done.send(self.stream.redactions());
+            })?;
+        Ok(redactions)
     }
 
-    fn fd(&self) -> RawFd {
-        self.reader.as_ref().map_or(-1, |r| r.as_raw_fd())
-    }
-
-    /// Copies one read's worth (the pipe is readable: it does not block).
+    /// Copies one read's worth, waiting for it.
     fn copy_available(&mut self) {
         let Some(reader) = &mut self.reader else {
             return;
@@ -618,24 +645,6 @@ impl Copier {
         let output = unsafe { std::slice::from_raw_parts(buf, n as usize) };
         let writable = &mut self.writable;
         self.stream.write_with(output, |piece| put(writable, piece));
-    }
-
-    /// Copies until the pipe ends or `deadline`; then flushes what the
-    /// redaction held back and says how many stretches it redacted — or
-    /// `None` when the pipe did not end in time.
-    fn drain(mut self, deadline: Instant) -> Option<u64> {
-        while self.open() {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return None;
-            }
-            if poll([Some(self.fd())], Some(left))[0] {
-                self.copy_available();
-            }
-        }
-        let writable = &mut self.writable;
-        self.stream.finish_with(|piece| put(writable, piece));
-        Some(self.stream.redactions())
     }
 }
 
@@ -753,6 +762,22 @@ fn fence_note(silent: Duration, grace: Duration) -> String {
         silent.as_secs_f64(),
         grace.as_secs_f64()
     )
+}
+
+/// Appends a `[jobctl]` line to the log on a thread of its own, so that a
+/// write that blocks holds up nothing else; the receiver answers once it is
+/// written.
+fn note_apart(message: String) -> std::sync::mpsc::Receiver<()> {
+    let (written, answer) = std::sync::mpsc::sync_channel(1);
+    let write = move || {
+        note_in_log(&message);
+        let _ = written.send(());
+    };
+    if let Err(e) = std::thread::Builder::new().spawn(write) {
+        // No thread to be had: the line is not worth stopping for.
+        eprintln!("jobctl __run-job: cannot note the fence in the log: {e}");
+    }
+    answer
 }
 
 /// Appends a `[jobctl]` line to the job's log, which is our stdout.

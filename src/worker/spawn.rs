@@ -228,7 +228,13 @@ extern "C" fn start_job(arg: *mut libc::c_void) -> libc::c_int {
     // or exit.
     let child = unsafe { &*(arg as *const Child) };
     let give_up = |errno: i32| -> ! {
-        child.errno.store(errno.max(1), Ordering::SeqCst);
+        // Never 0, which means "started"; SUPERVISOR_GONE stays as it is.
+        let errno = if errno == SUPERVISOR_GONE {
+            errno
+        } else {
+            errno.max(1)
+        };
+        child.errno.store(errno, Ordering::SeqCst);
         // SAFETY: _exit ends this process without running anything of the
         // supervisor's (atexit handlers, buffers) in its memory.
         unsafe { libc::_exit(127) }

@@ -87,6 +87,9 @@ pub fn serve() -> ExitCode {
     let _ = super::redact::Redactor::new([], true);
     // SAFETY: plain signal-mask calls on a local set; this process has one thread.
     let signals = unsafe {
+        // Inherited as ignored, SIGCHLD would have the kernel reap our
+        // supervisors itself, and their ends would never be seen.
+        libc::signal(libc::SIGCHLD, libc::SIG_DFL);
         let mut mask: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut mask);
         libc::sigaddset(&mut mask, libc::SIGCHLD);
