@@ -223,13 +223,15 @@ async fn deliver<F: Future<Output = Result<(), ClientError>>>(
 
 /// Most final reports sent in one request.
 const MAX_REPORTS_PER_REQUEST: usize = 64;
-/// Most report requests on their way at once: reports wait, and go
-/// together, only while this many are; a request that hangs (until the
-/// client's timeout) does not hold up the others.
-const REPORT_REQUESTS_IN_FLIGHT: usize = 2;
+/// How long the next report request waits for the previous one's answer:
+/// reports that arrive meanwhile go together, and a request that hangs
+/// (until the client's timeout) holds up the others no longer than this.
+const NEXT_REPORT_REQUEST_AFTER: Duration = Duration::from_secs(1);
+/// Most report requests on their way at once (when some hang).
+const REPORT_REQUESTS_IN_FLIGHT: usize = 8;
 
 /// Final reports on their way to the api. Reports of jobs that end while
-/// earlier requests are on their way wait and then go together, in one
+/// the previous request is on its way wait and then go together, in one
 /// `POST /workers/reports` that the api commits as one group: with many
 /// short jobs, one request and one commit serve several. Each report still
 /// gets its own answer, and [`report`] retries each on its own. An api
@@ -308,10 +310,13 @@ async fn send_reports(client: ApiClient, mut queued: mpsc::UnboundedReceiver<Que
             return;
         }
         let (client, batches) = (client.clone(), batches.clone());
+        let (answered, answer) = oneshot::channel::<()>();
         tokio::spawn(async move {
             send_group(&client, &batches, group).await;
             drop(permit);
+            drop(answered);
         });
+        let _ = tokio::time::timeout(NEXT_REPORT_REQUEST_AFTER, answer).await;
     }
 }
 
