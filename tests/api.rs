@@ -521,6 +521,15 @@ async fn heartbeat(api: &TestApi, worker: &str, id: JobId, lease: &str) -> reqwe
         .unwrap()
 }
 
+/// `POST /workers/reports` with `body`.
+async fn report_batch(api: &TestApi, worker: &str, body: &serde_json::Value) -> reqwest::Response {
+    api.post("/workers/reports", worker)
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+}
+
 async fn report(
     api: &TestApi,
     worker: &str,
@@ -743,14 +752,7 @@ async fn several_reports_in_one_request_each_get_their_own_answer(backend: Backe
         {"job_id": jobs[2].id.to_string().to_uppercase(), "report": {"lease_token": leases[2], "status": "completed", "exit_code": 2}},
     ]});
     // The last one names job c again, in upper case: the same job twice.
-    let (status, msg) = error_of(
-        api.post("/workers/reports", &worker)
-            .json(&batch)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, msg) = error_of(report_batch(&api, &worker, &batch).await).await;
     assert_eq!(status, 400, "{msg}");
     assert!(msg.contains("reported twice"), "{msg}");
     assert_eq!(api.job(&user, jobs[0].id).await.status, JobStatus::Running);
@@ -758,12 +760,7 @@ async fn several_reports_in_one_request_each_get_their_own_answer(backend: Backe
     let mut batch = batch;
     batch["reports"].as_array_mut().unwrap().pop();
     for attempt in ["first", "again"] {
-        let resp = api
-            .post("/workers/reports", &worker)
-            .json(&batch)
-            .send()
-            .await
-            .unwrap();
+        let resp = report_batch(&api, &worker, &batch).await;
         assert_eq!(resp.status(), 200, "{attempt}");
         let answer: serde_json::Value = resp.json().await.unwrap();
         let results = answer["results"].as_array().unwrap();
@@ -802,12 +799,8 @@ async fn several_reports_in_one_request_each_get_their_own_answer(backend: Backe
     let bad = json!({"reports": [
         {"job_id": jobs[2].id, "report": {"lease_token": leases[2], "status": "completed", "exit_code": 2}},
     ]});
-    let answer: serde_json::Value = api
-        .post("/workers/reports", &worker)
-        .json(&bad)
-        .send()
+    let answer: serde_json::Value = report_batch(&api, &worker, &bad)
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -816,14 +809,7 @@ async fn several_reports_in_one_request_each_get_their_own_answer(backend: Backe
 
     let report = json!({"job_id": jobs[2].id, "report": {"lease_token": leases[2], "status": "completed", "exit_code": 0}});
     let too_many = json!({"reports": vec![report; 257]});
-    let (status, msg) = error_of(
-        api.post("/workers/reports", &worker)
-            .json(&too_many)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, msg) = error_of(report_batch(&api, &worker, &too_many).await).await;
     assert_eq!(status, 400, "{msg}");
     assert!(msg.contains("at most 256"), "{msg}");
 }

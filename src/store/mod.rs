@@ -474,6 +474,27 @@ enum FinishDecision {
     AlreadyRecorded,
 }
 
+/// What a final report comes to when the store's conditional update (the
+/// job running under this lease) did not take it: a repeat of the end
+/// already recorded, or the conflict the shared checks name.
+fn end_not_applied(
+    job: Job,
+    current_lease: Option<&str>,
+    lease_token: &str,
+    end: &JobEnd,
+) -> Result<JobEnded, StoreError> {
+    match check_finish(&job, current_lease, lease_token, end)? {
+        FinishDecision::AlreadyRecorded => Ok(JobEnded {
+            job,
+            recorded_now: false,
+        }),
+        FinishDecision::Apply => Err(StoreError::Conflict(format!(
+            "job {} is {}, not running under this lease",
+            job.id, job.status
+        ))),
+    }
+}
+
 /// What a hand-back does to a job in its current state.
 enum HandBackDecision {
     /// Back to pending.

@@ -19,10 +19,10 @@ use sqlx::{FromRow, Postgres, QueryBuilder, Row, Transaction};
 use uuid::Uuid;
 
 use super::{
-    CancelDecision, ClaimOffer, FIND_TOKEN, FinishDecision, HandBackDecision, JobColumns, JobEnd,
-    JobEnded, JobFilter, JobPage, JobStore, JobTimes, LIST_TOKENS, LostJob, REVOKE_TOKEN,
-    StoreError, StoredToken, TokenColumns, WorkerRecord, check_finish, check_hand_back,
-    decide_cancel, new_lease_token, page::contains_pattern, stale_lease,
+    CancelDecision, ClaimOffer, FIND_TOKEN, HandBackDecision, JobColumns, JobEnd, JobEnded,
+    JobFilter, JobPage, JobStore, JobTimes, LIST_TOKENS, LostJob, REVOKE_TOKEN, StoreError,
+    StoredToken, TokenColumns, WorkerRecord, check_hand_back, decide_cancel, end_not_applied,
+    new_lease_token, page::contains_pattern, stale_lease,
 };
 use crate::domain::{JobId, JobSpec, JobStatus, Role, Secrets};
 use crate::protocol::{Job, TokenInfo, WorkerRegistration};
@@ -443,16 +443,7 @@ impl JobStore for PostgresStore {
         .ok_or(StoreError::JobNotFound(id))?;
         let current: Option<String> = row.try_get("lease_token")?;
         let job = job_from_row(&row)?;
-        match check_finish(&job, current.as_deref(), lease_token, end)? {
-            FinishDecision::AlreadyRecorded => Ok(JobEnded {
-                job,
-                recorded_now: false,
-            }),
-            FinishDecision::Apply => Err(StoreError::Conflict(format!(
-                "job {id} is {}, not running under this lease",
-                job.status
-            ))),
-        }
+        end_not_applied(job, current.as_deref(), lease_token, end)
     }
 
     async fn hand_back(&self, id: JobId, lease_token: &str) -> Result<Job, StoreError> {

@@ -18,10 +18,10 @@ use sqlx::sqlite::{
 use sqlx::{Connection, FromRow, QueryBuilder, Row, Sqlite, Transaction};
 
 use super::{
-    CancelDecision, ClaimOffer, FIND_TOKEN, FinishDecision, HandBackDecision, JobColumns, JobEnd,
-    JobEnded, JobFilter, JobPage, JobStore, JobTimes, LIST_TOKENS, LostJob, REVOKE_TOKEN,
-    StoreError, StoredToken, TokenColumns, WorkerRecord, check_finish, check_hand_back,
-    decide_cancel, lease_expiry, new_lease_token, page::contains_pattern, stale_lease,
+    CancelDecision, ClaimOffer, FIND_TOKEN, HandBackDecision, JobColumns, JobEnd, JobEnded,
+    JobFilter, JobPage, JobStore, JobTimes, LIST_TOKENS, LostJob, REVOKE_TOKEN, StoreError,
+    StoredToken, TokenColumns, WorkerRecord, check_hand_back, decide_cancel, end_not_applied,
+    lease_expiry, new_lease_token, page::contains_pattern, stale_lease,
 };
 use crate::domain::{JobId, JobSpec, JobStatus, Role, Secrets};
 use crate::protocol::{Job, TokenInfo, WorkerRegistration};
@@ -405,16 +405,7 @@ impl SqliteStore {
         // Anything else: a repeat, a stale lease, an illegal move — the
         // shared checks say which, and nothing is written.
         let (job, current) = Self::job_in(tx, id).await?;
-        match check_finish(&job, current.as_deref(), lease_token, end)? {
-            FinishDecision::AlreadyRecorded => Ok(JobEnded {
-                job,
-                recorded_now: false,
-            }),
-            FinishDecision::Apply => Err(StoreError::Conflict(format!(
-                "job {id} is {}, not running under this lease",
-                job.status
-            ))),
-        }
+        end_not_applied(job, current.as_deref(), lease_token, end)
     }
 
     async fn job_in(
