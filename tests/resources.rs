@@ -586,12 +586,12 @@ async fn a_worker_claims_and_reports_one_at_a_time_from_an_api_without_batches(b
             job.id
         );
     }
-    // Each batch route was tried once, then never again (the reports' twice
-    // at most: a second request goes out when the first's 404 takes over a
-    // second to come back, on a busy machine).
+    // Each batch route was tried once, then never again (the reports' route
+    // a few times at most: while the first 404 is on its way, another
+    // request goes out each second, up to 8, on a busy machine).
     assert_eq!(seen.batch_claims.load(Ordering::SeqCst), 1);
     let batch_reports = seen.batch_reports.load(Ordering::SeqCst);
-    assert!((1..=2).contains(&batch_reports), "{batch_reports}");
+    assert!((1..=8).contains(&batch_reports), "{batch_reports}");
     assert!(
         seen.single_reports.load(Ordering::SeqCst) >= jobs.len(),
         "{} single reports for {} jobs",

@@ -288,8 +288,8 @@ impl Reports {
         {
             return result;
         }
-        // The sender task is gone (the runtime is shutting down): this
-        // report goes on its own.
+        // The sender task is gone (it panicked): this report goes on its
+        // own.
         let report = StatusReport {
             finished_ms_ago: Some(ended.elapsed().as_millis() as u64),
             ..report

@@ -773,10 +773,9 @@ fn note_apart(message: String) -> std::sync::mpsc::Receiver<()> {
         note_in_log(&message);
         let _ = written.send(());
     };
-    if let Err(e) = std::thread::Builder::new().spawn(write) {
-        // No thread to be had: the line is not worth stopping for.
-        eprintln!("jobctl __run-job: cannot note the fence in the log: {e}");
-    }
+    // No thread to be had: the line is not worth stopping for (nor a
+    // message about it, which would go to the log too).
+    let _ = std::thread::Builder::new().spawn(write);
     answer
 }
 
