@@ -807,6 +807,16 @@ async fn several_reports_in_one_request_each_get_their_own_answer(backend: Backe
     assert_eq!(answer["results"][0]["status"], 400, "{answer}");
     assert_eq!(api.job(&user, jobs[2].id).await.status, JobStatus::Running);
 
+    // A report against the schema refuses the whole request.
+    let late = json!({"reports": [
+        {"job_id": jobs[2].id, "report": {"lease_token": leases[2], "status": "completed", "exit_code": 0}},
+        {"job_id": missing, "report": {"lease_token": "x", "status": "failed", "exit_code": 1, "failure_reason": "exit code 1", "finished_ms_ago": 31_622_400_001_u64}},
+    ]});
+    let (status, msg) = error_of(report_batch(&api, &worker, &late).await).await;
+    assert_eq!(status, 400, "{msg}");
+    assert!(msg.contains("reports[1]: finished_ms_ago"), "{msg}");
+    assert_eq!(api.job(&user, jobs[2].id).await.status, JobStatus::Running);
+
     let report = json!({"job_id": jobs[2].id, "report": {"lease_token": leases[2], "status": "completed", "exit_code": 0}});
     let too_many = json!({"reports": vec![report; 257]});
     let (status, msg) = error_of(report_batch(&api, &worker, &too_many).await).await;

@@ -242,7 +242,7 @@ pub async fn report_status(
     request_body = JobReports,
     responses(
         (status = 200, description = "One result per report, in order", body = ReportResults),
-        (status = 400, description = "Malformed body, more than 256 reports, or one job twice", body = ErrorBody),
+        (status = 400, description = "Malformed body (a report against its schema), more than 256 reports, or one job twice", body = ErrorBody),
         (status = 401, description = "Missing, unknown or revoked token", body = ErrorBody),
         (status = 403, description = "Not a worker token", body = ErrorBody),
     ),
@@ -257,6 +257,17 @@ pub async fn report_jobs(
         return Err(ApiError::BadRequest(format!(
             "at most {MAX_REPORT_BATCH} reports per request, not {}",
             body.reports.len()
+        )));
+    }
+    // What the schema says of each report refuses the whole request, like a
+    // malformed body; the rest (lease, consistency) is each report's own.
+    if let Some((i, _)) = body.reports.iter().enumerate().find(|(_, r)| {
+        r.report
+            .finished_ms_ago
+            .is_some_and(|ms| ms > MAX_FINISHED_MS_AGO)
+    }) {
+        return Err(ApiError::BadRequest(format!(
+            "reports[{i}]: finished_ms_ago must be at most {MAX_FINISHED_MS_AGO}"
         )));
     }
     let mut seen = std::collections::HashSet::with_capacity(body.reports.len());
