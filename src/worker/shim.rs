@@ -229,10 +229,6 @@ pub fn run(args: RunJobArgs) -> ExitCode {
     if let Some(id) = &job_id {
         set_process_name(id);
     }
-    // Inherited as ignored (from a worker whose parent ignores it), SIGCHLD
-    // would have the kernel reap the job itself, unseen: no end to report.
-    // SAFETY: resetting a disposition to its default has no preconditions.
-    unsafe { libc::signal(libc::SIGCHLD, libc::SIG_DFL) };
     // The fd must be open: fcntl fails on anything else.
     // SAFETY: F_GETFD only reads the fd's flags.
     if unsafe { libc::fcntl(control_fd, libc::F_GETFD) } == -1 {
@@ -497,15 +493,23 @@ fn poll<const N: usize>(fds: [Option<RawFd>; N], timeout: Option<Duration>) -> [
     polls.map(|p| p.revents != 0)
 }
 
-/// The ends of the supervisor's children, as a `signalfd` for `SIGCHLD`
+/// The ends of a process's children, as a `signalfd` for `SIGCHLD`
 /// (blocked, so that it is only counted there; `waitpid` does the rest).
-struct ChildEnds(OwnedFd);
+/// The supervisor's, and the zygote's for its supervisors.
+pub(super) struct ChildEnds(OwnedFd);
 
 impl ChildEnds {
-    fn watch() -> std::io::Result<Self> {
-        // SAFETY: signal-mask calls on a local set; the supervisor has one
-        // thread. The job gets an empty mask (super::spawn).
+    /// Call while the process has one thread: threads started later inherit
+    /// the blocked signal, and none can take it from the signalfd.
+    pub(super) fn watch() -> std::io::Result<Self> {
+        // SAFETY: a disposition and signal-mask calls on a local set, with
+        // one thread. The job gets an empty mask (super::spawn), the
+        // zygote's children theirs (super::zygote).
         let fd = unsafe {
+            // Inherited as ignored (from a worker whose parent ignores it),
+            // SIGCHLD would have the kernel reap children itself, unseen: no
+            // signal, and no end to report.
+            libc::signal(libc::SIGCHLD, libc::SIG_DFL);
             let mut mask: libc::sigset_t = std::mem::zeroed();
             libc::sigemptyset(&mut mask);
             libc::sigaddset(&mut mask, libc::SIGCHLD);
@@ -519,12 +523,12 @@ impl ChildEnds {
         Ok(ChildEnds(unsafe { OwnedFd::from_raw_fd(fd) }))
     }
 
-    fn fd(&self) -> RawFd {
+    pub(super) fn fd(&self) -> RawFd {
         self.0.as_raw_fd()
     }
 
     /// Empties the queue (`waitpid` tells who ended).
-    fn clear(&self) {
+    pub(super) fn clear(&self) {
         let mut info = [0u8; 128 * 4];
         // SAFETY: reads into a local buffer of the size given.
         while unsafe { libc::read(self.fd(), info.as_mut_ptr().cast(), info.len()) } > 0 {}

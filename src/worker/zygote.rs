@@ -85,24 +85,13 @@ pub fn serve() -> ExitCode {
     #[cfg(target_arch = "x86_64")]
     let _ = std::arch::is_x86_feature_detected!("avx2");
     let _ = super::redact::Redactor::new([], true);
-    // SAFETY: plain signal-mask calls on a local set; this process has one thread.
-    let signals = unsafe {
-        // Inherited as ignored, SIGCHLD would have the kernel reap our
-        // supervisors itself, and their ends would never be seen.
-        libc::signal(libc::SIGCHLD, libc::SIG_DFL);
-        let mut mask: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut mask);
-        libc::sigaddset(&mut mask, libc::SIGCHLD);
-        libc::sigprocmask(libc::SIG_BLOCK, &mask, std::ptr::null_mut());
-        libc::signalfd(-1, &mask, libc::SFD_NONBLOCK | libc::SFD_CLOEXEC)
+    let child_ends = match super::shim::ChildEnds::watch() {
+        Ok(ends) => ends,
+        Err(e) => {
+            eprintln!("jobctl __zygote: signalfd: {e}");
+            return ExitCode::from(crate::exit::ERROR);
+        }
     };
-    if signals < 0 {
-        eprintln!(
-            "jobctl __zygote: signalfd: {}",
-            std::io::Error::last_os_error()
-        );
-        return ExitCode::from(crate::exit::ERROR);
-    }
     // Children not reaped yet, with their status pipes.
     let mut children: HashMap<i32, std::fs::File> = HashMap::new();
     loop {
@@ -113,7 +102,7 @@ pub fn serve() -> ExitCode {
                 revents: 0,
             },
             libc::pollfd {
-                fd: signals,
+                fd: child_ends.fd(),
                 events: libc::POLLIN,
                 revents: 0,
             },
@@ -123,9 +112,7 @@ pub fn serve() -> ExitCode {
             continue; // EINTR
         }
         if polls[1].revents != 0 {
-            let mut info = [0u8; 128];
-            // SAFETY: reads into a local buffer of the size given.
-            while unsafe { libc::read(signals, info.as_mut_ptr().cast(), info.len()) } > 0 {}
+            child_ends.clear();
             reap(&mut children);
         }
         if polls[0].revents != 0 {
