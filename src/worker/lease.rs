@@ -253,10 +253,15 @@ struct Queued {
 
 impl Queued {
     fn report(&self) -> StatusReport {
-        StatusReport {
-            finished_ms_ago: Some(self.ended.elapsed().as_millis() as u64),
-            ..self.report.clone()
-        }
+        aged(&self.report, self.ended)
+    }
+}
+
+/// `report` as it leaves now, for a job that ended at `ended`.
+fn aged(report: &StatusReport, ended: Instant) -> StatusReport {
+    StatusReport {
+        finished_ms_ago: Some(ended.elapsed().as_millis() as u64),
+        ..report.clone()
     }
 }
 
@@ -290,11 +295,10 @@ impl Reports {
         }
         // The sender task is gone (it panicked): this report goes on its
         // own.
-        let report = StatusReport {
-            finished_ms_ago: Some(ended.elapsed().as_millis() as u64),
-            ..report
-        };
-        self.client.report(id, &report).await.map(drop)
+        self.client
+            .report(id, &aged(&report, ended))
+            .await
+            .map(drop)
     }
 }
 

@@ -415,6 +415,17 @@ mod tests {
         status
     }
 
+    /// Runs `command` with its stdout and stderr on a pipe: what it wrote,
+    /// and its wait status.
+    fn run_for_output(mut command: JobCommand) -> (String, i32) {
+        let (reader, writer) = std::io::pipe().unwrap();
+        command.output(writer.into());
+        let pid = command.spawn().unwrap();
+        let mut out = String::new();
+        std::io::Read::read_to_string(&mut { reader }, &mut out).unwrap();
+        (out, wait(pid))
+    }
+
     #[test]
     fn a_started_job_leads_its_own_group_and_runs_to_its_end() {
         let args = [OsString::from("-c"), OsString::from("exit 7")];
@@ -465,20 +476,14 @@ mod tests {
         let script = dir.path().join("no-shebang");
         std::fs::write(&script, "printf '%s|%s' \"$0\" \"$1\"\n").unwrap();
         std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
-        let (reader, writer) = std::io::pipe().unwrap();
-        let mut command = JobCommand::new(script.as_os_str(), &[OsString::from("an arg")]).unwrap();
-        command.output(writer.into());
-        let pid = command.spawn().unwrap();
-        let mut out = String::new();
-        std::io::Read::read_to_string(&mut { reader }, &mut out).unwrap();
-        let status = wait(pid);
+        let command = JobCommand::new(script.as_os_str(), &[OsString::from("an arg")]).unwrap();
+        let (out, status) = run_for_output(command);
         assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0);
         assert_eq!(out, format!("{}|an arg", script.display()));
     }
 
     #[test]
     fn the_job_gets_the_environment_and_output_it_was_given() {
-        let (reader, writer) = std::io::pipe().unwrap();
         let args = [
             OsString::from("-c"),
             OsString::from(
@@ -487,11 +492,7 @@ mod tests {
         ];
         let mut command = JobCommand::new(OsStr::new("sh"), &args).unwrap();
         command.env_overrides(&[("JOBCTL_SPAWN_TEST", OsStr::new("v a l"))]);
-        command.output(writer.into());
-        let pid = command.spawn().unwrap();
-        let mut out = String::new();
-        std::io::Read::read_to_string(&mut { reader }, &mut out).unwrap();
-        wait(pid);
+        let (out, _) = run_for_output(command);
         assert_eq!(out, "v a lxeof");
     }
 }
